@@ -1,0 +1,1 @@
+"""The Flask admin panel: see issue 6."""

@@ -1,0 +1,1 @@
+"""What the relay's services share: configuration, models, tenant logic."""

@@ -1,0 +1,244 @@
+"""The relay's configuration: one YAML file, parsed once into typed objects.
+
+Every setting has a default that serves a first run on one box. A wrong,
+unknown or missing setting raises ConfigError naming the setting, so a service
+stops at start with a message an operator can act on.
+
+The loader is a small one of our own: it maps nested dicts onto frozen
+dataclasses by their type hints. The libraries that do this (pydantic, attrs
+with cattrs) would be a dependency for forty lines of code.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import os
+import re
+import socket
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+
+from core.errors import ConfigError
+
+DEFAULT_CONFIG_PATH = Path("/etc/mailrelay/relay.yaml")
+CONFIG_PATH_ENV = "RELAY_CONFIG"
+
+_LABEL = r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?"
+_HOSTNAME = re.compile(rf"^(?=.{{1,253}}$)({_LABEL}\.)*{_LABEL}$")
+_RELAYHOST = re.compile(r"^(\[[^\]]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?$")
+
+
+@dataclass(frozen=True)
+class AuthFailureSettings:
+    """How repeated AUTH failures from one client address are slowed down, then locked out."""
+
+    window_seconds: int = 900
+    slowdown_after: int = 3
+    slowdown_seconds: float = 2.0
+    lockout_after: int = 10
+    lockout_seconds: int = 900
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    listen_address: str = "0.0.0.0"
+    submission_port: int = 587
+    smtps_port: int = 465
+    max_message_size: int = 25 * 1024 * 1024
+    max_recipients: int = 100
+    idle_timeout_seconds: int = 300
+    # None: a self-signed certificate made by `relayctl init` under state_dir/tls.
+    tls_cert_file: Path | None = None
+    tls_key_file: Path | None = None
+    auth_failures: AuthFailureSettings = field(default_factory=AuthFailureSettings)
+
+
+@dataclass(frozen=True)
+class PostfixSettings:
+    # None: state_dir/postfix.
+    instance_dir: Path | None = None
+    # Empty: deliver to each recipient domain's MX. "[host]:port" sends everything there.
+    relayhost: str = ""
+    syslog_name: str = "mailrelay"
+    handoff_timeout_seconds: int = 120
+
+
+@dataclass(frozen=True)
+class DnsSettings:
+    # Empty: the system resolver. Otherwise these addresses, on nameserver_port.
+    nameservers: tuple[str, ...] = ()
+    nameserver_port: int = 53
+    # Empty: derived from the relay's hostname (see Settings.bounce_domain / spf_domain).
+    bounce_domain: str = ""
+    spf_domain: str = ""
+    dmarc_policy: str = "none"
+
+
+@dataclass(frozen=True)
+class Settings:
+    hostname: str = field(default_factory=lambda: socket.getfqdn().lower())
+    state_dir: Path = Path("/var/lib/mailrelay")
+    # Empty: an SQLite file in state_dir.
+    database_url: str = ""
+    # None: state_dir/secret.key, made by `relayctl init`.
+    encryption_key_file: Path | None = None
+    log_level: str = "INFO"
+    smtp: SmtpSettings = field(default_factory=SmtpSettings)
+    postfix: PostfixSettings = field(default_factory=PostfixSettings)
+    dns: DnsSettings = field(default_factory=DnsSettings)
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.state_dir / 'relay.db'}"
+
+    @property
+    def effective_encryption_key_file(self) -> Path:
+        return self.encryption_key_file or self.state_dir / "secret.key"
+
+    @property
+    def postfix_instance_dir(self) -> Path:
+        return self.postfix.instance_dir or self.state_dir / "postfix"
+
+    @property
+    def tls_cert_file(self) -> Path:
+        return self.smtp.tls_cert_file or self.state_dir / "tls" / "relay.crt"
+
+    @property
+    def tls_key_file(self) -> Path:
+        return self.smtp.tls_key_file or self.state_dir / "tls" / "relay.key"
+
+    @property
+    def bounce_domain(self) -> str:
+        return self.dns.bounce_domain or f"bounces.{self.hostname}"
+
+    @property
+    def spf_domain(self) -> str:
+        return self.dns.spf_domain or f"_spf.{self.hostname}"
+
+
+T = TypeVar("T")
+
+
+def load_settings(path: Path | None = None) -> Settings:
+    """Read the YAML file at path (or $RELAY_CONFIG, or the default path).
+
+    The default path may be absent: then every default applies. A path named
+    explicitly must exist.
+    """
+    explicit = path or (Path(os.environ[CONFIG_PATH_ENV]) if os.environ.get(CONFIG_PATH_ENV) else None)
+    chosen = explicit or DEFAULT_CONFIG_PATH
+    if not chosen.exists():
+        if explicit is not None:
+            raise ConfigError(f"configuration file {chosen} does not exist")
+        return validate(Settings())
+    try:
+        raw = yaml.safe_load(chosen.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"configuration file {chosen} is not valid YAML: {exc}") from exc
+    return settings_from_mapping(raw)
+
+
+def settings_from_mapping(raw: object) -> Settings:
+    return validate(_build(Settings, raw, ""))
+
+
+def _build(cls: type[T], raw: object, prefix: str) -> T:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"setting {prefix or '(top level)'}: expected a mapping")
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    for key in raw:
+        if key not in known:
+            raise ConfigError(f"unknown setting {prefix}{key}")
+    values = {key: _coerce(hints[key], value, f"{prefix}{key}") for key, value in raw.items()}
+    return cls(**values)
+
+
+def _coerce(hint: Any, value: object, name: str) -> object:
+    origin = typing.get_origin(hint)
+    if origin in (types.UnionType, typing.Union):
+        options = [a for a in typing.get_args(hint) if a is not type(None)]
+        if value is None:
+            return None
+        return _coerce(options[0], value, name)
+    if dataclasses.is_dataclass(hint):
+        return _build(hint, value, f"{name}.")  # type: ignore[arg-type]
+    if origin is tuple:
+        if not isinstance(value, list):
+            raise ConfigError(f"setting {name}: expected a list")
+        (item_type, _) = typing.get_args(hint)
+        return tuple(_coerce(item_type, item, name) for item in value)
+    if hint is Path:
+        if not isinstance(value, str) or not value:
+            raise ConfigError(f"setting {name}: expected a path")
+        return Path(value)
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"setting {name}: expected true or false, got {value!r}")
+        return value
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"setting {name}: expected a whole number, got {value!r}")
+        return value
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"setting {name}: expected a number, got {value!r}")
+        return float(value)
+    if hint is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"setting {name}: expected text, got {value!r}")
+        return value
+    raise ConfigError(f"setting {name}: unsupported type {hint}")
+
+
+def _check_port(name: str, port: int) -> None:
+    if not 1 <= port <= 65535:
+        raise ConfigError(f"setting {name}: {port} is not a TCP port (1-65535)")
+
+
+def _check_address(name: str, address: str) -> None:
+    try:
+        ipaddress.ip_address(address)
+    except ValueError as exc:
+        raise ConfigError(f"setting {name}: {address!r} is not an IP address") from exc
+
+
+def validate(settings: Settings) -> Settings:
+    """Check what types alone cannot: ranges, formats, and settings that must agree."""
+    if not _HOSTNAME.match(settings.hostname):
+        raise ConfigError(f"setting hostname: {settings.hostname!r} is not a valid host name")
+    if settings.log_level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+        raise ConfigError("setting log_level: one of DEBUG, INFO, WARNING, ERROR")
+    smtp = settings.smtp
+    _check_address("smtp.listen_address", smtp.listen_address)
+    _check_port("smtp.submission_port", smtp.submission_port)
+    _check_port("smtp.smtps_port", smtp.smtps_port)
+    if smtp.submission_port == smtp.smtps_port:
+        raise ConfigError("setting smtp.smtps_port: must differ from smtp.submission_port")
+    if smtp.max_message_size < 1024:
+        raise ConfigError("setting smtp.max_message_size: at least 1024 bytes")
+    if smtp.max_recipients < 1:
+        raise ConfigError("setting smtp.max_recipients: at least 1")
+    if (smtp.tls_cert_file is None) != (smtp.tls_key_file is None):
+        raise ConfigError("setting smtp.tls_key_file: give both tls_cert_file and tls_key_file, or neither")
+    failures = smtp.auth_failures
+    if not 0 < failures.slowdown_after <= failures.lockout_after:
+        raise ConfigError("setting smtp.auth_failures.lockout_after: must be >= slowdown_after >= 1")
+    postfix = settings.postfix
+    if postfix.relayhost and not _RELAYHOST.match(postfix.relayhost):
+        raise ConfigError(
+            f"setting postfix.relayhost: {postfix.relayhost!r} is not host, [host] or [host]:port")
+    if not re.fullmatch(r"[a-z][a-z0-9_-]*", postfix.syslog_name):
+        raise ConfigError("setting postfix.syslog_name: lower-case letters, digits, - and _")
+    for server in settings.dns.nameservers:
+        _check_address("dns.nameservers", server)
+    _check_port("dns.nameserver_port", settings.dns.nameserver_port)
+    if settings.dns.dmarc_policy not in {"none", "quarantine", "reject"}:
+        raise ConfigError("setting dns.dmarc_policy: one of none, quarantine, reject")
+    return settings

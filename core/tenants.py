@@ -1,0 +1,133 @@
+"""Tenant logic: tenants, their SMTP credentials and their sending domains.
+
+Every change bumps the directory version, so running services reload their caches.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.db import bump_directory_version
+from core.dkim_keys import default_selector, generate_key
+from core.domain_verify import RecordCheck
+from core.errors import ConflictError, InvalidInputError, NotFoundError
+from core.models import DkimKey, SendingDomain, SmtpCredential, Tenant, utcnow
+from core.passwords import generate_secret, hash_secret
+from core.secretbox import SecretBox
+
+_TENANT_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+_DOMAIN_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+
+
+@dataclass(frozen=True)
+class NewCredential:
+    username: str
+    secret: str
+
+
+def normalize_domain(name: str) -> str:
+    try:
+        ascii_name = name.strip().rstrip(".").encode("idna").decode("ascii").lower()
+    except UnicodeError as exc:
+        raise InvalidInputError(f"{name!r} is not a valid domain name") from exc
+    labels = ascii_name.split(".")
+    if len(labels) < 2 or len(ascii_name) > 253 or not all(_DOMAIN_LABEL.match(x) for x in labels):
+        raise InvalidInputError(f"{name!r} is not a valid domain name")
+    return ascii_name
+
+
+def get_tenant(session: Session, name: str) -> Tenant:
+    tenant = session.scalar(select(Tenant).where(Tenant.name == name))
+    if tenant is None:
+        raise NotFoundError(f"no tenant named {name!r}")
+    return tenant
+
+
+def add_tenant(session: Session, name: str) -> Tenant:
+    if not _TENANT_NAME.match(name):
+        raise InvalidInputError(
+            "a tenant name is 1-63 lower-case letters, digits and '-', not starting with '-'")
+    if session.scalar(select(Tenant).where(Tenant.name == name)) is not None:
+        raise ConflictError(f"tenant {name!r} exists already")
+    tenant = Tenant(name=name)
+    session.add(tenant)
+    bump_directory_version(session)
+    session.flush()
+    return tenant
+
+
+def list_tenants(session: Session) -> list[Tenant]:
+    return list(session.scalars(select(Tenant).order_by(Tenant.name)))
+
+
+def add_credential(session: Session, tenant_name: str) -> NewCredential:
+    tenant = get_tenant(session, tenant_name)
+    username = f"{tenant.name}-{secrets.token_hex(4)}"
+    secret = generate_secret()
+    session.add(SmtpCredential(tenant=tenant, username=username, secret_hash=hash_secret(secret)))
+    bump_directory_version(session)
+    return NewCredential(username, secret)
+
+
+def revoke_credential(session: Session, username: str) -> None:
+    credential = session.scalar(select(SmtpCredential).where(SmtpCredential.username == username))
+    if credential is None or credential.revoked_at is not None:
+        raise NotFoundError(f"no active credential {username!r}")
+    credential.revoked_at = utcnow()
+    bump_directory_version(session)
+
+
+def add_domain(session: Session, box: SecretBox, tenant_name: str, domain_name: str,
+               algorithm: str = "rsa") -> SendingDomain:
+    tenant = get_tenant(session, tenant_name)
+    name = normalize_domain(domain_name)
+    if session.scalar(select(SendingDomain).where(SendingDomain.name == name)) is not None:
+        raise ConflictError(f"domain {name!r} belongs to a tenant already")
+    domain = SendingDomain(tenant=tenant, name=name)
+    key = generate_key(algorithm)
+    domain.dkim_keys.append(DkimKey(
+        selector=default_selector(algorithm),
+        algorithm=key.algorithm,
+        private_key_encrypted=box.encrypt(key.private_pem),
+        public_key_b64=key.public_b64,
+    ))
+    session.add(domain)
+    bump_directory_version(session)
+    session.flush()
+    return domain
+
+
+def get_domain(session: Session, name: str) -> SendingDomain:
+    domain = session.scalar(select(SendingDomain).where(SendingDomain.name == normalize_domain(name)))
+    if domain is None:
+        raise NotFoundError(f"no sending domain {name!r}")
+    return domain
+
+
+def record_verification(session: Session, domain: SendingDomain, checks: list[RecordCheck],
+                        now: datetime | None = None) -> None:
+    """Store what a DNS check found; the domain is verified while its DKIM record checks out."""
+    ok = {purpose: all(c.ok for c in checks if c.record.purpose == purpose)
+          for purpose in ("dkim", "spf", "dmarc", "return-path")}
+    now = now or utcnow()
+    was_verified = domain.verified_at is not None
+    domain.dkim_ok, domain.spf_ok = ok["dkim"], ok["spf"]
+    domain.dmarc_ok, domain.return_path_ok = ok["dmarc"], ok["return-path"]
+    domain.last_checked_at = now
+    required_ok = all(c.ok for c in checks if c.record.required)
+    domain.verified_at = (domain.verified_at or now) if required_ok else None
+    if was_verified != (domain.verified_at is not None):
+        bump_directory_version(session)
+
+
+def mark_verified_by_operator(session: Session, domain: SendingDomain) -> None:
+    """The operator vouches for the domain without a DNS check (a box with no public DNS)."""
+    if domain.verified_at is None:
+        domain.verified_at = utcnow()
+        bump_directory_version(session)

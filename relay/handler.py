@@ -1,0 +1,225 @@
+"""The front-end's aiosmtpd handler: each hook turns protocol into a policy call and back.
+
+Nothing is queued here: MAIL, RCPT and DATA go on to Postfix within the same
+command, and the client gets Postfix's reply, so a 250 means Postfix has the
+message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import logging
+from typing import Any
+
+from aiosmtpd.smtp import MISSING, AuthResult, Envelope
+
+from core.config import Settings
+from core.postfix_instance import PostfixInstance
+from relay import replies
+from relay.auth_guard import AuthFailureGuard
+from relay.credentials import CredentialChecker
+from relay.directory import Directory
+from relay.handoff import PostfixSession, Reply, UpstreamUnavailable
+from relay.header_from import from_domains
+from relay.smtp_protocol import RelaySession, RelaySMTP
+
+log = logging.getLogger(__name__)
+
+_PASSED_MAIL_OPTIONS = ("BODY=", "SMTPUTF8", "SIZE=")
+
+
+def address_domain(address: str) -> str | None:
+    local, at, domain = address.rpartition("@")
+    if not at or not local or not domain:
+        return None
+    try:
+        return domain.encode("idna").decode("ascii").lower()
+    except UnicodeError:
+        return None
+
+
+class RelayHandler:
+    def __init__(self, settings: Settings, directory: Directory, guard: AuthFailureGuard) -> None:
+        self._settings = settings
+        self._directory = directory
+        self._checker = CredentialChecker(directory)
+        self._guard = guard
+        self._submit_socket = PostfixInstance(settings).submit_socket
+
+    # AUTH: PLAIN and LOGIN, decoded here so that verification can be awaited.
+
+    async def auth_PLAIN(self, server: RelaySMTP, args: list[str]) -> AuthResult:
+        if not await self._may_authenticate(server):
+            return AuthResult(success=False, handled=True)
+        if len(args) == 1:
+            blob = await self._challenge(server, "")
+        else:
+            blob = await self._decode(server, args[1])
+        if blob is None:
+            return AuthResult(success=False, handled=True)
+        parts = blob.split(b"\0")
+        if len(parts) != 3:
+            await server.push(replies.AUTH_MALFORMED)
+            return AuthResult(success=False, handled=True)
+        return await self._authenticate(server, parts[1], parts[2])
+
+    async def auth_LOGIN(self, server: RelaySMTP, args: list[str]) -> AuthResult:
+        if not await self._may_authenticate(server):
+            return AuthResult(success=False, handled=True)
+        if len(args) == 1:
+            username = await self._challenge(server, server.AuthLoginUsernameChallenge)
+        else:
+            username = await self._decode(server, args[1])
+        if username is None:
+            return AuthResult(success=False, handled=True)
+        password = await self._challenge(server, server.AuthLoginPasswordChallenge)
+        if password is None:
+            return AuthResult(success=False, handled=True)
+        return await self._authenticate(server, username, password)
+
+    @staticmethod
+    async def _challenge(server: RelaySMTP, prompt: str) -> bytes | None:
+        answer = await server.challenge_auth(prompt)
+        return None if answer is MISSING else answer
+
+    @staticmethod
+    async def _decode(server: RelaySMTP, text: str) -> bytes | None:
+        try:
+            return base64.b64decode(text.encode("ascii"), validate=True)
+        except (binascii.Error, UnicodeEncodeError):
+            await server.push(replies.AUTH_MALFORMED)
+            return None
+
+    async def _may_authenticate(self, server: RelaySMTP) -> bool:
+        if not server.is_encrypted():
+            await server.push("538 5.7.11 Encryption required for requested authentication mechanism")
+            return False
+        if self._guard.is_locked_out(server.relay_session().client_address):
+            await self._lock_out(server)
+            return False
+        return True
+
+    async def _lock_out(self, server: RelaySMTP) -> None:
+        await server.push(replies.AUTH_LOCKED_OUT)
+        if server.transport is not None:
+            server.transport.close()
+
+    async def _authenticate(self, server: RelaySMTP, username: bytes, secret: bytes) -> AuthResult:
+        peer = server.relay_session().client_address
+        tenant = await self._checker.tenant_for(username, secret)
+        if tenant is not None:
+            self._guard.record_success(peer)
+            log.info("AUTH ok tenant=%s client=%s", tenant, peer)
+            return AuthResult(success=True, auth_data=tenant, message=replies.AUTH_OK)
+        delay = self._guard.record_failure(peer)
+        log.warning("AUTH failed client=%s username=%r", peer, username[:64].decode("utf-8", "replace"))
+        if delay:
+            await asyncio.sleep(delay)
+        if self._guard.is_locked_out(peer):
+            await self._lock_out(server)
+            return AuthResult(success=False, handled=True)
+        return AuthResult(success=False, message=replies.AUTH_INVALID)
+
+    # The transaction.
+
+    async def _open_upstream(self, session: RelaySession) -> PostfixSession:
+        upstream = PostfixSession(self._submit_socket, self._settings.hostname,
+                                  self._settings.postfix.handoff_timeout_seconds)
+        assert session.tenant is not None
+        await upstream.open(session.tenant, session.client_address, session.client_port)
+        session.upstream = upstream
+        return upstream
+
+    async def handle_MAIL(self, server: RelaySMTP, session: RelaySession, envelope: Envelope,
+                          address: str, mail_options: list[str]) -> str:
+        tenant = session.tenant
+        if tenant is None or not self._directory.tenant_may_send(tenant):
+            return replies.TENANT_INACTIVE
+        if not address:
+            return replies.SENDER_NULL
+        domain = address_domain(address)
+        if domain is None:
+            return replies.BAD_ADDRESS
+        if not self._directory.domain_is_senders(tenant, domain):
+            return replies.SENDER_NOT_OWNED.format(domain=domain)
+        options = [o for o in mail_options if o.upper().startswith(_PASSED_MAIL_OPTIONS)]
+        try:
+            reply = await self._mail_upstream(session, address, options)
+        except UpstreamUnavailable as exc:
+            log.warning("hand-off to Postfix failed at MAIL: %s", exc)
+            return replies.UPSTREAM_UNAVAILABLE
+        if reply.ok:
+            envelope.mail_from = address
+            envelope.mail_options.extend(mail_options)
+        return str(reply)
+
+    async def _mail_upstream(self, session: RelaySession, address: str, options: list[str]) -> Reply:
+        upstream = session.upstream
+        if upstream is not None and upstream.is_connected:
+            try:
+                return await upstream.mail(address, options)
+            except UpstreamUnavailable:
+                log.info("reused Postfix session was closed; opening a new one")
+        upstream = await self._open_upstream(session)
+        return await upstream.mail(address, options)
+
+    async def handle_RCPT(self, server: RelaySMTP, session: RelaySession, envelope: Envelope,
+                          address: str, rcpt_options: list[str]) -> str:
+        if len(envelope.rcpt_tos) >= self._settings.smtp.max_recipients:
+            return replies.TOO_MANY_RECIPIENTS
+        if address_domain(address) is None:
+            return replies.BAD_ADDRESS
+        upstream = session.upstream
+        if upstream is None or not upstream.in_transaction:
+            return replies.UPSTREAM_UNAVAILABLE
+        try:
+            reply = await upstream.rcpt(address)
+        except UpstreamUnavailable as exc:
+            log.warning("hand-off to Postfix failed at RCPT: %s", exc)
+            return replies.UPSTREAM_UNAVAILABLE
+        if reply.ok:
+            envelope.rcpt_tos.append(address)
+            envelope.rcpt_options.extend(rcpt_options)
+        return str(reply)
+
+    async def handle_DATA(self, server: RelaySMTP, session: RelaySession, envelope: Envelope) -> str:
+        upstream = session.upstream
+        assert isinstance(envelope.content, bytes) and session.tenant is not None
+        domains = from_domains(envelope.content)
+        refusal = None
+        if domains is None:
+            refusal = replies.HEADER_FROM_MISSING
+        else:
+            unowned = [d for d in domains if not self._directory.domain_is_senders(session.tenant, d)]
+            if unowned:
+                refusal = replies.HEADER_FROM_NOT_OWNED.format(domain=unowned[0])
+        if refusal is not None or upstream is None:
+            await self._abort_upstream(session)
+            return refusal or replies.UPSTREAM_UNAVAILABLE
+        try:
+            reply = await upstream.data(envelope.content)
+        except UpstreamUnavailable as exc:
+            log.warning("hand-off to Postfix failed at DATA: %s", exc)
+            return replies.UPSTREAM_UNAVAILABLE
+        log.info("tenant=%s from=<%s> nrcpt=%d size=%d reply=%s", session.tenant, envelope.mail_from,
+                 len(envelope.rcpt_tos), len(envelope.content), reply)
+        return str(reply)
+
+    async def _abort_upstream(self, session: RelaySession) -> None:
+        if session.upstream is None:
+            return
+        try:
+            await session.upstream.reset()
+        except UpstreamUnavailable:
+            session.upstream.close()
+
+    async def handle_RSET(self, server: RelaySMTP, session: RelaySession, envelope: Envelope) -> Any:
+        await self._abort_upstream(session)
+        return MISSING
+
+    async def handle_QUIT(self, server: RelaySMTP, session: RelaySession, envelope: Envelope) -> Any:
+        if session.upstream is not None:
+            await session.upstream.quit()
+        return MISSING

@@ -1,0 +1,29 @@
+"""Every reply the front-end makes itself. Postfix's own replies are relayed verbatim."""
+
+from __future__ import annotations
+
+AUTH_OK = "235 2.7.0 Authentication successful"
+AUTH_INVALID = "535 5.7.8 Authentication credentials invalid"
+AUTH_LOCKED_OUT = "421 4.7.0 Too many failed authentication attempts; try again later"
+AUTH_MALFORMED = "501 5.5.2 Cannot decode AUTH response"
+AUTH_ABORTED = "501 5.7.0 Authentication aborted"
+
+SENDER_NULL = "550 5.7.1 A null sender is not accepted for submission"
+SENDER_NOT_OWNED = "550 5.7.1 Sender domain {domain} is not a verified domain of this account"
+TENANT_INACTIVE = "550 5.7.1 This account may not send mail"
+HEADER_FROM_MISSING = "550 5.6.0 The message needs exactly one From header"
+HEADER_FROM_NOT_OWNED = "550 5.7.1 From header domain {domain} is not a verified domain of this account"
+BAD_ADDRESS = "501 5.1.7 Malformed address"
+BAD_ARGUMENT = "501 5.5.2 NUL bytes and invalid UTF-8 are not allowed in commands"
+
+TOO_MANY_RECIPIENTS = "452 4.5.3 Too many recipients"
+MESSAGE_TOO_BIG = "552 5.3.4 Message size exceeds fixed maximum message size"
+LINE_TOO_LONG = "554 5.6.0 Message has a line longer than 998 octets (RFC 5322 2.1.1)"
+BARE_CR = "554 5.6.0 Message contains a bare CR; lines must end with CRLF"
+NUL_IN_DATA = "554 5.6.0 Message contains NUL bytes"
+NEED_RCPT = "503 5.5.1 Error: need RCPT command"
+DATA_SYNTAX = "501 5.5.4 Syntax: DATA"
+START_DATA = "354 End data with <CR><LF>.<CR><LF>"
+
+UPSTREAM_UNAVAILABLE = "451 4.3.0 Mail system temporarily unavailable; try again later"
+SHUTTING_DOWN = "421 4.3.2 Service shutting down; try again later"

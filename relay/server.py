@@ -1,0 +1,90 @@
+"""Starts the front-end: STARTTLS on the submission port, implicit TLS on the smtps port."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import ssl
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from core.config import Settings, load_settings
+from core.db import make_engine
+from core.logs import setup_logging
+from core.tls_cert import server_context
+from relay.auth_guard import AuthFailureGuard
+from relay.directory import Directory
+from relay.handler import RelayHandler
+from relay.smtp_protocol import RelaySMTP
+
+log = logging.getLogger(__name__)
+
+DIRECTORY_POLL_SECONDS = 2.0
+STOP_GRACE_SECONDS = 30.0
+
+
+def protocol_factory(settings: Settings, handler: RelayHandler, tls: ssl.SSLContext,
+                     implicit_tls: bool) -> Callable[[], RelaySMTP]:
+    common: dict[str, Any] = {
+        "hostname": settings.hostname,
+        "ident": "mailrelay",
+        "data_size_limit": settings.smtp.max_message_size,
+        "enable_SMTPUTF8": True,
+        "decode_data": False,
+        "auth_required": True,
+        "timeout": settings.smtp.idle_timeout_seconds,
+    }
+
+    def make() -> RelaySMTP:
+        if implicit_tls:
+            # The whole connection is TLS: aiosmtpd does not know, so AUTH's own
+            # TLS requirement is checked by RelayHandler against the transport.
+            return RelaySMTP(handler, auth_require_tls=False, **common)
+        return RelaySMTP(handler, tls_context=tls, require_starttls=True, auth_require_tls=True, **common)
+
+    return make
+
+
+async def serve(settings: Settings, stop: asyncio.Event) -> None:
+    engine = make_engine(settings.effective_database_url)
+    directory = Directory(engine)
+    guard = AuthFailureGuard(settings.smtp.auth_failures)
+    handler = RelayHandler(settings, directory, guard)
+    tls = server_context(settings.tls_cert_file, settings.tls_key_file)
+    loop = asyncio.get_running_loop()
+    host = settings.smtp.listen_address
+    submission = await loop.create_server(protocol_factory(settings, handler, tls, False),
+                                          host, settings.smtp.submission_port, reuse_address=True)
+    smtps = await loop.create_server(protocol_factory(settings, handler, tls, True),
+                                     host, settings.smtp.smtps_port, ssl=tls, reuse_address=True)
+    refresher = asyncio.create_task(directory.keep_fresh(DIRECTORY_POLL_SECONDS))
+    log.info("front-end listening on %s:%d (STARTTLS) and %s:%d (TLS)",
+             host, settings.smtp.submission_port, host, settings.smtp.smtps_port)
+    await stop.wait()
+    log.info("stopping: no new connections; waiting up to %ds for open sessions",
+             int(STOP_GRACE_SECONDS))
+    refresher.cancel()
+    for server in (submission, smtps):
+        server.close()
+    try:
+        await asyncio.wait_for(asyncio.gather(submission.wait_closed(), smtps.wait_closed()),
+                               STOP_GRACE_SECONDS)
+    except TimeoutError:
+        log.warning("open sessions did not end in time; closing them")
+    engine.dispose()
+
+
+def main(config_path: Path | None = None) -> None:
+    settings = load_settings(config_path)
+    setup_logging(settings.log_level)
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        await serve(settings, stop)
+
+    asyncio.run(run())

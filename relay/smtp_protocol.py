@@ -1,0 +1,127 @@
+"""aiosmtpd's SMTP protocol, adapted where the relay needs different behaviour.
+
+- DATA is read by relay.data_reader (smuggling-safe, bare LF normalized, enhanced
+  status codes for faults) instead of aiosmtpd's own loop.
+- A SIZE= above the limit gets 552 5.3.4.
+- Command arguments with NUL bytes, control characters or invalid UTF-8 get a 5xx.
+- Each connection carries its own session state: the tenant and the Postfix session.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiosmtpd.smtp import SMTP, Session
+
+from relay import replies
+from relay.data_reader import READ_LIMIT, DataFault, read_message
+from relay.handoff import PostfixSession
+
+_FAULT_REPLIES = {
+    DataFault.TOO_BIG: replies.MESSAGE_TOO_BIG,
+    DataFault.LINE_TOO_LONG: replies.LINE_TOO_LONG,
+    DataFault.BARE_CR: replies.BARE_CR,
+    DataFault.NUL: replies.NUL_IN_DATA,
+}
+_SIZE_PARAM = re.compile(r"\bSIZE=(\d+)", re.IGNORECASE)
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+
+Command = Callable[[Any, str | None], Awaitable[None]]
+
+
+class RelaySession(Session):
+    def __init__(self, loop: Any) -> None:
+        super().__init__(loop)
+        self.upstream: PostfixSession | None = None
+
+    @property
+    def tenant(self) -> str | None:
+        return self.auth_data if isinstance(self.auth_data, str) else None
+
+    @property
+    def client_address(self) -> str:
+        return str(self.peer[0]) if isinstance(self.peer, tuple) else "127.0.0.1"
+
+    @property
+    def client_port(self) -> int:
+        return int(self.peer[1]) if isinstance(self.peer, tuple) else 0
+
+
+def _clean_argument(method: Command) -> Command:
+    @functools.wraps(method)
+    async def checked(self: RelaySMTP, arg: str | None) -> None:
+        if arg is not None:
+            try:
+                arg.encode("utf-8")
+            except UnicodeEncodeError:
+                await self.push(replies.BAD_ARGUMENT)
+                return
+            if _CONTROL.search(arg):
+                await self.push(replies.BAD_ARGUMENT)
+                return
+        await method(self, arg)
+
+    return checked
+
+
+class RelaySMTP(SMTP):
+    line_length_limit = READ_LIMIT
+
+    def _create_session(self) -> RelaySession:
+        return RelaySession(self.loop)
+
+    # Methods, not properties: aiosmtpd's constructor inspects every attribute.
+    def relay_session(self) -> RelaySession:
+        assert isinstance(self.session, RelaySession)
+        return self.session
+
+    def is_encrypted(self) -> bool:
+        return self.transport is not None and self.transport.get_extra_info("ssl_object") is not None
+
+    def connection_lost(self, error: Exception | None) -> None:
+        session = self.session
+        if isinstance(session, RelaySession) and session.upstream is not None:
+            session.upstream.close()
+        super().connection_lost(error)
+
+    smtp_HELO = _clean_argument(SMTP.smtp_HELO)
+    smtp_EHLO = _clean_argument(SMTP.smtp_EHLO)
+    smtp_AUTH = _clean_argument(SMTP.smtp_AUTH)
+    smtp_RCPT = _clean_argument(SMTP.smtp_RCPT)
+    smtp_VRFY = _clean_argument(SMTP.smtp_VRFY)
+    smtp_NOOP = _clean_argument(SMTP.smtp_NOOP)
+
+    @_clean_argument
+    async def smtp_MAIL(self, arg: str | None) -> None:
+        size = _SIZE_PARAM.search(arg or "")
+        if size and self.data_size_limit and int(size.group(1)) > self.data_size_limit:
+            await self.push(replies.MESSAGE_TOO_BIG)
+            return
+        await super().smtp_MAIL(arg)
+
+    async def smtp_DATA(self, arg: str | None) -> None:
+        if await self.check_helo_needed() or await self.check_auth_needed("DATA"):
+            return
+        envelope = self.envelope
+        assert envelope is not None
+        if not envelope.rcpt_tos:
+            await self.push(replies.NEED_RCPT)
+            return
+        if arg:
+            await self.push(replies.DATA_SYNTAX)
+            return
+        await self.push(replies.START_DATA)
+        result = await read_message(self._reader, self.data_size_limit or sys.maxsize, self._reset_timeout)
+        if result.fault is not None:
+            await self._call_handler_hook("RSET")
+            self._set_post_data_state()  # type: ignore[no-untyped-call]
+            await self.push(_FAULT_REPLIES[result.fault])
+            return
+        envelope.content = envelope.original_content = result.content
+        status = await self._call_handler_hook("DATA")
+        self._set_post_data_state()  # type: ignore[no-untyped-call]
+        await self.push(status)
