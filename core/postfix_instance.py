@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import pwd
 import shutil
+import stat
 import subprocess
 from pathlib import Path
 
@@ -75,10 +76,21 @@ class PostfixInstance:
             postfix_user = pwd.getpwnam("postfix")
         except KeyError as exc:
             raise PostfixError("there is no 'postfix' user: install Debian's postfix package") from exc
+        self._check_traversable(postfix_user.pw_uid)
         for directory in (self.config_dir, self.queue_dir, self.log_file.parent):
             directory.mkdir(parents=True, exist_ok=True)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         os.chown(self.data_dir, postfix_user.pw_uid, postfix_user.pw_gid)
+
+    def _check_traversable(self, postfix_uid: int) -> None:
+        """Postfix's daemons run as the postfix user and must reach the instance directory."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        for directory in (self.root, *self.root.parents):
+            info = directory.stat()
+            if info.st_uid != postfix_uid and not info.st_mode & stat.S_IXOTH:
+                raise PostfixError(f"the postfix user cannot enter {directory} (mode "
+                                   f"{stat.filemode(info.st_mode)}); put the state directory elsewhere "
+                                   f"or chmod o+x {directory}")
 
     def render(self) -> None:
         """Write a checked configuration into the instance directory."""

@@ -120,7 +120,7 @@ class RelayHandler:
         if self._guard.is_locked_out(peer):
             await self._lock_out(server)
             return AuthResult(success=False, handled=True)
-        return AuthResult(success=False, message=replies.AUTH_INVALID)
+        return AuthResult(success=False, handled=False, message=replies.AUTH_INVALID)
 
     # The transaction.
 

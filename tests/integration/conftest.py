@@ -1,0 +1,30 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+import pytest
+
+from tests.support.box import Box, box_root, destroy_box, make_box
+from tests.support.sink import Sink
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "/integration/" in str(item.fspath):
+            item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture(scope="module")
+def sink() -> Iterator[Sink]:
+    sink = Sink()
+    sink.start()
+    yield sink
+    sink.stop()
+
+
+@pytest.fixture(scope="module")
+def box(sink: Sink) -> Iterator[Box]:
+    with box_root() as root:
+        box = make_box(root, sink)
+        box.start_front_end()
+        yield box
+        destroy_box(box)

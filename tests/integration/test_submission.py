@@ -1,0 +1,165 @@
+"""A message through the front-end and real Postfix to the sink, and the refusals on the way."""
+
+from __future__ import annotations
+
+import base64
+import shutil
+import smtplib
+import subprocess
+
+import pytest
+
+from tests.support.box import DOMAIN, TENANT, Box, message
+
+
+def test_starttls_auth_on_submission_port_is_delivered(box: Box) -> None:
+    with box.client() as client:
+        client.mail(f"app@{DOMAIN}")
+        client.rcpt("someone@example.org")
+        code, reply = client.data(message("starttls one"))
+    assert code == 250
+    assert b"queued as" in reply
+    queue_id = reply.split(b"queued as ")[1].decode()
+    delivered = box.sink.wait_for_subject("starttls one")
+    assert delivered[0].rcpt_tos == ["someone@example.org"]
+    log = box.postfix_log()
+    assert f"{queue_id}: client=" in log
+    assert f"sasl_username={TENANT}" in log
+
+
+@pytest.mark.skipif(shutil.which("swaks") is None, reason="swaks missing (apt-get install swaks)")
+def test_swaks_over_implicit_tls_is_delivered(box: Box) -> None:
+    result = subprocess.run(
+        ["swaks", "--server", "127.0.0.1", "--port", str(box.smtps_port), "--tls-on-connect",
+         "--auth", "PLAIN", "--auth-user", box.username, "--auth-password", box.password,
+         "--from", f"app@{DOMAIN}", "--h-From", f"app@{DOMAIN}", "--to", "swaks@example.org",
+         "--header", "Subject: via swaks"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "queued as" in result.stdout
+    arrived = box.sink.wait_for_subject("via swaks")
+    assert arrived[0].rcpt_tos == ["swaks@example.org"]
+
+
+def test_mail_before_auth_is_refused(box: Box) -> None:
+    with box.client(login=False) as client:
+        code, reply = client.mail(f"app@{DOMAIN}")
+    assert (code, reply[:5]) == (530, b"5.7.0")
+
+
+def test_auth_is_neither_offered_nor_accepted_before_tls(box: Box) -> None:
+    client = smtplib.SMTP("127.0.0.1", box.submission_port, timeout=30)
+    try:
+        client.ehlo()
+        assert not client.has_extn("auth")
+        assert client.has_extn("starttls")
+        code, _ = client.docmd("AUTH", "PLAIN " + base64.b64encode(
+            f"\0{box.username}\0{box.password}".encode()).decode())
+        assert code == 530
+    finally:
+        client.close()
+
+
+def test_wrong_secret_is_refused_with_535(box: Box) -> None:
+    client = smtplib.SMTP("127.0.0.1", box.submission_port, timeout=30)
+    try:
+        client.starttls(context=box.tls_context())
+        with pytest.raises(smtplib.SMTPAuthenticationError) as refused:
+            client.login(box.username, "not-the-secret")
+        assert refused.value.smtp_code == 535
+        assert refused.value.smtp_error.startswith(b"5.7.8")
+    finally:
+        client.close()
+
+
+def test_auth_login_mechanism_works(box: Box) -> None:
+    client = smtplib.SMTP("127.0.0.1", box.submission_port, timeout=30)
+    try:
+        client.starttls(context=box.tls_context())
+        client.ehlo()
+        client.user, client.password = box.username, box.password  # type: ignore[attr-defined]
+        code, _ = client.auth("LOGIN", client.auth_login, initial_response_ok=False)
+        assert code == 235
+    finally:
+        client.close()
+
+
+@pytest.mark.parametrize("sender", ["app@other.test", "app@unverified.acme.test", "app@nowhere.test",
+                                    "app@sub.acme.test"])
+def test_sender_domain_not_owned_and_verified_is_refused(box: Box, sender: str) -> None:
+    with box.client() as client:
+        code, reply = client.mail(sender)
+    assert (code, reply[:5]) == (550, b"5.7.1")
+
+
+def test_null_sender_is_refused(box: Box) -> None:
+    with box.client() as client:
+        code, reply = client.mail("<>")
+    assert code in (501, 550), reply
+
+
+@pytest.mark.parametrize("header_from", ["boss@other.test", "boss@unverified.acme.test",
+                                         f"ok@{DOMAIN}, boss@other.test"])
+def test_header_from_not_owned_is_refused_and_not_delivered(box: Box, header_from: str) -> None:
+    subject = f"forged from {header_from}"
+    with box.client() as client:
+        client.mail(f"app@{DOMAIN}")
+        client.rcpt("someone@example.org")
+        code, reply = client.data(message(subject, sender=header_from))
+        assert (code, reply[:5]) == (550, b"5.7.1")
+        # The session goes on: the next message is accepted.
+        client.mail(f"app@{DOMAIN}")
+        client.rcpt("someone@example.org")
+        assert client.data(message("after forged"))[0] == 250
+    box.sink.wait_for_subject("after forged")
+    assert not box.sink.with_subject(subject)
+
+
+def test_message_without_from_header_is_refused(box: Box) -> None:
+    with box.client() as client:
+        client.mail(f"app@{DOMAIN}")
+        client.rcpt("someone@example.org")
+        code, reply = client.data(b"To: someone@example.org\r\nSubject: no from\r\n\r\nbody\r\n")
+    assert (code, reply[:5]) == (550, b"5.6.0")
+
+
+def test_size_is_advertised_and_too_big_gets_552(box: Box) -> None:
+    limit = box.settings.smtp.max_message_size
+    with box.client() as client:
+        assert int(client.esmtp_features["size"]) == limit
+        code, reply = client.mail(f"app@{DOMAIN}", options=[f"SIZE={limit + 1}"])
+        assert (code, reply[:5]) == (552, b"5.3.4")
+        client.mail(f"app@{DOMAIN}")
+        client.rcpt("someone@example.org")
+        body = ("x" * 70 + "\r\n") * (limit // 72 + 10)
+        code, reply = client.data(message("too big", body=body))
+        assert (code, reply[:5]) == (552, b"5.3.4")
+        assert client.noop()[0] == 250
+    assert not box.sink.with_subject("too big")
+
+
+def test_too_many_recipients_gets_452(box: Box) -> None:
+    limit = box.settings.smtp.max_recipients
+    with box.client() as client:
+        client.mail(f"app@{DOMAIN}")
+        for n in range(limit):
+            assert client.rcpt(f"r{n}@example.org")[0] == 250
+        code, reply = client.rcpt("one-too-many@example.org")
+        assert (code, reply[:5]) == (452, b"4.5.3")
+        assert client.data(message("five recipients"))[0] == 250
+    arrived = box.sink.wait_for_subject("five recipients")
+    assert sorted(r for m in arrived for r in m.rcpt_tos) == sorted(f"r{n}@example.org" for n in range(limit))
+
+
+def test_8bitmime_and_smtputf8_pass_through(box: Box) -> None:
+    body = "Grüße aus Zürich\r\n".encode()
+    with box.client() as client:
+        assert client.has_extn("8bitmime") and client.has_extn("smtputf8")
+        client.mail(f"app@{DOMAIN}", options=["BODY=8BITMIME", "SMTPUTF8"])
+        assert client.rcpt("jürgen@example.org")[0] == 250
+        headers = f"From: app@{DOMAIN}\r\nTo: jürgen@example.org\r\nSubject: utf8 pass\r\n\r\n".encode()
+        assert client.data(headers + body)[0] == 250
+    arrived = box.sink.wait_for_subject("utf8 pass")
+    assert arrived[0].rcpt_tos == ["jürgen@example.org"]
+    assert body in arrived[0].content

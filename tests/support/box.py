@@ -1,0 +1,190 @@
+"""A whole relay box for integration tests: its own Postfix instance, the front-end as a
+real subprocess, a recording sink Postfix delivers to, and one tenant ready to send."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import smtplib
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from core import tenants
+from core.config import Settings, load_settings
+from core.db import make_engine, session_scope
+from core.postfix_instance import PostfixInstance
+from relayctl.cli import main as relayctl
+from relayctl.send_test import client_tls_context
+from tests.support.sink import Sink, free_port
+
+REPO = Path(__file__).resolve().parents[2]
+TENANT = "acme"
+DOMAIN = "acme.test"
+
+
+def wait_for_port(host: str, port: int, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection((host, port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise AssertionError(f"nothing listens on {host}:{port}")
+
+
+def box_config(state_dir: Path, sink_port: int, **overrides: Any) -> dict[str, Any]:
+    config: dict[str, Any] = {
+        "hostname": "relay.test",
+        "state_dir": str(state_dir),
+        "smtp": {
+            "listen_address": "127.0.0.1",
+            "submission_port": free_port(),
+            "smtps_port": free_port(),
+            "max_message_size": 200_000,
+            "max_recipients": 5,
+            "auth_failures": {"slowdown_after": 3, "slowdown_seconds": 0.2,
+                              "lockout_after": 5, "lockout_seconds": 60},
+        },
+        "postfix": {"relayhost": f"[127.0.0.1]:{sink_port}", "syslog_name": "relaytest"},
+    }
+    if os.environ.get("RELAY_TEST_DATABASE_URL"):
+        config["database_url"] = os.environ["RELAY_TEST_DATABASE_URL"]
+    for section, values in overrides.items():
+        config.setdefault(section, {}).update(values)
+    return config
+
+
+@dataclass
+class Box:
+    root: Path
+    sink: Sink
+    config_path: Path = field(init=False)
+    settings: Settings = field(init=False)
+    username: str = ""
+    password: str = ""
+    front_end: subprocess.Popen[bytes] | None = None
+
+    def __post_init__(self) -> None:
+        self.config_path = self.root / "relay.yaml"
+        self.settings = load_settings(self.config_path)
+
+    @property
+    def instance(self) -> PostfixInstance:
+        return PostfixInstance(self.settings)
+
+    @property
+    def submission_port(self) -> int:
+        return self.settings.smtp.submission_port
+
+    @property
+    def smtps_port(self) -> int:
+        return self.settings.smtp.smtps_port
+
+    def tls_context(self) -> ssl.SSLContext:
+        return client_tls_context(self.settings)
+
+    def start_front_end(self) -> None:
+        self.front_end = subprocess.Popen([sys.executable, "-m", "relay", str(self.config_path)],
+                                          cwd=REPO)
+        wait_for_port("127.0.0.1", self.submission_port)
+        wait_for_port("127.0.0.1", self.smtps_port)
+
+    def stop_front_end(self, sig: int = signal.SIGTERM) -> None:
+        if self.front_end is not None and self.front_end.poll() is None:
+            self.front_end.send_signal(sig)
+            self.front_end.wait(30)
+        self.front_end = None
+
+    def postfix_log(self) -> str:
+        log = self.instance.log_file
+        return log.read_text(errors="replace") if log.exists() else ""
+
+    def db_session(self) -> Any:
+        return session_scope(make_engine(self.settings.effective_database_url))
+
+    @contextmanager
+    def client(self, login: bool = True) -> Iterator[smtplib.SMTP]:
+        """An smtplib session on the submission port, after STARTTLS (and AUTH)."""
+        client = smtplib.SMTP("127.0.0.1", self.submission_port, timeout=30)
+        try:
+            client.starttls(context=self.tls_context())
+            client.ehlo()
+            if login:
+                client.login(self.username, self.password)
+            yield client
+        finally:
+            try:
+                client.quit()
+            except (smtplib.SMTPException, OSError):
+                client.close()
+
+
+@contextmanager
+def box_root() -> Iterator[Path]:
+    """A folder the postfix user can enter (pytest's own temporary folders are 0700)."""
+    root = Path(tempfile.mkdtemp(prefix="mailrelay-test-", dir="/var/tmp"))
+    root.chmod(0o755)
+    try:
+        yield root
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def make_box(root: Path, sink: Sink, **overrides: Any) -> Box:
+    """Configure a box with one tenant, one credential and one verified domain; start Postfix."""
+    root.mkdir(parents=True, exist_ok=True)
+    config = box_config(root / "state", sink.port, **overrides)
+    (root / "relay.yaml").write_text(yaml.safe_dump(config))
+    box = Box(root, sink)
+    if box.settings.database_url.startswith("postgresql"):
+        reset_postgres(box.settings.database_url)
+    assert relayctl(["--config", str(box.config_path), "init"]) == 0
+    box.instance.start_or_reload()
+    from core.secretbox import SecretBox
+
+    with box.db_session() as session:
+        tenants.add_tenant(session, TENANT)
+        credential = tenants.add_credential(session, TENANT)
+        domain = tenants.add_domain(session, SecretBox.from_file(box.settings.effective_encryption_key_file),
+                                    TENANT, DOMAIN)
+        tenants.mark_verified_by_operator(session, domain)
+        tenants.add_domain(session, SecretBox.from_file(box.settings.effective_encryption_key_file),
+                           TENANT, "unverified.acme.test")
+        tenants.add_tenant(session, "other")
+        other = tenants.add_domain(session, SecretBox.from_file(box.settings.effective_encryption_key_file),
+                                   "other", "other.test")
+        tenants.mark_verified_by_operator(session, other)
+    box.username, box.password = credential.username, credential.secret
+    return box
+
+
+def reset_postgres(url: str) -> None:
+    engine = make_engine(url)
+    with engine.begin() as connection:
+        connection.exec_driver_sql("DROP SCHEMA public CASCADE")
+        connection.exec_driver_sql("CREATE SCHEMA public")
+    engine.dispose()
+
+
+def destroy_box(box: Box) -> None:
+    box.stop_front_end()
+    box.instance.stop()
+
+
+def message(subject: str, sender: str = f"app@{DOMAIN}", to: str = "someone@example.org",
+            body: str = "hello\r\n", extra_headers: str = "") -> bytes:
+    return (f"From: {sender}\r\nTo: {to}\r\nSubject: {subject}\r\n{extra_headers}"
+            f"Message-ID: <{subject.replace(' ', '-')}@{DOMAIN}>\r\n\r\n{body}").encode()

@@ -1,0 +1,51 @@
+"""A small authoritative DNS server on loopback, answering from a dict, for offline tests."""
+
+from __future__ import annotations
+
+import socket
+import threading
+
+import dns.message
+import dns.rcode
+import dns.rdatatype
+import dns.rrset
+
+
+class TestDns:
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        self.records: dict[tuple[str, str], list[str]] = {}
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self._sock.bind((host, 0))
+        self.host = host
+        self.port: int = self._sock.getsockname()[1]
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._running = True
+
+    def add(self, name: str, rdtype: str, value: str) -> None:
+        self.records.setdefault((name.lower().rstrip("."), rdtype.upper()), []).append(value)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._running = False
+        self._sock.close()
+
+    def _serve(self) -> None:
+        while self._running:
+            try:
+                data, peer = self._sock.recvfrom(4096)
+            except OSError:
+                return
+            query = dns.message.from_wire(data)
+            response = dns.message.make_response(query)
+            question = query.question[0]
+            name = question.name.to_text().lower().rstrip(".")
+            rdtype = dns.rdatatype.to_text(question.rdtype)
+            values = self.records.get((name, rdtype))
+            if values:
+                response.answer.append(dns.rrset.from_text(question.name, 60, "IN", rdtype, *values))
+            elif not any(key[0] == name for key in self.records):
+                response.set_rcode(dns.rcode.NXDOMAIN)
+            self._sock.sendto(response.to_wire(), peer)
+
