@@ -40,7 +40,4 @@ class RawSession:
         assert self.command(f"AUTH PLAIN {blob}".encode()).startswith(b"235")
 
     def close(self) -> None:
-        try:
-            self.sock.close()
-        except OSError:
-            pass
+        self.sock.close()

@@ -1,0 +1,78 @@
+from __future__ import annotations
+
+import pytest
+from cryptography.fernet import Fernet
+from cryptography.hazmat.primitives import serialization
+from sqlalchemy import Engine, select
+
+from core import tenants
+from core.db import directory_version, session_scope
+from core.errors import ConflictError, InvalidInputError, NotFoundError
+from core.models import DkimKey, SmtpCredential
+from core.passwords import verify_secret
+from core.secretbox import SecretBox
+from relay.directory import load_snapshot
+
+
+@pytest.fixture
+def box() -> SecretBox:
+    return SecretBox(Fernet.generate_key())
+
+
+def test_credentials_are_stored_as_argon2_hashes(engine: Engine) -> None:
+    with session_scope(engine) as session:
+        tenants.add_tenant(session, "acme")
+        credential = tenants.add_credential(session, "acme")
+    with session_scope(engine) as session:
+        stored = session.scalars(select(SmtpCredential)).one()
+    assert stored.secret_hash.startswith("$argon2id$")
+    assert credential.secret not in stored.secret_hash
+    assert verify_secret(stored.secret_hash, credential.secret)
+    assert not verify_secret(stored.secret_hash, credential.secret + "x")
+
+
+@pytest.mark.parametrize("algorithm", ["rsa", "ed25519"])
+def test_dkim_private_keys_are_encrypted_at_rest(engine: Engine, box: SecretBox, algorithm: str) -> None:
+    with session_scope(engine) as session:
+        tenants.add_tenant(session, "acme")
+        tenants.add_domain(session, box, "acme", "Acme.Test", algorithm)
+    with session_scope(engine) as session:
+        key = session.scalars(select(DkimKey)).one()
+    assert "PRIVATE KEY" not in key.private_key_encrypted
+    private = serialization.load_pem_private_key(box.decrypt(key.private_key_encrypted), None)
+    assert private is not None
+
+
+def test_names_are_checked_and_unique(engine: Engine, box: SecretBox) -> None:
+    with session_scope(engine) as session:
+        tenants.add_tenant(session, "acme")
+        tenants.add_domain(session, box, "acme", "acme.test")
+        with pytest.raises(InvalidInputError):
+            tenants.add_tenant(session, "Bad Name")
+        with pytest.raises(ConflictError):
+            tenants.add_tenant(session, "acme")
+        with pytest.raises(InvalidInputError):
+            tenants.add_domain(session, box, "acme", "no_dots")
+        with pytest.raises(ConflictError):
+            tenants.add_domain(session, box, "acme", "ACME.test.")
+        with pytest.raises(NotFoundError):
+            tenants.add_credential(session, "nobody")
+
+
+def test_every_change_moves_the_directory_version(engine: Engine, box: SecretBox) -> None:
+    versions = [directory_version(engine)]
+    with session_scope(engine) as session:
+        tenants.add_tenant(session, "acme")
+    versions.append(directory_version(engine))
+    with session_scope(engine) as session:
+        credential = tenants.add_credential(session, "acme")
+        domain = tenants.add_domain(session, box, "acme", "acme.test")
+        tenants.mark_verified_by_operator(session, domain)
+    versions.append(directory_version(engine))
+    with session_scope(engine) as session:
+        tenants.revoke_credential(session, credential.username)
+    versions.append(directory_version(engine))
+    assert versions == sorted(set(versions))
+    snapshot = load_snapshot(engine)
+    assert credential.username not in snapshot.credentials
+    assert snapshot.domains["acme.test"].verified
