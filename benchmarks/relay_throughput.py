@@ -25,8 +25,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.support.box import DOMAIN, Box, box_root, destroy_box, make_box  # noqa: E402
-from tests.support.sink import Sink  # noqa: E402
+from tests.support.box import DOMAIN, Box, box_root, destroy_box, make_box
+from tests.support.sink import Sink
 
 MESSAGE_SIZE = 4096
 

@@ -11,7 +11,7 @@ import dns.rdatatype
 import dns.rrset
 
 
-class TestDns:
+class LoopbackDns:
     def __init__(self, host: str = "127.0.0.1") -> None:
         self.records: dict[tuple[str, str], list[str]] = {}
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)

@@ -1,0 +1,105 @@
+"""relayctl as README.md uses it: init, tenant, credential, domain add and verify, run, send-test."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.support.box import REPO, box_config, box_root, reset_postgres, wait_for_port
+from tests.support.dns_server import LoopbackDns
+from tests.support.sink import Sink
+
+RECORD = re.compile(r'^(\S+)\. IN (TXT|CNAME) (.+)$')
+
+
+@pytest.fixture
+def dns() -> Iterator[LoopbackDns]:
+    server = LoopbackDns()
+    server.start()
+    yield server
+    server.stop()
+
+
+def relayctl(config: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "relayctl.cli", "--config", str(config), *args],
+                          cwd=REPO, capture_output=True, text=True, timeout=120, check=False,
+                          env={**os.environ, **(env or {})})
+
+
+def publish(dns: LoopbackDns, printed: str) -> None:
+    for line in printed.splitlines():
+        match = RECORD.match(line)
+        if match:
+            name, rdtype, value = match.groups()
+            dns.add(name, rdtype, value)
+
+
+def test_readme_flow(sink: Sink, dns: LoopbackDns) -> None:
+    with box_root() as root:
+        config = root / "relay.yaml"
+        settings = box_config(root / "state", sink.port,
+                              dns={"nameservers": ["127.0.0.1"], "nameserver_port": dns.port})
+        config.write_text(yaml.safe_dump(settings))
+        if settings.get("database_url", "").startswith("postgresql"):
+            reset_postgres(settings["database_url"])
+
+        init = relayctl(config, "init")
+        assert init.returncode == 0, init.stderr
+        assert "self-signed certificate" in init.stdout
+        assert relayctl(config, "tenant", "add", "acme").returncode == 0
+        assert relayctl(config, "tenant", "add", "Not Valid").returncode == 2
+        credential = relayctl(config, "credential", "add", "acme")
+        username = re.search(r"username: (\S+)", credential.stdout)
+        password = re.search(r"password: (\S+)", credential.stdout)
+        assert username and password
+
+        added = relayctl(config, "domain", "add", "acme", "example.test")
+        assert added.returncode == 0, added.stderr
+        for purpose in ("; dkim", "; spf", "; dmarc", "; return-path"):
+            assert purpose in added.stdout
+        assert "._domainkey.example.test. IN TXT" in added.stdout
+
+        unverified = relayctl(config, "domain", "verify", "example.test")
+        assert unverified.returncode == 1
+        assert "not verified" in unverified.stdout
+        publish(dns, added.stdout)
+        verified = relayctl(config, "domain", "verify", "example.test")
+        assert verified.returncode == 0, verified.stdout
+        assert "example.test: verified" in verified.stdout
+        assert "MISSING" not in verified.stdout
+
+        listing = relayctl(config, "tenant", "list")
+        assert "acme" in listing.stdout and "example.test" in listing.stdout
+        assert "(unverified)" not in listing.stdout
+
+        run = subprocess.Popen([sys.executable, "-m", "relayctl.cli", "--config", str(config), "run"],
+                               cwd=REPO)
+        try:
+            wait_for_port("127.0.0.1", settings["smtp"]["submission_port"])
+            sent = relayctl(config, "send-test", "--username", username.group(1),
+                            "--from", "app@example.test", "--to", "friend@example.org",
+                            env={"RELAY_SMTP_PASSWORD": password.group(1)})
+            assert sent.returncode == 0, sent.stdout + sent.stderr
+            assert ": sent" in sent.stdout
+            implicit = relayctl(config, "send-test", "--implicit-tls", "--username", username.group(1),
+                                "--from", "app@example.test", "--to", "friend@example.org",
+                                env={"RELAY_SMTP_PASSWORD": password.group(1)})
+            assert implicit.returncode == 0, implicit.stdout + implicit.stderr
+        finally:
+            run.send_signal(signal.SIGTERM)
+            assert run.wait(60) == 0
+        assert len(sink.with_subject("mailrelay test message")) == 2
+        # A clean stop stops the Postfix instance too.
+        time.sleep(0.5)
+        status = subprocess.run(["postfix", "-c", str(root / "state" / "postfix" / "conf"), "status"],
+                                capture_output=True, check=False)
+        assert status.returncode != 0
