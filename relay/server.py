@@ -6,6 +6,7 @@ import asyncio
 import logging
 import signal
 import ssl
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,12 @@ from relay.handler import RelayHandler
 from relay.smtp_protocol import RelaySMTP
 
 log = logging.getLogger(__name__)
+
+# On the implicit-TLS port aiosmtpd cannot see the TLS and warns that AUTH is not
+# TLS-only; RelayHandler checks the transport itself before any AUTH.
+warnings.filterwarnings("ignore", message="Requiring AUTH while not requiring TLS")
+# aiosmtpd sets its own deprecated Session.login_data on every successful AUTH.
+warnings.filterwarnings("ignore", message="Session.login_data is deprecated")
 
 DIRECTORY_POLL_SECONDS = 2.0
 STOP_GRACE_SECONDS = 30.0
