@@ -18,6 +18,12 @@ def _session(box: Box) -> RawSession:
     return session
 
 
+def _start_data(session: RawSession) -> None:
+    assert session.command(f"MAIL FROM:<app@{DOMAIN}>".encode()).startswith(b"250")
+    assert session.command(b"RCPT TO:<someone@example.org>").startswith(b"250")
+    assert session.command(b"DATA").startswith(b"354")
+
+
 def _smuggling_payload(separator: bytes, subject: str) -> bytes:
     smuggled = (b"MAIL FROM:<app@" + DOMAIN.encode() + b">\r\nRCPT TO:<" + SMUGGLED_RECIPIENT.encode()
                 + b">\r\nDATA\r\nFrom: app@" + DOMAIN.encode() + b"\r\nSubject: smuggled\r\n\r\nsmuggled\r\n")
@@ -36,9 +42,7 @@ def test_smuggling_never_yields_a_second_message(box: Box, name: str, separator:
     subject = f"smuggling {name}"
     session = _session(box)
     try:
-        assert session.command(f"MAIL FROM:<app@{DOMAIN}>".encode()).startswith(b"250")
-        assert session.command(b"RCPT TO:<someone@example.org>").startswith(b"250")
-        assert session.command(b"DATA").startswith(b"354")
+        _start_data(session)
         session.send(_smuggling_payload(separator, subject))
         final = session.reply()
         # Whatever the first answer, nothing further is pending: the next reply is to NOOP.
@@ -63,9 +67,7 @@ def test_smuggling_never_yields_a_second_message(box: Box, name: str, separator:
 def test_bare_lf_line_ends_are_normalized(box: Box) -> None:
     session = _session(box)
     try:
-        session.command(f"MAIL FROM:<app@{DOMAIN}>".encode())
-        session.command(b"RCPT TO:<someone@example.org>")
-        session.command(b"DATA")
+        _start_data(session)
         session.send(f"From: app@{DOMAIN}\nSubject: bare lf\n\nline one\nline two\r\n.\r\n".encode())
         assert session.reply().startswith(b"250")
     finally:
@@ -77,9 +79,7 @@ def test_bare_lf_line_ends_are_normalized(box: Box) -> None:
 def test_data_line_over_998_octets_is_refused(box: Box) -> None:
     session = _session(box)
     try:
-        session.command(f"MAIL FROM:<app@{DOMAIN}>".encode())
-        session.command(b"RCPT TO:<someone@example.org>")
-        session.command(b"DATA")
+        _start_data(session)
         session.send(message("long line", body="y" * 20_000 + "\r\n") + b".\r\n")
         assert session.reply().startswith(b"554 5.6.0")
         assert session.command(b"NOOP").startswith(b"250")
@@ -91,9 +91,7 @@ def test_data_line_over_998_octets_is_refused(box: Box) -> None:
 def test_nul_in_data_is_refused(box: Box) -> None:
     session = _session(box)
     try:
-        session.command(f"MAIL FROM:<app@{DOMAIN}>".encode())
-        session.command(b"RCPT TO:<someone@example.org>")
-        session.command(b"DATA")
+        _start_data(session)
         session.send(message("nul body", body="a\0b\r\n") + b".\r\n")
         assert session.reply().startswith(b"554 5.6.0")
     finally:

@@ -25,6 +25,7 @@ from core import tenants
 from core.config import Settings, load_settings
 from core.db import make_engine, session_scope
 from core.postfix_instance import PostfixInstance
+from core.secretbox import SecretBox
 from relayctl.cli import main as relayctl
 from relayctl.send_test import client_tls_context
 from tests.support.sink import Sink, free_port
@@ -153,19 +154,14 @@ def make_box(root: Path, sink: Sink, **overrides: Any) -> Box:
         reset_postgres(box.settings.database_url)
     assert relayctl(["--config", str(box.config_path), "init"]) == 0
     box.instance.start_or_reload()
-    from core.secretbox import SecretBox
-
+    secrets = SecretBox.from_file(box.settings.effective_encryption_key_file)
     with box.db_session() as session:
         tenants.add_tenant(session, TENANT)
         credential = tenants.add_credential(session, TENANT)
-        domain = tenants.add_domain(session, SecretBox.from_file(box.settings.effective_encryption_key_file),
-                                    TENANT, DOMAIN)
-        tenants.mark_verified_by_operator(session, domain)
-        tenants.add_domain(session, SecretBox.from_file(box.settings.effective_encryption_key_file),
-                           TENANT, "unverified.acme.test")
+        tenants.mark_verified_by_operator(session, tenants.add_domain(session, secrets, TENANT, DOMAIN))
+        tenants.add_domain(session, secrets, TENANT, "unverified.acme.test")
         tenants.add_tenant(session, "other")
-        other = tenants.add_domain(session, SecretBox.from_file(box.settings.effective_encryption_key_file),
-                                   "other", "other.test")
+        other = tenants.add_domain(session, secrets, "other", "other.test")
         tenants.mark_verified_by_operator(session, other)
     box.username, box.password = credential.username, credential.secret
     return box
