@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.support.box import DOMAIN, Box, box_root, destroy_box, make_box
+from tests.support.box import DOMAIN, Box, running_box
 from tests.support.sink import Sink
 
 MESSAGE_SIZE = 4096
@@ -140,10 +140,8 @@ def main() -> None:
     messages = args.messages - args.messages % args.connections
     sink = Sink()
     sink.start()
-    with box_root() as root:
-        box = make_box(root, sink)
-        box.start_front_end()
-        try:
+    try:
+        with running_box(sink) as box:
             # A short warm-up of both paths: processes started, argon2 checked once.
             run_clients("warmup-relay", front_end_client(box), args.connections * 5, args.connections)
             run_clients("warmup-bare", bare_postfix_client(box), args.connections * 5, args.connections)
@@ -154,9 +152,8 @@ def main() -> None:
             sink.clear()
             relay = run_clients("front-end", front_end_client(box), messages, args.connections)
             wait_delivered(sink, messages, 300)
-        finally:
-            destroy_box(box)
-            sink.stop()
+    finally:
+        sink.stop()
     print(f"{messages} messages of {MESSAGE_SIZE} bytes over {args.connections} connections each")
     print(bare.describe())
     print(relay.describe())

@@ -4,7 +4,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.support.box import Box, box_root, destroy_box, make_box
+from tests.support.box import Box, running_box
 from tests.support.sink import Sink
 
 
@@ -24,8 +24,5 @@ def sink() -> Iterator[Sink]:
 
 @pytest.fixture(scope="module")
 def box(sink: Sink) -> Iterator[Box]:
-    with box_root() as root:
-        box = make_box(root, sink)
-        box.start_front_end()
+    with running_box(sink) as box:
         yield box
-        destroy_box(box)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import os
 import signal
 import smtplib
@@ -13,19 +12,16 @@ import pytest
 
 from core import tenants
 from relay.server import DIRECTORY_POLL_SECONDS
-from tests.support.box import DOMAIN, Box, box_root, destroy_box, make_box, message
-from tests.support.raw_smtp import RawSession
+from tests.support.box import DOMAIN, Box, message, running_box
+from tests.support.raw_smtp import RawSession, plain_auth
 from tests.support.sink import Sink
 
 
 @pytest.fixture(scope="module")
 def box(sink: Sink) -> Iterator[Box]:
-    with box_root() as root:
-        box = make_box(root, sink, smtp={"auth_failures": {
-            "slowdown_after": 2, "slowdown_seconds": 0.3, "lockout_after": 4, "lockout_seconds": 2}})
-        box.start_front_end()
+    with running_box(sink, smtp={"auth_failures": {
+            "slowdown_after": 2, "slowdown_seconds": 0.3, "lockout_after": 4, "lockout_seconds": 2}}) as box:
         yield box
-        destroy_box(box)
 
 
 def _send(box: Box, subject: str) -> tuple[int, bytes]:
@@ -56,8 +52,7 @@ def test_repeated_auth_failures_slow_down_then_lock_out(box: Box) -> None:
     # Locked out now, even with the right secret, on a new connection.
     session = RawSession(box.submission_port, box.tls_context())
     try:
-        right = base64.b64encode(f"\0{box.username}\0{box.password}".encode())
-        assert session.command(b"AUTH PLAIN " + right).startswith(b"421")
+        assert session.command(plain_auth(box.username, box.password)).startswith(b"421")
     finally:
         session.close()
     # The lock-out ends after lockout_seconds.

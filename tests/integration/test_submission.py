@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import shutil
 import smtplib
 import subprocess
@@ -10,6 +9,7 @@ import subprocess
 import pytest
 
 from tests.support.box import DOMAIN, TENANT, Box, message
+from tests.support.raw_smtp import plain_auth
 
 
 def test_starttls_auth_on_submission_port_is_delivered(box: Box) -> None:
@@ -37,7 +37,7 @@ def test_swaks_over_implicit_tls_is_delivered(box: Box) -> None:
         capture_output=True, text=True, timeout=60, check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "queued as" in result.stdout
+    assert "queued as" in result.stdout, result.stdout + result.stderr
     arrived = box.sink.wait_for_subject("via swaks")
     assert arrived[0].rcpt_tos == ["swaks@example.org"]
 
@@ -54,35 +54,24 @@ def test_auth_is_neither_offered_nor_accepted_before_tls(box: Box) -> None:
         client.ehlo()
         assert not client.has_extn("auth")
         assert client.has_extn("starttls")
-        code, _ = client.docmd("AUTH", "PLAIN " + base64.b64encode(
-            f"\0{box.username}\0{box.password}".encode()).decode())
+        code, _ = client.docmd(plain_auth(box.username, box.password).decode())
         assert code == 530
     finally:
         client.close()
 
 
 def test_wrong_secret_is_refused_with_535(box: Box) -> None:
-    client = smtplib.SMTP("127.0.0.1", box.submission_port, timeout=30)
-    try:
-        client.starttls(context=box.tls_context())
-        with pytest.raises(smtplib.SMTPAuthenticationError) as refused:
-            client.login(box.username, "not-the-secret")
-        assert refused.value.smtp_code == 535
-        assert refused.value.smtp_error.startswith(b"5.7.8")
-    finally:
-        client.close()
+    with box.client(login=False) as client, pytest.raises(smtplib.SMTPAuthenticationError) as refused:
+        client.login(box.username, "not-the-secret")
+    assert refused.value.smtp_code == 535
+    assert refused.value.smtp_error.startswith(b"5.7.8")
 
 
 def test_auth_login_mechanism_works(box: Box) -> None:
-    client = smtplib.SMTP("127.0.0.1", box.submission_port, timeout=30)
-    try:
-        client.starttls(context=box.tls_context())
-        client.ehlo()
+    with box.client(login=False) as client:
         client.user, client.password = box.username, box.password  # type: ignore[attr-defined]
         code, _ = client.auth("LOGIN", client.auth_login, initial_response_ok=False)
-        assert code == 235
-    finally:
-        client.close()
+    assert code == 235
 
 
 @pytest.mark.parametrize("sender", ["app@other.test", "app@unverified.acme.test", "app@nowhere.test",

@@ -167,6 +167,18 @@ def make_box(root: Path, sink: Sink, **overrides: Any) -> Box:
     return box
 
 
+@contextmanager
+def running_box(sink: Sink, **overrides: Any) -> Iterator[Box]:
+    """A box with Postfix and the front-end running, torn down afterwards."""
+    with box_root() as root:
+        box = make_box(root, sink, **overrides)
+        try:
+            box.start_front_end()
+            yield box
+        finally:
+            destroy_box(box)
+
+
 def reset_postgres(url: str) -> None:
     engine = make_engine(url)
     with engine.begin() as connection:

@@ -7,6 +7,11 @@ import socket
 import ssl
 
 
+def plain_auth(username: str, password: str) -> bytes:
+    """The AUTH PLAIN command line for these credentials."""
+    return b"AUTH PLAIN " + base64.b64encode(f"\0{username}\0{password}".encode())
+
+
 class RawSession:
     def __init__(self, port: int, context: ssl.SSLContext, timeout: float = 30.0) -> None:
         self.sock: socket.socket = socket.create_connection(("127.0.0.1", port), timeout=timeout)
@@ -36,8 +41,7 @@ class RawSession:
         return self.reply()
 
     def login(self, username: str, password: str) -> None:
-        blob = base64.b64encode(f"\0{username}\0{password}".encode()).decode()
-        assert self.command(f"AUTH PLAIN {blob}".encode()).startswith(b"235")
+        assert self.command(plain_auth(username, password)).startswith(b"235")
 
     def close(self) -> None:
         self.sock.close()
