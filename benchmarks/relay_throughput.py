@@ -1,34 +1,48 @@
-"""Throughput of the front-end against bare Postfix, measured in the same run.
+"""Throughput of the relay (front-end, Postfix, milter) against bare Postfix, in the same run.
 
 Sends N messages of 4 KiB over C reused connections through the front-end
-(STARTTLS + AUTH on the submission port) and, in the same run, the same N over
-C reused connections straight into the same Postfix (its internal socket,
-smtp-source style), both delivered to the same local sink. Prints messages per
-second and p50/p99 submission latency of each, and last
-`ratio_vs_bare_postfix=<front-end msg/s ÷ bare msg/s>`.
+(STARTTLS + AUTH on the submission port; the milter signs, throttles, routes
+each one) and, in the same run, the same N over C reused connections straight
+into the same Postfix through a listener of its own without the milter
+(smtp-source style), both delivered to the same local sink; the two paths take
+turns for R rounds. With --pool-ips P the relay sends from a pool of P
+addresses, and a second tenant from a pool of one takes its turn too. Prints
+messages per second and p50/p99 submission latency of each path, and last
+`ratio_vs_bare_postfix=<relay msg/s ÷ bare msg/s>`.
 
-Run as root (Postfix): python benchmarks/relay_throughput.py [--messages N] [--connections C]
+Run as root (Postfix):
+python benchmarks/relay_throughput.py [--messages N] [--connections C] [--rounds R] [--pool-ips P]
 """
 
 from __future__ import annotations
 
 import argparse
+import multiprocessing
+import re
 import smtplib
 import socket
 import statistics
+import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from multiprocessing.queues import Queue
+from multiprocessing.synchronize import Barrier
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from core import tenants
+from core.postfix_instance import SUBMIT_SERVICE
+from milter.server import DIRECTORY_POLL_SECONDS
+from relayctl.cli import main as relayctl
 from tests.support.box import DOMAIN, Box, running_box
 from tests.support.sink import Sink
 
 MESSAGE_SIZE = 4096
+BARE_SERVICE = "bench-bare"
 
 
 @dataclass
@@ -36,6 +50,10 @@ class Run:
     name: str
     seconds: float
     latencies: list[float]
+
+    def add(self, other: Run) -> None:
+        self.seconds += other.seconds
+        self.latencies.extend(other.latencies)
 
     @property
     def rate(self) -> float:
@@ -48,19 +66,20 @@ class Run:
                 f"p50 {statistics.median(ordered) * 1000:.2f} ms, p99 {p99 * 1000:.2f} ms")
 
 
-def make_message(n: int, tag: str) -> bytes:
-    head = (f"From: bench@{DOMAIN}\r\nTo: sink@example.org\r\nSubject: {tag} {n}\r\n"
-            f"Message-ID: <{tag}-{n}@{DOMAIN}>\r\n\r\n").encode()
+def make_message(n: int, tag: str, domain: str) -> bytes:
+    head = (f"From: bench@{domain}\r\nTo: sink@example.org\r\nSubject: {tag} {n}\r\n"
+            f"Message-ID: <{tag}-{n}@{domain}>\r\n\r\n").encode()
     line = b"The quick brown fox jumps over the lazy dog, again and again and again.\r\n"
     body = (line * (MESSAGE_SIZE // len(line) + 1))[: MESSAGE_SIZE - len(head) - 2] + b"\r\n"
     return head + body
 
 
-def send_batch(client: smtplib.SMTP, count: int, tag: str, offset: int, latencies: list[float]) -> None:
+def send_batch(client: smtplib.SMTP, count: int, tag: str, offset: int, latencies: list[float],
+               domain: str) -> None:
     for n in range(offset, offset + count):
-        data = make_message(n, tag)
+        data = make_message(n, tag, domain)
         started = time.perf_counter()
-        client.mail(f"bench@{DOMAIN}")
+        client.mail(f"bench@{domain}")
         client.rcpt("sink@example.org")
         code, reply = client.data(data)
         latencies.append(time.perf_counter() - started)
@@ -68,21 +87,53 @@ def send_batch(client: smtplib.SMTP, count: int, tag: str, offset: int, latencie
             raise RuntimeError(f"{tag}: message {n} refused: {code} {reply!r}")
 
 
-def run_clients(name: str, connect: Callable[[], smtplib.SMTP], messages: int, connections: int) -> Run:
-    clients = [connect() for _ in range(connections)]
-    latencies: list[list[float]] = [[] for _ in clients]
-    share = messages // connections
-    threads = [threading.Thread(target=send_batch, args=(c, share, name, i * share, latencies[i]))
-               for i, c in enumerate(clients)]
-    started = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    seconds = time.perf_counter() - started
-    for client in clients:
+@dataclass(frozen=True)
+class Target:
+    """A way into the relay (or into bare Postfix), and the sender domain it may use."""
+
+    connect: Callable[[], smtplib.SMTP]
+    domain: str = DOMAIN
+
+
+def client_process(target: Target, count: int, tag: str, offset: int,
+                   start: Barrier, results: Queue[list[float] | str]) -> None:
+    try:
+        client = target.connect()
+        start.wait()
+        latencies: list[float] = []
+        send_batch(client, count, tag, offset, latencies, target.domain)
+        results.put(latencies)
         client.quit()
-    return Run(name, seconds, [x for batch in latencies for x in batch])
+    except Exception as exc:  # reported to the parent, which fails the run
+        start.abort()
+        results.put(f"{tag}: {exc!r}")
+
+
+def run_clients(name: str, target: Target, messages: int, connections: int) -> Run:
+    """Each connection in a process of its own, like separate apps: no GIL shared between them."""
+    context = multiprocessing.get_context("fork")
+    start = context.Barrier(connections + 1)
+    results: Queue[list[float] | str] = context.Queue()
+    share = messages // connections
+    processes = [
+        context.Process(target=client_process, args=(target, share, name, i * share, start, results))
+        for i in range(connections)
+    ]
+    for process in processes:
+        process.start()
+    try:
+        start.wait(timeout=60)
+    except threading.BrokenBarrierError as exc:
+        raise RuntimeError(f"{name}: a client could not start: {results.get(timeout=5)}") from exc
+    started = time.perf_counter()
+    outcomes = [results.get(timeout=600) for _ in processes]
+    seconds = time.perf_counter() - started
+    for process in processes:
+        process.join(30)
+    errors = [o for o in outcomes if isinstance(o, str)]
+    if errors:
+        raise RuntimeError("; ".join(errors))
+    return Run(name, seconds, [x for batch in outcomes if not isinstance(batch, str) for x in batch])
 
 
 class UnixSMTP(smtplib.SMTP):
@@ -105,25 +156,63 @@ class UnixSMTP(smtplib.SMTP):
         return self.getreply()
 
 
-def front_end_client(box: Box) -> Callable[[], smtplib.SMTP]:
+def front_end(box: Box, username: str, password: str, domain: str = DOMAIN) -> Target:
     def connect() -> smtplib.SMTP:
         client = smtplib.SMTP("127.0.0.1", box.submission_port, timeout=60)
         client.starttls(context=box.tls_context())
-        client.login(box.username, box.password)
+        client.login(username, password)
         return client
-    return connect
+    return Target(connect, domain)
 
 
-def bare_postfix_client(box: Box) -> Callable[[], smtplib.SMTP]:
+def add_bare_listener(box: Box) -> Path:
+    """A copy of the internal listener without the milter: Postfix alone."""
+    config = str(box.instance.config_dir)
+    entry = subprocess.run(["postconf", "-c", config, "-M", f"{SUBMIT_SERVICE}/unix"], capture_output=True,
+                           text=True, check=True).stdout.strip()
+    entry = entry.replace(SUBMIT_SERVICE, BARE_SERVICE, 1)
+    entry = re.sub(r"-o smtpd_milters=\S*", "-o smtpd_milters=", entry)
+    subprocess.run(["postconf", "-c", config, "-M", "-e", f"{BARE_SERVICE}/unix = {entry}"], check=True)
+    subprocess.run(["postfix", "-c", config, "reload"], check=True, capture_output=True)
+    socket_path = box.instance.queue_dir / "public" / BARE_SERVICE
+    deadline = time.monotonic() + 30
+    while not socket_path.exists():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"Postfix did not open {socket_path}")
+        time.sleep(0.1)
+    return socket_path
+
+
+def ctl(box: Box, *args: str) -> None:
+    if relayctl(["--config", str(box.config_path), *args]) != 0:
+        raise RuntimeError(f"relayctl {' '.join(args)} failed")
+
+
+def pools_of_one_and_many(box: Box, count: int) -> Target:
+    """acme sends from a pool of `count` addresses; the returned way in, from a pool of one."""
+    ctl(box, "pool", "add", "many")
+    for n in range(count):
+        ctl(box, "pool", "add-ip", "many", f"127.0.0.{20 + n}", "--helo", f"out{20 + n}.relay.test")
+    ctl(box, "pool", "assign", "acme", "many")
+    ctl(box, "pool", "add", "one")
+    ctl(box, "pool", "add-ip", "one", "127.0.0.40", "--helo", "out40.relay.test")
+    ctl(box, "pool", "assign", "other", "one")
+    with box.db_session() as session:
+        credential = tenants.add_credential(session, "other")
+    time.sleep(DIRECTORY_POLL_SECONDS * 2 + 0.5)  # the milter reloads its directory
+    return front_end(box, credential.username, credential.secret, "other.test")
+
+
+def bare_postfix(socket_path: Path) -> Target:
     def connect() -> smtplib.SMTP:
-        client = UnixSMTP(box.instance.submit_socket)
+        client = UnixSMTP(socket_path)
         client.ehlo("bench.test")
         code, reply = client.docmd("XCLIENT", "LOGIN=acme")
         if code != 220:
             raise RuntimeError(f"XCLIENT refused: {code} {reply!r}")
         client.ehlo("bench.test")
         return client
-    return connect
+    return Target(connect)
 
 
 def wait_delivered(sink: Sink, count: int, timeout: float) -> float:
@@ -132,32 +221,54 @@ def wait_delivered(sink: Sink, count: int, timeout: float) -> float:
     return time.perf_counter() - started
 
 
+def measure(name: str, target: Target, sink: Sink, messages: int, connections: int) -> Run:
+    sink.clear()
+    run = run_clients(name, target, messages, connections)
+    wait_delivered(sink, messages, 300)
+    return run
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--messages", type=int, default=2000)
+    parser.add_argument("--messages", type=int, default=2000, help="per path and round")
     parser.add_argument("--connections", type=int, default=4)
+    parser.add_argument("--pool-ips", type=int, default=0,
+                        help="send from a pool of this many loopback addresses, and compare with a pool "
+                             "of one in the same run (0: from the box's own address)")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="rounds of bare Postfix then the relay, so drift in the machine's load "
+                             "falls on every path alike")
     args = parser.parse_args()
     messages = args.messages - args.messages % args.connections
+    runs = {"bare": Run("bare-postfix", 0.0, []), "relay": Run("relay", 0.0, []),
+            "one": Run("relay, pool of one", 0.0, [])}
     sink = Sink()
     sink.start()
     try:
         with running_box(sink) as box:
-            # A short warm-up of both paths: processes started, argon2 checked once.
-            run_clients("warmup-relay", front_end_client(box), args.connections * 5, args.connections)
-            run_clients("warmup-bare", bare_postfix_client(box), args.connections * 5, args.connections)
-            wait_delivered(sink, args.connections * 10, 120)
-            sink.clear()
-            bare = run_clients("bare-postfix", bare_postfix_client(box), messages, args.connections)
-            wait_delivered(sink, messages, 300)
-            sink.clear()
-            relay = run_clients("front-end", front_end_client(box), messages, args.connections)
-            wait_delivered(sink, messages, 300)
+            # Pools first: changing them renders master.cf again, without the bare listener.
+            one_ip = pools_of_one_and_many(box, args.pool_ips) if args.pool_ips else None
+            targets = {"bare": bare_postfix(add_bare_listener(box)),
+                       "relay": front_end(box, box.username, box.password)}
+            if one_ip is not None:
+                targets["one"] = one_ip
+            # A short warm-up of every path: processes started, argon2 checked once.
+            for name, target in targets.items():
+                measure(f"warmup-{name}", target, sink, args.connections * 5, args.connections)
+            for _ in range(args.rounds):
+                for name, target in targets.items():
+                    runs[name].add(measure(runs[name].name, target, sink, messages, args.connections))
     finally:
         sink.stop()
-    print(f"{messages} messages of {MESSAGE_SIZE} bytes over {args.connections} connections each")
-    print(bare.describe())
-    print(relay.describe())
-    print(f"ratio_vs_bare_postfix={relay.rate / bare.rate:.3f}")
+    source = f"a pool of {args.pool_ips} addresses" if args.pool_ips else "the box's own address"
+    print(f"{messages} messages of {MESSAGE_SIZE} bytes over {args.connections} connections each, "
+          f"{args.rounds} rounds per path, the relay sending from {source}")
+    for name in targets:
+        print(runs[name].describe())
+    if args.pool_ips:
+        print(f"pool of one: ratio_vs_bare_postfix={runs['one'].rate / runs['bare'].rate:.3f}")
+        print(f"pool_of_{args.pool_ips}_vs_pool_of_one={runs['relay'].rate / runs['one'].rate:.3f}")
+    print(f"ratio_vs_bare_postfix={runs['relay'].rate / runs['bare'].rate:.3f}")
 
 
 if __name__ == "__main__":

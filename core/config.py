@@ -31,6 +31,10 @@ CONFIG_PATH_ENV = "RELAY_CONFIG"
 
 _LABEL = r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?"
 _HOSTNAME = re.compile(rf"^(?=.{{1,253}}$)({_LABEL}\.)*{_LABEL}$")
+
+
+def is_hostname(name: str) -> bool:
+    return _HOSTNAME.match(name) is not None
 _RELAYHOST = re.compile(r"^(\[[^\]]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?$")
 
 
@@ -63,6 +67,10 @@ class SmtpSettings:
 class PostfixSettings:
     # None: state_dir/postfix.
     instance_dir: Path | None = None
+    # Where the world delivers bounces and complaints for the bounce domain (port 25).
+    # Only the bounce domain is accepted there: no relaying.
+    inbound_address: str = "0.0.0.0"
+    inbound_port: int = 25
     # Empty: deliver to each recipient domain's MX. "[host]:port" sends everything there.
     relayhost: str = ""
     syslog_name: str = "mailrelay"
@@ -78,6 +86,71 @@ class DnsSettings:
     bounce_domain: str = ""
     spf_domain: str = ""
     dmarc_policy: str = "none"
+    # DNS blocklist zones each pool address is checked against (relayctl pool check).
+    blocklists: tuple[str, ...] = ("zen.spamhaus.org", "bl.spamcop.net", "b.barracudacentral.org")
+    # How often relayctl run checks every pool address (FCrDNS, blocklists); 0: never.
+    pool_check_minutes: int = 60
+
+
+@dataclass(frozen=True)
+class LimitSettings:
+    """A tenant's sending limits where the tenant has none of its own; 0 means no limit."""
+
+    per_second: int = 50
+    per_hour: int = 0
+    per_day: int = 50000
+    concurrent_connections: int = 20
+
+
+@dataclass(frozen=True)
+class ReputationSettings:
+    """Bounce and complaint rates per tenant over a sliding window: past warn, an event; past
+    pause, the tenant is paused until the operator resumes it. SES's figures by default."""
+
+    window_hours: int = 24
+    min_sends: int = 100
+    bounce_warn: float = 0.05
+    bounce_pause: float = 0.10
+    complaint_warn: float = 0.001
+    complaint_pause: float = 0.005
+
+
+@dataclass(frozen=True)
+class WebhookSettings:
+    # A failed delivery is tried again after base * 2^attempts seconds, at most an hour apart,
+    # until max_age_hours after the event.
+    retry_base_seconds: float = 30.0
+    timeout_seconds: float = 10.0
+    max_age_hours: int = 72
+
+
+@dataclass(frozen=True)
+class MilterSettings:
+    # "": a Unix socket in state_dir/milter. Or "unix:/path" or "inet:127.0.0.1:port".
+    socket: str = ""
+    # "": throttle counters in the milter's memory, saved to state_dir/milter. Or a
+    # redis:// URL, which several boxes share.
+    redis_url: str = ""
+
+
+@dataclass(frozen=True)
+class DeliveryProfile:
+    """How Postfix treats one big mailbox provider: per outbound address and destination domain."""
+
+    name: str
+    domains: tuple[str, ...]
+    concurrency: int = 5
+    rate_delay_seconds: int = 0  # above 0, Postfix sends one message at a time per destination
+    recipients_per_delivery: int = 50
+
+
+DEFAULT_DELIVERY_PROFILES = (
+    DeliveryProfile("gmail", ("gmail.com", "googlemail.com"), concurrency=10, recipients_per_delivery=100),
+    DeliveryProfile("yahoo", ("yahoo.com", "ymail.com", "rocketmail.com", "aol.com"), concurrency=4,
+                    recipients_per_delivery=20),
+    DeliveryProfile("microsoft", ("outlook.com", "hotmail.com", "live.com", "msn.com"), concurrency=5,
+                    recipients_per_delivery=50),
+)
 
 
 @dataclass(frozen=True)
@@ -92,6 +165,11 @@ class Settings:
     smtp: SmtpSettings = field(default_factory=SmtpSettings)
     postfix: PostfixSettings = field(default_factory=PostfixSettings)
     dns: DnsSettings = field(default_factory=DnsSettings)
+    milter: MilterSettings = field(default_factory=MilterSettings)
+    limits: LimitSettings = field(default_factory=LimitSettings)
+    delivery_profiles: tuple[DeliveryProfile, ...] = DEFAULT_DELIVERY_PROFILES
+    webhooks: WebhookSettings = field(default_factory=WebhookSettings)
+    reputation: ReputationSettings = field(default_factory=ReputationSettings)
 
     @property
     def effective_database_url(self) -> str:
@@ -112,6 +190,20 @@ class Settings:
     @property
     def tls_key_file(self) -> Path:
         return self.smtp.tls_key_file or self.state_dir / "tls" / "relay.key"
+
+    @property
+    def milter_dir(self) -> Path:
+        return self.state_dir / "milter"
+
+    @property
+    def milter_socket(self) -> str:
+        """Postfix's notation: unix:/path or inet:host:port."""
+        return self.milter.socket or f"unix:{self.milter_dir / 'milter.sock'}"
+
+    @property
+    def intake_socket(self) -> Path:
+        """Where Postfix hands reports for the bounce domain to the intake (LMTP)."""
+        return self.state_dir / "intake" / "lmtp.sock"
 
     @property
     def bounce_domain(self) -> str:
@@ -209,9 +301,25 @@ def _check_address(name: str, address: str) -> None:
         raise ConfigError(f"setting {name}: {address!r} is not an IP address") from exc
 
 
+def _check_profiles(profiles: tuple[DeliveryProfile, ...]) -> None:
+    seen_domains: set[str] = set()
+    for n, profile in enumerate(profiles):
+        name = f"delivery_profiles[{n}]"
+        taken = {p.name for p in profiles[:n]}
+        if not re.fullmatch(r"[a-z][a-z0-9]{0,15}", profile.name) or profile.name in taken:
+            raise ConfigError(f"setting {name}.name: a unique name of up to 16 lower-case letters and digits")
+        for domain in profile.domains:
+            if not is_hostname(domain) or domain in seen_domains:
+                raise ConfigError(f"setting {name}.domains: {domain!r} is not a domain or is in two profiles")
+            seen_domains.add(domain)
+        if profile.concurrency < 1 or profile.recipients_per_delivery < 1 or profile.rate_delay_seconds < 0:
+            raise ConfigError(f"setting {name}: concurrency and recipients_per_delivery at least 1, "
+                              "rate_delay_seconds 0 or more")
+
+
 def validate(settings: Settings) -> Settings:
     """Check what types alone cannot: ranges, formats, and settings that must agree."""
-    if not _HOSTNAME.match(settings.hostname):
+    if not is_hostname(settings.hostname):
         raise ConfigError(f"setting hostname: {settings.hostname!r} is not a valid host name")
     if settings.log_level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
         raise ConfigError("setting log_level: one of DEBUG, INFO, WARNING, ERROR")
@@ -231,14 +339,27 @@ def validate(settings: Settings) -> Settings:
     if not 0 < failures.slowdown_after <= failures.lockout_after:
         raise ConfigError("setting smtp.auth_failures.lockout_after: must be >= slowdown_after >= 1")
     postfix = settings.postfix
+    _check_address("postfix.inbound_address", postfix.inbound_address)
+    _check_port("postfix.inbound_port", postfix.inbound_port)
     if postfix.relayhost and not _RELAYHOST.match(postfix.relayhost):
         raise ConfigError(
             f"setting postfix.relayhost: {postfix.relayhost!r} is not host, [host] or [host]:port")
     if not re.fullmatch(r"[a-z][a-z0-9_-]*", postfix.syslog_name):
         raise ConfigError("setting postfix.syslog_name: lower-case letters, digits, - and _")
+    if settings.dns.pool_check_minutes < 0:
+        raise ConfigError("setting dns.pool_check_minutes: 0 (never) or more")
     for server in settings.dns.nameservers:
         _check_address("dns.nameservers", server)
     _check_port("dns.nameserver_port", settings.dns.nameserver_port)
     if settings.dns.dmarc_policy not in {"none", "quarantine", "reject"}:
         raise ConfigError("setting dns.dmarc_policy: one of none, quarantine, reject")
+    milter_socket = settings.milter.socket
+    if milter_socket and not re.fullmatch(r"unix:/\S+|inet:127\.\d+\.\d+\.\d+:\d{1,5}", milter_socket):
+        raise ConfigError("setting milter.socket: unix:/path or inet:127.x.y.z:port (loopback only)")
+    if settings.milter.redis_url and not settings.milter.redis_url.startswith(("redis://", "unix://")):
+        raise ConfigError("setting milter.redis_url: a redis:// or unix:// URL")
+    _check_profiles(settings.delivery_profiles)
+    for name in ("per_second", "per_hour", "per_day", "concurrent_connections"):
+        if getattr(settings.limits, name) < 0:
+            raise ConfigError(f"setting limits.{name}: 0 (no limit) or more")
     return settings

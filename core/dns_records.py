@@ -29,10 +29,11 @@ def spf_value(settings: Settings) -> str:
 
 def records_for_domain(settings: Settings, domain: str, keys: list[DkimKey]) -> list[DnsRecord]:
     records = [
+        # Every key's record stays published until the key is removed: a retired key's
+        # signatures may still be checked on mail in flight. Only active keys' are required.
         DnsRecord("dkim", f"{key.selector}._domainkey.{domain}", "TXT",
-                  dkim_txt_value(key.algorithm, key.public_key_b64), True)
+                  dkim_txt_value(key.algorithm, key.public_key_b64), key.state == "active")
         for key in keys
-        if key.state != "retired"
     ]
     records.append(DnsRecord("spf", domain, "TXT", spf_value(settings), False))
     records.append(DnsRecord(

@@ -33,7 +33,7 @@ def make_resolver(settings: Settings) -> dns.resolver.Resolver:
     return resolver
 
 
-def _lookup(resolver: dns.resolver.Resolver, name: str, rdtype: str) -> list[str]:
+def lookup(resolver: dns.resolver.Resolver, name: str, rdtype: str) -> list[str]:
     try:
         answer = resolver.resolve(name, rdtype)
     except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer, dns.resolver.NoNameservers):
@@ -60,7 +60,7 @@ def _dkim_matches(found: str, expected: str) -> bool:
 
 
 def check_record(resolver: dns.resolver.Resolver, settings: Settings, record: DnsRecord) -> RecordCheck:
-    values = _lookup(resolver, record.name, record.type)
+    values = lookup(resolver, record.name, record.type)
     if record.purpose == "dkim":
         ok = any(_dkim_matches(v, record.value) for v in values)
     elif record.purpose == "spf":

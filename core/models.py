@@ -24,7 +24,15 @@ class Tenant(Base):
     name: Mapped[str] = mapped_column(String(63), unique=True)
     status: Mapped[str] = mapped_column(String(16), default="active")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Sending limits; None: the box default (settings.limits); 0: no limit.
+    max_per_second: Mapped[int | None] = mapped_column(default=None)
+    max_per_hour: Mapped[int | None] = mapped_column(default=None)
+    max_per_day: Mapped[int | None] = mapped_column(default=None)
+    max_connections: Mapped[int | None] = mapped_column(default=None)
+    # None: the shared default pool.
+    pool_id: Mapped[int | None] = mapped_column(ForeignKey("ip_pools.id"), default=None)
 
+    pool: Mapped[IpPool | None] = relationship()
     credentials: Mapped[list[SmtpCredential]] = relationship(back_populates="tenant")
     domains: Mapped[list[SendingDomain]] = relationship(back_populates="tenant")
 
@@ -73,10 +81,126 @@ class DkimKey(Base):
     private_key_encrypted: Mapped[str] = mapped_column(Text)
     # The p= value of the DNS record.
     public_key_b64: Mapped[str] = mapped_column(Text)
+    # pending: made, not yet seen in DNS, does not sign. active: signs. retired: replaced by a
+    # newer key of the same algorithm; no longer signs, its record stays until it is removed.
     state: Mapped[str] = mapped_column(String(16), default="active")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     domain: Mapped[SendingDomain] = relationship(back_populates="dkim_keys")
+
+
+class IpPool(Base):
+    """Outbound addresses that tenants send from; tenants without a pool use the default one."""
+
+    __tablename__ = "ip_pools"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(63), unique=True)
+    is_default: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    ips: Mapped[list[PoolIp]] = relationship(back_populates="pool", cascade="all, delete-orphan")
+
+
+class PoolIp(Base):
+    __tablename__ = "pool_ips"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    pool_id: Mapped[int] = mapped_column(ForeignKey("ip_pools.id", ondelete="CASCADE"), index=True)
+    address: Mapped[str] = mapped_column(String(45), unique=True)
+    helo_name: Mapped[str] = mapped_column(String(253))
+    weight: Mapped[int] = mapped_column(default=100)
+    # active, warming (daily caps from warmup_caps), paused (sends nothing), removed (its
+    # transport stays in master.cf, unbound, so mail already queued for it still leaves).
+    state: Mapped[str] = mapped_column(String(16), default="active")
+    # Comma-separated daily caps, one per day from warmup_started; past the last, no cap.
+    warmup_caps: Mapped[str] = mapped_column(String(1000), default="")
+    warmup_started: Mapped[datetime | None] = mapped_column(default=None)
+    paused_reason: Mapped[str] = mapped_column(String(255), default="")
+    last_checked_at: Mapped[datetime | None] = mapped_column(default=None)
+    fcrdns_ok: Mapped[bool] = mapped_column(default=False)
+    listed_on: Mapped[str] = mapped_column(String(1000), default="")
+
+    pool: Mapped[IpPool] = relationship(back_populates="ips")
+
+
+class Event(Base):
+    """Something that happened that a person may want to know of: a paused address, a bounce, ...
+
+    kind names it (ip_paused, ...); subject is what it happened to (an address, a message
+    ref); tenant_id is set when it concerns one tenant.
+    """
+
+    __tablename__ = "events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    kind: Mapped[str] = mapped_column(String(32), index=True)
+    tenant_id: Mapped[int | None] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True,
+                                                  default=None)
+    subject: Mapped[str] = mapped_column(String(255), default="")
+    detail: Mapped[str] = mapped_column(Text, default="")
+
+
+class Suppression(Base):
+    """An address mail is not sent to: for one tenant, or (tenant_id None) for every tenant."""
+
+    __tablename__ = "suppressions"
+    __table_args__ = (UniqueConstraint("tenant_id", "address"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int | None] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True,
+                                                  default=None)
+    address: Mapped[str] = mapped_column(String(320), index=True)
+    # hard_bounce, complaint, manual
+    reason: Mapped[str] = mapped_column(String(32))
+    detail: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class LogPosition(Base):
+    """How far the Postfix log tailer has read, saved with the events it wrote from it.
+
+    pending holds, as JSON, what the tailer knows of messages still in the queue
+    (tenant and message-id by queue id), so a restart loses none of it.
+    """
+
+    __tablename__ = "log_positions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    path: Mapped[str] = mapped_column(String(1000), unique=True)
+    inode: Mapped[int] = mapped_column(default=0)
+    offset: Mapped[int] = mapped_column(default=0)
+    pending: Mapped[str] = mapped_column(Text, default="{}")
+
+
+class Webhook(Base):
+    """Where a tenant wants its events, signed with a secret (stored encrypted) it was shown once."""
+
+    __tablename__ = "webhooks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    url: Mapped[str] = mapped_column(String(2000))
+    secret_encrypted: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    tenant: Mapped[Tenant] = relationship()
+
+
+class WebhookDelivery(Base):
+    """The outbox: one event for one webhook, until the receiver answers 2xx."""
+
+    __tablename__ = "webhook_deliveries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    webhook_id: Mapped[int] = mapped_column(ForeignKey("webhooks.id", ondelete="CASCADE"), index=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"))
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    # Set when the receiver answered 2xx, or when retrying was given up (last_error says why).
+    finished_at: Mapped[datetime | None] = mapped_column(default=None, index=True)
+    last_error: Mapped[str] = mapped_column(String(500), default="")
 
 
 class DirectoryVersion(Base):

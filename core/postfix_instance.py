@@ -14,6 +14,8 @@ import pwd
 import shutil
 import stat
 import subprocess
+from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import jinja2
@@ -21,11 +23,14 @@ import jinja2
 from core.config import Settings
 from core.errors import PostfixError
 from core.fsutil import write_atomically
+from core.pools import Transport
+from core.routes import DEFAULT_TRANSPORT, ROUTE_HEADER, profile_transport
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "postfix-conf"
-RENDERED_FILES = ("main.cf", "master.cf")
+RENDERED_FILES = ("main.cf", "master.cf", "milter_header_checks", "smtp_header_checks")
 SIZE_HEADROOM = 1024 * 1024
 SUBMIT_SERVICE = "mailrelay-submit"
+DEFAULT = Transport(DEFAULT_TRANSPORT, "", "")
 
 
 class PostfixInstance:
@@ -39,9 +44,13 @@ class PostfixInstance:
         # The front-end's way in: see postfix-conf/master.cf.j2.
         self.submit_socket = self.queue_dir / "public" / SUBMIT_SERVICE
 
-    def template_context(self) -> dict[str, object]:
+    def template_context(self, transports: Sequence[Transport] = ()) -> dict[str, object]:
         settings = self.settings
+        inbound = settings.postfix
         return {
+            "transports": self._delivery_transports(transports),
+            "shaped": [(profile_transport(t.name, p.name), p)
+                       for t in (DEFAULT, *transports) for p in settings.delivery_profiles],
             "hostname": settings.hostname,
             "instance_dir": self.root,
             "queue_dir": self.queue_dir,
@@ -51,16 +60,39 @@ class PostfixInstance:
             "submit_service": SUBMIT_SERVICE,
             "relayhost": settings.postfix.relayhost,
             "message_size_limit": settings.smtp.max_message_size + SIZE_HEADROOM,
+            "milter_socket": settings.milter_socket,
+            "bounce_domain": settings.bounce_domain,
+            "intake_socket": settings.intake_socket,
+            "inbound_service": self._inbound_service(),
+            "inet_interfaces": "loopback-only" if inbound.inbound_address.startswith("127.") else "all",
+            "route_header": ROUTE_HEADER,
+            # FILTER replaces the next hop as well as the transport: the relayhost must ride along.
+            "route_nexthop": settings.postfix.relayhost,
         }
 
-    def render_files(self) -> dict[str, bytes]:
+    def _inbound_service(self) -> str:
+        """master.cf's name for the port-25 listener: all interfaces, or one address."""
+        postfix = self.settings.postfix
+        if postfix.inbound_address == "0.0.0.0":
+            return str(postfix.inbound_port)
+        return f"{postfix.inbound_address}:{postfix.inbound_port}"
+
+    def _delivery_transports(self, transports: Sequence[Transport]) -> list[Transport]:
+        """The box's own address first, unbound, then each pool address; each also per profile."""
+        profiles = self.settings.delivery_profiles
+        return [variant for t in (DEFAULT, *transports)
+                for variant in (t, *(replace(t, name=profile_transport(t.name, p.name)) for p in profiles))]
+
+    def render_files(self, transports: Sequence[Transport] = ()) -> dict[str, bytes]:
         environment = jinja2.Environment(
             loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
             undefined=jinja2.StrictUndefined,
             keep_trailing_newline=True,
+            trim_blocks=True,
+            lstrip_blocks=True,
             autoescape=False,
         )
-        context = self.template_context()
+        context = self.template_context(transports)
         return {name: environment.get_template(f"{name}.j2").render(context).encode()
                 for name in RENDERED_FILES}
 
@@ -92,10 +124,10 @@ class PostfixInstance:
                                    f"{stat.filemode(info.st_mode)}); put the state directory elsewhere "
                                    f"or chmod o+x {directory}")
 
-    def render(self) -> None:
-        """Write a checked configuration into the instance directory."""
+    def render(self, transports: Sequence[Transport] = ()) -> None:
+        """Write a checked configuration into the instance directory, with these delivery transports."""
         self._prepare_directories()
-        files = self.render_files()
+        files = self.render_files(transports)
         staging = self.root / "conf.staging"
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 from pathlib import Path
 
@@ -24,6 +26,11 @@ def create_key_file(path: Path) -> bool:
 class SecretBox:
     def __init__(self, key: bytes) -> None:
         self._fernet = Fernet(key)
+        self._key = key
+
+    def derived_key(self, purpose: str) -> bytes:
+        """A key for another purpose (e.g. VERP tags), from the same key file."""
+        return hmac.new(self._key, f"mailrelay {purpose}".encode(), hashlib.sha256).digest()
 
     @classmethod
     def from_file(cls, path: Path) -> SecretBox:

@@ -124,10 +124,70 @@ def record_verification(session: Session, domain: SendingDomain, checks: list[Re
     domain.verified_at = (domain.verified_at or now) if required_ok else None
     if was_verified != (domain.verified_at is not None):
         bump_directory_version(session)
+    published = {c.record.name.partition("._domainkey.")[0]
+                 for c in checks if c.record.purpose == "dkim" and c.ok}
+    activate_published_keys(session, domain, published)
+
+
+LIMIT_FIELDS = ("max_per_second", "max_per_hour", "max_per_day", "max_connections")
+
+
+def set_limits(session: Session, tenant_name: str, **limits: int | None) -> Tenant:
+    """Set some of a tenant's limits: a number (0: no limit), or None for the box default."""
+    tenant = get_tenant(session, tenant_name)
+    for name, value in limits.items():
+        if name not in LIMIT_FIELDS:
+            raise InvalidInputError(f"no limit named {name!r}; one of {', '.join(LIMIT_FIELDS)}")
+        if value is not None and value < 0:
+            raise InvalidInputError(f"{name} must be 0 (no limit) or more")
+        setattr(tenant, name, value)
+    bump_directory_version(session)
+    return tenant
 
 
 def mark_verified_by_operator(session: Session, domain: SendingDomain) -> None:
-    """The operator vouches for the domain without a DNS check (a box with no public DNS)."""
+    """The operator vouches for the domain and its keys without a DNS check (a box with no public DNS)."""
     if domain.verified_at is None:
         domain.verified_at = utcnow()
         bump_directory_version(session)
+    activate_published_keys(session, domain, {k.selector for k in domain.dkim_keys if k.state == "pending"})
+
+
+def add_dkim_key(session: Session, box: SecretBox, domain_name: str, algorithm: str) -> DkimKey:
+    """A new key for rotation (or a second algorithm). It signs only once its record is seen in DNS."""
+    domain = get_domain(session, domain_name)
+    taken = {k.selector for k in domain.dkim_keys}
+    base = default_selector(algorithm)
+    selector = next(s for s in (base, *(f"{base}{n}" for n in range(2, 100))) if s not in taken)
+    generated = generate_key(algorithm)
+    key = DkimKey(selector=selector, algorithm=generated.algorithm, state="pending",
+                  private_key_encrypted=box.encrypt(generated.private_pem),
+                  public_key_b64=generated.public_b64)
+    domain.dkim_keys.append(key)
+    session.flush()
+    return key
+
+
+def activate_published_keys(session: Session, domain: SendingDomain, published: set[str]) -> list[DkimKey]:
+    """Pending keys whose record is published start signing; each retires the older key of its algorithm."""
+    activated = [k for k in domain.dkim_keys if k.state == "pending" and k.selector in published]
+    for key in activated:
+        for older in domain.dkim_keys:
+            if older.state == "active" and older.algorithm == key.algorithm:
+                older.state = "retired"
+        key.state = "active"
+    if activated:
+        bump_directory_version(session)
+    return activated
+
+
+def remove_dkim_key(session: Session, domain_name: str, selector: str) -> None:
+    domain = get_domain(session, domain_name)
+    key = next((k for k in domain.dkim_keys if k.selector == selector), None)
+    if key is None:
+        raise NotFoundError(f"{domain.name} has no DKIM key with selector {selector!r}")
+    if key.state == "active" and not any(k.state == "active" for k in domain.dkim_keys if k is not key):
+        raise ConflictError(f"{selector} is the only active key of {domain.name}; rotate to a new one first")
+    domain.dkim_keys.remove(key)
+    session.delete(key)
+    bump_directory_version(session)

@@ -12,12 +12,16 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 MAX_LINE_OCTETS = 998
 # The stream reader's buffer limit: any line longer than this is too long anyway.
 READ_LIMIT = 8192
+# on_progress re-arms the session's idle timer, which costs a timer per call; once a
+# second keeps the timeout exact enough without paying that on every line.
+PROGRESS_INTERVAL_SECONDS = 1.0
 
 
 class DataFault(enum.Enum):
@@ -35,49 +39,56 @@ class ReadResult:
 
 async def read_message(reader: asyncio.StreamReader, max_size: int,
                        on_progress: Callable[[], None] = lambda: None) -> ReadResult:
-    """Read up to and including the end-of-data line; return the unstuffed CRLF content."""
-    lines: list[bytes] = []
-    size = 0
-    fault: DataFault | None = None
-    after_crlf = True
-    # An overlong line is drained in pieces, which may split its CRLF.
-    split_after_cr = False
+    """Read up to and including the end-of-data line; return the unstuffed CRLF content.
+
+    The stream is read in chunks that end at a ".<CRLF>" (or at the reader's limit);
+    a ".<CRLF>" ends the message only where a CRLF comes before it, or at the very start.
+    """
+    chunks: list[bytes] = []
+    kept = 0
+    tail = b"\r\n"  # the message starts as if after a line end
+    too_big = False
+    last_progress = time.monotonic()
     while True:
         try:
-            line = await reader.readuntil(b"\n")
+            chunk = await reader.readuntil(b".\r\n")
+            ended = (tail + chunk)[-5:-3] == b"\r\n"
         except asyncio.LimitOverrunError as exc:
+            # No ".<CRLF>" within the limit: take what cannot be the start of one.
             chunk = await reader.readexactly(exc.consumed)
-            fault = fault or DataFault.LINE_TOO_LONG
-            lines.clear()
-            after_crlf = False
-            split_after_cr = chunk.endswith(b"\r")
-            continue
-        on_progress()
-        ends_crlf = line.endswith(b"\r\n") or (split_after_cr and line == b"\n")
-        split_after_cr = False
-        if after_crlf and line == b".\r\n":
+            ended = False
+        tail = (tail + chunk)[-2:]
+        now = time.monotonic()
+        if now - last_progress >= PROGRESS_INTERVAL_SECONDS:
+            on_progress()
+            last_progress = now
+        if not too_big:
+            chunks.append(chunk)
+            kept += len(chunk)
+            # Stuffing and line ends can add at most 2 octets per 3: beyond this it is too big anyway.
+            too_big = kept > 3 * max_size + 5
+            if too_big:
+                chunks.clear()
+        if ended:
             break
-        after_crlf = ends_crlf
-        if fault is not None:
-            continue
-        text = line[:-2] if ends_crlf else line[:-1]
-        if text.startswith(b"."):
-            text = text[1:]
-        if len(text) > MAX_LINE_OCTETS:
-            fault = DataFault.LINE_TOO_LONG
-        elif b"\r" in text:
-            fault = DataFault.BARE_CR
-        elif b"\0" in text:
-            fault = DataFault.NUL
-        else:
-            size += len(text) + 2
-            if size > max_size:
-                fault = DataFault.TOO_BIG
-            else:
-                lines.append(text)
-                continue
-        lines.clear()
-    if fault is not None:
-        return ReadResult(b"", fault)
-    lines.append(b"")
-    return ReadResult(b"\r\n".join(lines), None)
+    if too_big:
+        return ReadResult(b"", DataFault.TOO_BIG)
+    return _content(b"".join(chunks)[:-3], max_size)
+
+
+def _content(raw: bytes, max_size: int) -> ReadResult:
+    """The message between DATA and its end: checked, unstuffed, line ends made CRLF."""
+    text = raw.replace(b"\r\n", b"\n")
+    if b"\r" in text:
+        return ReadResult(b"", DataFault.BARE_CR)
+    if b"\0" in text:
+        return ReadResult(b"", DataFault.NUL)
+    lines = (b"\n" + text).replace(b"\n.", b"\n")[1:].split(b"\n")
+    if max(map(len, lines)) > MAX_LINE_OCTETS:
+        return ReadResult(b"", DataFault.LINE_TOO_LONG)
+    if lines[-1]:
+        lines.append(b"")  # a last line without its line end (ended by a bare LF before the dot)
+    content = b"\r\n".join(lines)
+    if len(content) > max_size:
+        return ReadResult(b"", DataFault.TOO_BIG)
+    return ReadResult(content, None)

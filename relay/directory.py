@@ -6,17 +6,15 @@ the database moves; SMTP sessions only ever read the in-memory snapshot.
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from dataclasses import dataclass, field
 
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from core.db import directory_version
-from core.models import SendingDomain, SmtpCredential, Tenant
-
-log = logging.getLogger(__name__)
+from core.models import SendingDomain, SmtpCredential, Suppression, Tenant
+from core.reputation import SENDING_STATUSES
+from core.snapshot_cache import SnapshotCache
 
 
 @dataclass(frozen=True)
@@ -37,6 +35,10 @@ class Snapshot:
     credentials: dict[str, CredentialEntry] = field(default_factory=dict)
     domains: dict[str, DomainEntry] = field(default_factory=dict)
     active_tenants: frozenset[str] = frozenset()
+    # (tenant name, or "" for every tenant; lower-cased address) -> why it is suppressed
+    suppressed: dict[tuple[str, str], str] = field(default_factory=dict)
+    # Paused by the reputation guard: told to try again later, not refused for good.
+    paused_tenants: frozenset[str] = frozenset()
 
 
 def load_snapshot(engine: Engine) -> Snapshot:
@@ -56,36 +58,36 @@ def load_snapshot(engine: Engine) -> Snapshot:
                 select(SendingDomain.name, SendingDomain.verified_at, Tenant.name).join(Tenant)
             )
         }
-        active = frozenset(session.scalars(select(Tenant.name).where(Tenant.status == "active")))
-    return Snapshot(version, credentials, domains, active)
+        active = frozenset(session.scalars(select(Tenant.name).where(Tenant.status.in_(SENDING_STATUSES))))
+        paused = frozenset(session.scalars(select(Tenant.name).where(Tenant.status == "paused")))
+        suppressed = {
+            (tenant or "", address): reason
+            for address, reason, tenant in session.execute(
+                select(Suppression.address, Suppression.reason, Tenant.name).outerjoin(Tenant)
+            )
+        }
+    return Snapshot(version, credentials, domains, active, suppressed, paused)
 
 
-class Directory:
+class Directory(SnapshotCache[Snapshot]):
     def __init__(self, engine: Engine) -> None:
-        self._engine = engine
-        self.snapshot = load_snapshot(engine)
+        super().__init__(engine, load_snapshot)
 
     def credential(self, username: str) -> CredentialEntry | None:
         return self.snapshot.credentials.get(username)
 
+    def tenant_is_paused(self, tenant: str) -> bool:
+        return tenant in self.snapshot.paused_tenants
+
     def tenant_may_send(self, tenant: str) -> bool:
         return tenant in self.snapshot.active_tenants
+
+    def suppression(self, tenant: str, address: str) -> str | None:
+        """Why mail to this address is refused for this tenant (or for all); None when it is not."""
+        suppressed = self.snapshot.suppressed
+        lowered = address.lower()
+        return suppressed.get((tenant, lowered)) or suppressed.get(("", lowered))
 
     def domain_is_senders(self, tenant: str, domain: str) -> bool:
         entry = self.snapshot.domains.get(domain.lower())
         return entry is not None and entry.verified and entry.tenant == tenant
-
-    def refresh_if_changed(self) -> bool:
-        if directory_version(self._engine) == self.snapshot.version:
-            return False
-        self.snapshot = load_snapshot(self._engine)
-        log.info("directory reloaded at version %d", self.snapshot.version)
-        return True
-
-    async def keep_fresh(self, interval: float) -> None:
-        while True:
-            await asyncio.sleep(interval)
-            try:
-                await asyncio.to_thread(self.refresh_if_changed)
-            except Exception:
-                log.exception("directory refresh failed; serving the last snapshot")

@@ -1,8 +1,8 @@
 """The front-end's aiosmtpd handler: each hook turns protocol into a policy call and back.
 
-Nothing is queued here: MAIL, RCPT and DATA go on to Postfix within the same
-command, and the client gets Postfix's reply, so a 250 means Postfix has the
-message.
+Nothing is queued here: at DATA the envelope and content go on to Postfix
+before the client is answered, and the client gets Postfix's reply, so a 250
+means Postfix has the message.
 """
 
 from __future__ import annotations
@@ -16,13 +16,13 @@ from typing import Any
 from aiosmtpd.smtp import MISSING, AuthResult, Envelope
 
 from core.config import Settings
+from core.header_from import from_domains
 from core.postfix_instance import PostfixInstance
 from relay import replies
 from relay.auth_guard import AuthFailureGuard
 from relay.credentials import CredentialChecker
 from relay.directory import Directory
-from relay.handoff import PostfixSession, Reply, UpstreamUnavailable
-from relay.header_from import from_domains
+from relay.handoff import PostfixSession, UpstreamUnavailable
 from relay.smtp_protocol import RelaySession, RelaySMTP
 
 log = logging.getLogger(__name__)
@@ -122,19 +122,24 @@ class RelayHandler:
             return AuthResult(success=False, handled=True)
         return AuthResult(success=False, handled=False, message=replies.AUTH_INVALID)
 
-    # The transaction.
+    # The transaction. MAIL and RCPT are checked here and answered at once; the
+    # envelope goes to Postfix with the content (relay.handoff), and the client
+    # gets Postfix's verdict on the message as the reply to DATA.
 
-    async def _open_upstream(self, session: RelaySession) -> PostfixSession:
-        upstream = PostfixSession(self._submit_socket, self._settings.hostname,
-                                  self._settings.postfix.handoff_timeout_seconds)
-        assert session.tenant is not None
-        await upstream.open(session.tenant, session.client_address, session.client_port)
-        session.upstream = upstream
+    async def _ready_upstream(self, session: RelaySession) -> PostfixSession:
+        upstream = session.upstream
+        if upstream is None or not upstream.is_usable:
+            upstream = session.upstream = PostfixSession(
+                self._submit_socket, self._settings.hostname, self._settings.postfix.handoff_timeout_seconds)
+            assert session.tenant is not None
+            await upstream.open(session.tenant, session.client_address, session.client_port)
         return upstream
 
     async def handle_MAIL(self, server: RelaySMTP, session: RelaySession, envelope: Envelope,
                           address: str, mail_options: list[str]) -> str:
         tenant = session.tenant
+        if tenant is not None and self._directory.tenant_is_paused(tenant):
+            return replies.TENANT_PAUSED
         if tenant is None or not self._directory.tenant_may_send(tenant):
             return replies.TENANT_INACTIVE
         if not address:
@@ -144,26 +149,14 @@ class RelayHandler:
             return replies.BAD_ADDRESS
         if not self._directory.domain_is_senders(tenant, domain):
             return replies.SENDER_NOT_OWNED.format(domain=domain)
-        options = [o for o in mail_options if o.upper().startswith(_PASSED_MAIL_OPTIONS)]
         try:
-            reply = await self._mail_upstream(session, address, options)
+            await self._ready_upstream(session)
         except UpstreamUnavailable as exc:
             log.warning("hand-off to Postfix failed at MAIL: %s", exc)
             return replies.UPSTREAM_UNAVAILABLE
-        if reply.ok:
-            envelope.mail_from = address
-            envelope.mail_options.extend(mail_options)
-        return str(reply)
-
-    async def _mail_upstream(self, session: RelaySession, address: str, options: list[str]) -> Reply:
-        upstream = session.upstream
-        if upstream is not None and upstream.is_connected:
-            try:
-                return await upstream.mail(address, options)
-            except UpstreamUnavailable:
-                log.info("reused Postfix session was closed; opening a new one")
-        upstream = await self._open_upstream(session)
-        return await upstream.mail(address, options)
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return replies.SENDER_OK
 
     async def handle_RCPT(self, server: RelaySMTP, session: RelaySession, envelope: Envelope,
                           address: str, rcpt_options: list[str]) -> str:
@@ -171,53 +164,35 @@ class RelayHandler:
             return replies.TOO_MANY_RECIPIENTS
         if address_domain(address) is None:
             return replies.BAD_ADDRESS
-        upstream = session.upstream
-        if upstream is None or not upstream.in_transaction:
-            return replies.UPSTREAM_UNAVAILABLE
-        try:
-            reply = await upstream.rcpt(address)
-        except UpstreamUnavailable as exc:
-            log.warning("hand-off to Postfix failed at RCPT: %s", exc)
-            return replies.UPSTREAM_UNAVAILABLE
-        if reply.ok:
-            envelope.rcpt_tos.append(address)
-            envelope.rcpt_options.extend(rcpt_options)
-        return str(reply)
+        assert session.tenant is not None
+        suppressed = self._directory.suppression(session.tenant, address)
+        if suppressed is not None:
+            return replies.RECIPIENT_SUPPRESSED.format(address=address, reason=suppressed.replace("_", " "))
+        envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.extend(rcpt_options)
+        return replies.RECIPIENT_OK
 
     async def handle_DATA(self, server: RelaySMTP, session: RelaySession, envelope: Envelope) -> str:
         upstream = session.upstream
         assert isinstance(envelope.content, bytes) and session.tenant is not None
+        assert envelope.mail_from is not None
         domains = from_domains(envelope.content)
-        refusal = None
         if domains is None:
-            refusal = replies.HEADER_FROM_MISSING
-        else:
-            unowned = [d for d in domains if not self._directory.domain_is_senders(session.tenant, d)]
-            if unowned:
-                refusal = replies.HEADER_FROM_NOT_OWNED.format(domain=unowned[0])
-        if refusal is not None or upstream is None:
-            await self._abort_upstream(session)
-            return refusal or replies.UPSTREAM_UNAVAILABLE
+            return replies.HEADER_FROM_MISSING
+        unowned = [d for d in domains if not self._directory.domain_is_senders(session.tenant, d)]
+        if unowned:
+            return replies.HEADER_FROM_NOT_OWNED.format(domain=unowned[0])
+        if upstream is None:
+            return replies.UPSTREAM_UNAVAILABLE
+        options = [o for o in envelope.mail_options if o.upper().startswith(_PASSED_MAIL_OPTIONS)]
         try:
-            reply = await upstream.data(envelope.content)
+            reply = await upstream.submit(envelope.mail_from, options, envelope.rcpt_tos, envelope.content)
         except UpstreamUnavailable as exc:
             log.warning("hand-off to Postfix failed at DATA: %s", exc)
             return replies.UPSTREAM_UNAVAILABLE
-        log.info("tenant=%s from=<%s> nrcpt=%d size=%d reply=%s", session.tenant, envelope.mail_from,
+        log.debug("tenant=%s from=<%s> nrcpt=%d size=%d reply=%s", session.tenant, envelope.mail_from,
                  len(envelope.rcpt_tos), len(envelope.content), reply)
         return str(reply)
-
-    async def _abort_upstream(self, session: RelaySession) -> None:
-        if session.upstream is None:
-            return
-        try:
-            await session.upstream.reset()
-        except UpstreamUnavailable:
-            session.upstream.close()
-
-    async def handle_RSET(self, server: RelaySMTP, session: RelaySession, envelope: Envelope) -> Any:
-        await self._abort_upstream(session)
-        return MISSING
 
     async def handle_QUIT(self, server: RelaySMTP, session: RelaySession, envelope: Envelope) -> Any:
         if session.upstream is not None:

@@ -2,38 +2,36 @@
 
 It opens with `XCLIENT ADDR=<client> LOGIN=<tenant>`, so Postfix logs the real
 client and `sasl_username=<tenant>`, and the milter reads the tenant from
-`{auth_authen}`. Postfix's replies come back verbatim; anything that keeps
-Postfix from answering raises UpstreamUnavailable, which the front-end turns
-into a 4xx, never a 250.
+`{auth_authen}`. Each message then goes over in as few round trips as is safe:
+
+- one recipient: MAIL, RCPT and `BDAT <n> LAST` with the content in one write.
+  If MAIL or RCPT is refused, Postfix refuses the BDAT too and discards its
+  bytes, so nothing is queued.
+- several recipients: MAIL and every RCPT in one write; the content follows
+  only if Postfix took them all, since a BDAT after a partial refusal would
+  queue the message for some recipients while the client is told it failed.
+
+Postfix's replies come back verbatim; anything that keeps Postfix from
+answering raises UpstreamUnavailable, which the front-end turns into a 4xx,
+never a 250.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
-from dataclasses import dataclass
+import time
 from pathlib import Path
 
-import aiosmtplib
+from relay.smtp_wire import Reply, SmtpWire, WireError
+
+# Well under the internal listener's smtpd_timeout (master.cf.j2), so Postfix
+# never drops a session the front-end still counts on.
+IDLE_REUSE_SECONDS = 60.0
 
 
 class UpstreamUnavailable(Exception):
     """Postfix could not be reached, or the connection broke mid-command."""
-
-
-@dataclass(frozen=True)
-class Reply:
-    code: int
-    text: str
-
-    def __str__(self) -> str:
-        lines = self.text.splitlines() or [""]
-        return "\r\n".join(
-            f"{self.code}{'-' if i < len(lines) - 1 else ' '}{line}" for i, line in enumerate(lines)
-        )
-
-    @property
-    def ok(self) -> bool:
-        return 200 <= self.code < 300
 
 
 def _xclient_addr(address: str) -> str:
@@ -49,76 +47,88 @@ def _xtext(value: str) -> str:
     )
 
 
+def _expect(reply: Reply, code: int, step: str) -> None:
+    if reply.code != code:
+        raise UpstreamUnavailable(f"{step} refused: {reply}")
+
+
 class PostfixSession:
     def __init__(self, socket_path: Path, helo_name: str, timeout: float) -> None:
-        self._client = aiosmtplib.SMTP(socket_path=str(socket_path), local_hostname=helo_name,
-                                       timeout=timeout, use_tls=False, start_tls=False)
+        self._socket_path = socket_path
         self._helo_name = helo_name
-        self.in_transaction = False
+        self._timeout = timeout
+        self._wire: SmtpWire | None = None
+        self._last_used = 0.0
 
     @property
-    def is_connected(self) -> bool:
-        return self._client.is_connected
+    def is_usable(self) -> bool:
+        return (self._wire is not None and self._wire.is_open
+                and time.monotonic() - self._last_used < IDLE_REUSE_SECONDS)
 
     async def open(self, tenant: str, client_address: str, client_port: int) -> None:
+        self.close()
         try:
-            await self._client.connect()
-            reply = await self._client.execute_command(
-                b"XCLIENT",
-                f"ADDR={_xclient_addr(client_address)}".encode(),
-                f"PORT={client_port}".encode(),
-                b"NAME=[UNAVAILABLE]",
-                f"LOGIN={_xtext(tenant)}".encode(),
-            )
-            if reply.code != 220:
-                raise UpstreamUnavailable(f"XCLIENT refused: {reply.code} {reply.message}")
-            await self._client.ehlo(hostname=self._helo_name)
-        except (aiosmtplib.SMTPException, OSError, ValueError) as exc:
-            self._client.close()
-            raise UpstreamUnavailable(str(exc)) from exc
-
-    async def _command(self, *args: bytes) -> Reply:
-        try:
-            response = await self._client.execute_command(*args)
-        except (aiosmtplib.SMTPException, OSError) as exc:
+            wire = await SmtpWire.open_unix(self._socket_path, self._timeout)
+            self._wire = wire
+            _expect(await wire.read_reply(), 220, "greeting")
+            xclient = (f"XCLIENT ADDR={_xclient_addr(client_address)} PORT={client_port}"
+                       f" NAME=[UNAVAILABLE] LOGIN={_xtext(tenant)}")
+            _expect(await wire.command(xclient.encode()), 220, "XCLIENT")
+            ehlo = await wire.command(f"EHLO {self._helo_name}".encode())
+            _expect(ehlo, 250, "EHLO")
+            missing = {"PIPELINING", "CHUNKING"} - ehlo.keywords
+            if missing:
+                raise UpstreamUnavailable(f"Postfix does not offer {', '.join(sorted(missing))}")
+        except (WireError, ValueError, UpstreamUnavailable) as exc:
             self.close()
             raise UpstreamUnavailable(str(exc)) from exc
-        return Reply(response.code, response.message)
+        self._last_used = time.monotonic()
 
-    async def mail(self, sender: str, options: list[str]) -> Reply:
-        reply = await self._command(b"MAIL", f"FROM:<{sender}>".encode(), *(o.encode() for o in options))
-        self.in_transaction = reply.ok
-        return reply
-
-    async def rcpt(self, recipient: str) -> Reply:
-        return await self._command(b"RCPT", f"TO:<{recipient}>".encode())
-
-    async def data(self, content: bytes) -> Reply:
-        self.in_transaction = False
+    async def submit(self, sender: str, options: list[str], recipients: list[str], content: bytes) -> Reply:
+        """Postfix's verdict on one message: its first refusal, or the reply to the content."""
+        wire = self._wire
+        if wire is None:
+            raise UpstreamUnavailable("no Postfix session")
+        envelope = b"".join(
+            [b" ".join([f"MAIL FROM:<{sender}>".encode(), *(o.encode() for o in options)]) + b"\r\n"]
+            + [f"RCPT TO:<{r}>\r\n".encode() for r in recipients]
+        )
+        chunk = f"BDAT {len(content)} LAST\r\n".encode() + content
         try:
-            response = await self._client.data(content)
-        except aiosmtplib.SMTPResponseException as exc:
-            if exc.code < 400:
+            if len(recipients) == 1:
+                await wire.send(envelope + chunk)
+                replies = await wire.read_replies(3)
+            else:
+                await wire.send(envelope)
+                replies = await wire.read_replies(1 + len(recipients))
+                if all(r.ok for r in replies):
+                    await wire.send(chunk)
+                    replies.append(await wire.read_reply())
+        except WireError as exc:
+            self.close()
+            raise UpstreamUnavailable(str(exc)) from exc
+        self._last_used = time.monotonic()
+        refusal = next((r for r in replies if not r.ok), None)
+        if refusal is not None:
+            await self._reset()
+            return refusal
+        return replies[-1]
+
+    async def _reset(self) -> None:
+        assert self._wire is not None
+        try:
+            if not (await self._wire.command(b"RSET")).ok:
                 self.close()
-                raise UpstreamUnavailable(exc.message) from exc
-            return Reply(exc.code, exc.message)
-        except (aiosmtplib.SMTPException, OSError) as exc:
+        except WireError:
             self.close()
-            raise UpstreamUnavailable(str(exc)) from exc
-        return Reply(response.code, response.message)
-
-    async def reset(self) -> None:
-        if self.in_transaction and self.is_connected:
-            self.in_transaction = False
-            await self._command(b"RSET")
 
     async def quit(self) -> None:
-        if self.is_connected:
-            try:
-                await self._client.quit()
-            except (aiosmtplib.SMTPException, OSError):
-                self.close()
+        if self._wire is not None and self._wire.is_open:
+            with contextlib.suppress(WireError):
+                await self._wire.send(b"QUIT\r\n")
+        self.close()
 
     def close(self) -> None:
-        self.in_transaction = False
-        self._client.close()
+        if self._wire is not None:
+            self._wire.close()
+            self._wire = None

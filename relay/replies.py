@@ -8,14 +8,20 @@ AUTH_LOCKED_OUT = "421 4.7.0 Too many failed authentication attempts; try again 
 AUTH_MALFORMED = "501 5.5.2 Cannot decode AUTH response"
 AUTH_ABORTED = "501 5.7.0 Authentication aborted"
 
+SENDER_OK = "250 2.1.0 Ok"
+RECIPIENT_OK = "250 2.1.5 Ok"
 SENDER_NULL = "550 5.7.1 A null sender is not accepted for submission"
 SENDER_NOT_OWNED = "550 5.7.1 Sender domain {domain} is not a verified domain of this account"
 TENANT_INACTIVE = "550 5.7.1 This account may not send mail"
+TENANT_PAUSED = ("451 4.7.1 Sending is paused for this account: its bounce or complaint rate is too high; "
+                 "the relay operator can resume it")
 HEADER_FROM_MISSING = "550 5.6.0 The message needs exactly one From header"
 HEADER_FROM_NOT_OWNED = "550 5.7.1 From header domain {domain} is not a verified domain of this account"
 BAD_ADDRESS = "501 5.1.7 Malformed address"
 BAD_ARGUMENT = "501 5.5.2 NUL bytes and invalid UTF-8 are not allowed in commands"
 
+RECIPIENT_SUPPRESSED = ("550 5.7.1 Recipient {address} is on the suppression list ({reason}); "
+                        "it can be removed from the list by the account's administrator")
 TOO_MANY_RECIPIENTS = "452 4.5.3 Too many recipients"
 MESSAGE_TOO_BIG = "552 5.3.4 Message size exceeds fixed maximum message size"
 LINE_TOO_LONG = "554 5.6.0 Message has a line longer than 998 octets (RFC 5322 2.1.1)"

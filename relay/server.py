@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import signal
 import ssl
 import warnings
 from collections.abc import Callable
@@ -14,6 +13,7 @@ from typing import Any
 from core.config import Settings, load_settings
 from core.db import make_engine
 from core.logs import setup_logging
+from core.service import run_until_signalled
 from core.tls_cert import server_context
 from relay.auth_guard import AuthFailureGuard
 from relay.directory import Directory
@@ -25,8 +25,6 @@ log = logging.getLogger(__name__)
 # On the implicit-TLS port aiosmtpd cannot see the TLS and warns that AUTH is not
 # TLS-only; RelayHandler checks the transport itself before any AUTH.
 warnings.filterwarnings("ignore", message="Requiring AUTH while not requiring TLS")
-# aiosmtpd sets its own deprecated Session.login_data on every successful AUTH.
-warnings.filterwarnings("ignore", message="Session.login_data is deprecated")
 
 DIRECTORY_POLL_SECONDS = 2.0
 STOP_GRACE_SECONDS = 30.0
@@ -86,12 +84,4 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
 def main(config_path: Path | None = None) -> None:
     settings = load_settings(config_path)
     setup_logging(settings.log_level)
-
-    async def run() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(signum, stop.set)
-        await serve(settings, stop)
-
-    asyncio.run(run())
+    run_until_signalled(lambda stop: serve(settings, stop))

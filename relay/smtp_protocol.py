@@ -28,6 +28,12 @@ _FAULT_REPLIES = {
     DataFault.NUL: replies.NUL_IN_DATA,
 }
 _SIZE_PARAM = re.compile(r"\bSIZE=(\d+)", re.IGNORECASE)
+# <dot-atom@domain>: what nearly every client sends, read without the stdlib's slow
+# RFC 5322 parser; anything else still goes through aiosmtpd's own _getaddr.
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_DOMAIN = r"[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*"
+# The rest after ">" is left to aiosmtpd when it starts with a comment, "(...)".
+_PLAIN_PATH = re.compile(rf"\s*<({_ATOM}(?:\.{_ATOM})*@{_DOMAIN})>(?![ \t]*\()[ \t]*(.*)", re.DOTALL)
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 
 Command = Callable[[Any, str | None], Awaitable[None]]
@@ -82,6 +88,13 @@ class RelaySMTP(SMTP):
     def is_encrypted(self) -> bool:
         return self.transport is not None and self.transport.get_extra_info("ssl_object") is not None
 
+    def _getaddr(self, arg: str) -> tuple[str | None, str | None]:
+        plain = _PLAIN_PATH.fullmatch(arg)
+        limit = self.local_part_limit
+        if plain is None or (limit and len(plain[1].rpartition("@")[0]) > limit):
+            return super()._getaddr(arg)
+        return plain[1], plain[2]
+
     def connection_lost(self, error: Exception | None) -> None:
         session = self.session
         if isinstance(session, RelaySession) and session.upstream is not None:
@@ -117,7 +130,6 @@ class RelaySMTP(SMTP):
         await self.push(replies.START_DATA)
         result = await read_message(self._reader, self.data_size_limit or sys.maxsize, self._reset_timeout)
         if result.fault is not None:
-            await self._call_handler_hook("RSET")
             self._set_post_data_state()  # type: ignore[no-untyped-call]
             await self.push(_FAULT_REPLIES[result.fault])
             return

@@ -6,20 +6,22 @@ import argparse
 import getpass
 import os
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 from sqlalchemy.orm import Session
 
-from core import tenants
+from core import reputation, suppressions, tenants, webhooks
 from core.config import Settings, load_settings
-from core.db import make_engine, migrate, session_scope
+from core.db import migrate
 from core.dns_records import format_records, records_for_domain
 from core.domain_verify import check_record, make_resolver
 from core.errors import RelayError
-from core.postfix_instance import PostfixInstance
+from core.events import recent_events
 from core.secretbox import SecretBox, create_key_file
 from core.tls_cert import create_self_signed
+from relayctl.database import session_command
+from relayctl.pools_cli import add_pool_commands
+from relayctl.postfix_config import render_postfix
 from relayctl.send_test import send_test
 from relayctl.supervisor import run_services
 
@@ -36,101 +38,185 @@ def cmd_init(settings: Settings, args: argparse.Namespace) -> int:
         settings.hostname, settings.tls_cert_file, settings.tls_key_file
     ):
         print(f"made a self-signed certificate for {settings.hostname}: {settings.tls_cert_file}")
-    PostfixInstance(settings).render()
+    render_postfix(settings)
     print(f"Postfix instance configured in {settings.postfix_instance_dir}")
     return 0
 
 
-def _with_session(settings: Settings, action: Callable[[Session], int]) -> int:
-    engine = make_engine(settings.effective_database_url)
-    try:
-        with session_scope(engine) as session:
-            return action(session)
-    finally:
-        engine.dispose()
+@session_command
+def cmd_tenant_add(settings: Settings, session: Session, args: argparse.Namespace) -> int:
+    tenant = tenants.add_tenant(session, args.name)
+    print(f"tenant {tenant.name} added")
+    return 0
 
 
-def cmd_tenant_add(settings: Settings, args: argparse.Namespace) -> int:
-    def action(session: Session) -> int:
-        tenant = tenants.add_tenant(session, args.name)
-        print(f"tenant {tenant.name} added")
-        return 0
-    return _with_session(settings, action)
+@session_command
+def cmd_tenant_resume(settings: Settings, session: Session, args: argparse.Namespace) -> int:
+    reputation.resume(session, tenants.get_tenant(session, args.name))
+    print(f"tenant {args.name} may send again")
+    return 0
 
 
-def cmd_tenant_list(settings: Settings, args: argparse.Namespace) -> int:
-    def action(session: Session) -> int:
-        print(f"{'TENANT':<24} {'STATUS':<8} {'CREDENTIALS':>11}  DOMAINS")
-        for tenant in tenants.list_tenants(session):
-            active = sum(1 for c in tenant.credentials if c.revoked_at is None)
-            domains = ", ".join(
-                f"{d.name}{'' if d.verified_at else ' (unverified)'}" for d in tenant.domains
-            )
-            print(f"{tenant.name:<24} {tenant.status:<8} {active:>11}  {domains or '-'}")
-        return 0
-    return _with_session(settings, action)
+@session_command
+def cmd_tenant_list(settings: Settings, session: Session, args: argparse.Namespace) -> int:
+    print(f"{'TENANT':<24} {'STATUS':<8} {'CREDENTIALS':>11}  DOMAINS")
+    for tenant in tenants.list_tenants(session):
+        active = sum(1 for c in tenant.credentials if c.revoked_at is None)
+        domains = ", ".join(
+            f"{d.name}{'' if d.verified_at else ' (unverified)'}" for d in tenant.domains
+        )
+        print(f"{tenant.name:<24} {tenant.status:<8} {active:>11}  {domains or '-'}")
+    return 0
 
 
-def cmd_credential_add(settings: Settings, args: argparse.Namespace) -> int:
-    def action(session: Session) -> int:
-        credential = tenants.add_credential(session, args.tenant)
-        print(f"username: {credential.username}")
-        print(f"password: {credential.secret}")
-        print("The password is shown only now; it is stored hashed.", file=sys.stderr)
-        return 0
-    return _with_session(settings, action)
+@session_command
+def cmd_credential_add(settings: Settings, session: Session, args: argparse.Namespace) -> int:
+    credential = tenants.add_credential(session, args.tenant)
+    print(f"username: {credential.username}")
+    print(f"password: {credential.secret}")
+    print("The password is shown only now; it is stored hashed.", file=sys.stderr)
+    return 0
 
 
-def cmd_credential_revoke(settings: Settings, args: argparse.Namespace) -> int:
-    def action(session: Session) -> int:
-        tenants.revoke_credential(session, args.username)
-        print(f"credential {args.username} revoked")
-        return 0
-    return _with_session(settings, action)
+@session_command
+def cmd_credential_revoke(settings: Settings, session: Session, args: argparse.Namespace) -> int:
+    tenants.revoke_credential(session, args.username)
+    print(f"credential {args.username} revoked")
+    return 0
 
 
-def cmd_domain_add(settings: Settings, args: argparse.Namespace) -> int:
+_UNCHANGED = object()
+
+
+@session_command
+def cmd_domain_add(settings: Settings, session: Session, args: argparse.Namespace) -> int:
     box = SecretBox.from_file(settings.effective_encryption_key_file)
-
-    def action(session: Session) -> int:
-        domain = tenants.add_domain(session, box, args.tenant, args.domain, args.algorithm)
-        print(f"domain {domain.name} added for tenant {args.tenant}. Publish these records,"
-              f" then run: relayctl domain verify {domain.name}\n")
-        print(format_records(records_for_domain(settings, domain.name, domain.dkim_keys)))
-        return 0
-    return _with_session(settings, action)
+    domain = tenants.add_domain(session, box, args.tenant, args.domain, args.algorithm)
+    print(f"domain {domain.name} added for tenant {args.tenant}. Publish these records,"
+          f" then run: relayctl domain verify {domain.name}\n")
+    print(format_records(records_for_domain(settings, domain.name, domain.dkim_keys)))
+    return 0
 
 
-def cmd_domain_records(settings: Settings, args: argparse.Namespace) -> int:
-    def action(session: Session) -> int:
-        domain = tenants.get_domain(session, args.domain)
-        print(format_records(records_for_domain(settings, domain.name, domain.dkim_keys)))
-        return 0
-    return _with_session(settings, action)
+@session_command
+def cmd_domain_records(settings: Settings, session: Session, args: argparse.Namespace) -> int:
+    domain = tenants.get_domain(session, args.domain)
+    print(format_records(records_for_domain(settings, domain.name, domain.dkim_keys)))
+    return 0
 
 
-def cmd_domain_verify(settings: Settings, args: argparse.Namespace) -> int:
+@session_command
+def cmd_domain_verify(settings: Settings, session: Session, args: argparse.Namespace) -> int:
     resolver = make_resolver(settings)
+    domain = tenants.get_domain(session, args.domain)
+    if args.operator_override:
+        tenants.mark_verified_by_operator(session, domain)
+        print(f"{domain.name}: marked verified by the operator, without a DNS check")
+        return 0
+    checks = [check_record(resolver, settings, record)
+              for record in records_for_domain(settings, domain.name, domain.dkim_keys)]
+    tenants.record_verification(session, domain, checks)
+    for check in checks:
+        need = "required" if check.record.required else "recommended"
+        state = "ok" if check.ok else "MISSING"
+        print(f"{state:<8} {check.record.purpose:<12} {check.record.name} ({need})")
+        if not check.ok:
+            print(f"         want: {check.record.value}\n         found: {check.found}")
+    verified = domain.verified_at is not None
+    print(f"{domain.name}: {'verified' if verified else 'not verified'}")
+    return 0 if verified else 1
 
-    def action(session: Session) -> int:
-        domain = tenants.get_domain(session, args.domain)
-        if args.operator_override:
-            tenants.mark_verified_by_operator(session, domain)
-            print(f"{domain.name}: marked verified by the operator, without a DNS check")
-            return 0
-        checks = [check_record(resolver, settings, record)
-                  for record in records_for_domain(settings, domain.name, domain.dkim_keys)]
-        tenants.record_verification(session, domain, checks)
-        for check in checks:
-            need = "required" if check.record.required else "recommended"
-            state = "ok" if check.ok else "MISSING"
-            print(f"{state:<8} {check.record.purpose:<12} {check.record.name} ({need})")
-            if not check.ok:
-                print(f"         want: {check.record.value}\n         found: {check.found}")
-        verified = domain.verified_at is not None
-        print(f"{domain.name}: {'verified' if verified else 'not verified'}")
-        return 0 if verified else 1
-    return _with_session(settings, action)
+
+@session_command
+def cmd_domain_add_key(settings: Settings, session: Session, args: argparse.Namespace) -> int:
+    box = SecretBox.from_file(settings.effective_encryption_key_file)
+    key = tenants.add_dkim_key(session, box, args.domain, args.algorithm)
+    domain = tenants.get_domain(session, args.domain)
+    print(f"new {key.algorithm} key {key.selector} for {domain.name}: it signs once its record is "
+          f"published and `relayctl domain verify {domain.name}` has seen it; the key it replaces "
+          "then retires (remove it with `relayctl domain remove-key` once its mail is delivered)\n")
+    print(format_records(records_for_domain(settings, domain.name, [key])[:1]))
+    return 0
+
+
+@session_command
+def cmd_domain_remove_key(settings: Settings, session: Session, args: argparse.Namespace) -> int:
+    tenants.remove_dkim_key(session, args.domain, args.selector)
+    print(f"key {args.selector} of {args.domain} removed; its DNS record may go too")
+    return 0
+
+
+def _limit(text: str) -> int | None:
+    if text == "default":
+        return None
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError("0 (no limit), more, or 'default'")
+    return value
+
+
+@session_command
+def cmd_tenant_limits(settings: Settings, session: Session, args: argparse.Namespace) -> int:
+    given = {field: getattr(args, field) for field in tenants.LIMIT_FIELDS
+             if getattr(args, field) is not _UNCHANGED}
+    tenant = tenants.set_limits(session, args.name, **given)
+    for field in tenants.LIMIT_FIELDS:
+        value = getattr(tenant, field)
+        print(f"{field:<16} {'default' if value is None else value or 'no limit'}")
+    return 0
+
+
+@session_command
+def cmd_suppression_add(settings: Settings, session: Session, args: argparse.Namespace) -> int:
+    entry = suppressions.suppress(session, args.tenant, args.address, "manual", args.note)
+    print(f"{entry.address} suppressed {'for ' + args.tenant if args.tenant else 'for every tenant'}")
+    return 0
+
+
+@session_command
+def cmd_suppression_remove(settings: Settings, session: Session, args: argparse.Namespace) -> int:
+    suppressions.unsuppress(session, args.tenant, args.address)
+    print(f"{args.address} may be sent to again")
+    return 0
+
+
+@session_command
+def cmd_suppression_list(settings: Settings, session: Session, args: argparse.Namespace) -> int:
+    for entry in suppressions.list_suppressions(session, args.tenant, args.limit):
+        print(f"{entry.created_at:%Y-%m-%d %H:%M}  {entry.address:<40} {entry.reason:<12} {entry.detail}")
+    return 0
+
+
+@session_command
+def cmd_webhook_add(settings: Settings, session: Session, args: argparse.Namespace) -> int:
+    box = SecretBox.from_file(settings.effective_encryption_key_file)
+    hook, secret = webhooks.add_webhook(session, box, args.tenant, args.url)
+    print(f"webhook {hook.id} for {args.tenant}: {hook.url}")
+    print(f"signing secret: {secret}")
+    print("The secret is shown only now; requests carry X-Mailrelay-Signature: sha256=HMAC(secret, "
+          "timestamp + '.' + body) and X-Mailrelay-Timestamp.", file=sys.stderr)
+    return 0
+
+
+@session_command
+def cmd_webhook_list(settings: Settings, session: Session, args: argparse.Namespace) -> int:
+    for hook in webhooks.list_webhooks(session, args.tenant):
+        print(f"{hook.id:>5}  {hook.url}")
+    return 0
+
+
+@session_command
+def cmd_webhook_remove(settings: Settings, session: Session, args: argparse.Namespace) -> int:
+    webhooks.remove_webhook(session, args.id)
+    print(f"webhook {args.id} removed")
+    return 0
+
+
+@session_command
+def cmd_events(settings: Settings, session: Session, args: argparse.Namespace) -> int:
+    for event in reversed(recent_events(session, args.kind, args.limit)):
+        print(f"{event.at:%Y-%m-%d %H:%M:%S}  {event.kind:<12} {event.subject:<40} {event.detail}")
+    return 0
 
 
 def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
@@ -159,6 +245,16 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("name")
     add.set_defaults(func=cmd_tenant_add)
     tenant.add_parser("list").set_defaults(func=cmd_tenant_list)
+    resume = tenant.add_parser("resume", help="let a tenant paused by the reputation guard send again")
+    resume.add_argument("name")
+    resume.set_defaults(func=cmd_tenant_resume)
+    limits = tenant.add_parser("limits", help="show or set a tenant's sending limits "
+                               "(a number, 0 for no limit, or 'default' for the box's)")
+    limits.add_argument("name")
+    for option, field in (("--per-second", "max_per_second"), ("--per-hour", "max_per_hour"),
+                          ("--per-day", "max_per_day"), ("--connections", "max_connections")):
+        limits.add_argument(option, dest=field, type=_limit, default=_UNCHANGED)
+    limits.set_defaults(func=cmd_tenant_limits)
 
     credential = commands.add_parser("credential").add_subparsers(dest="action", required=True)
     add = credential.add_parser("add", help="make SMTP credentials; prints the password once")
@@ -182,6 +278,45 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--operator-override", action="store_true",
                         help="mark verified without DNS (the operator vouches for the domain)")
     verify.set_defaults(func=cmd_domain_verify)
+    add_key = domain.add_parser("add-key", help="a new DKIM key (rotation, or a second algorithm)")
+    add_key.add_argument("domain")
+    add_key.add_argument("--algorithm", choices=("rsa", "ed25519"), default="rsa")
+    add_key.set_defaults(func=cmd_domain_add_key)
+    remove_key = domain.add_parser("remove-key", help="remove a retired or pending DKIM key")
+    remove_key.add_argument("domain")
+    remove_key.add_argument("selector")
+    remove_key.set_defaults(func=cmd_domain_remove_key)
+
+    add_pool_commands(commands)
+    suppression = commands.add_parser("suppression", help="addresses mail is not sent to").add_subparsers(
+        dest="action", required=True)
+    for name, func in (("add", cmd_suppression_add), ("remove", cmd_suppression_remove)):
+        sub = suppression.add_parser(name)
+        sub.add_argument("address")
+        sub.add_argument("--tenant", default=None, help="one tenant's list (default: every tenant's)")
+        if name == "add":
+            sub.add_argument("--note", default="", help="why, for whoever reads the list")
+        sub.set_defaults(func=func)
+    listing = suppression.add_parser("list")
+    listing.add_argument("--tenant", default=None)
+    listing.add_argument("--limit", type=int, default=100)
+    listing.set_defaults(func=cmd_suppression_list)
+    webhook = commands.add_parser("webhook", help="where a tenant's events are sent").add_subparsers(
+        dest="action", required=True)
+    add = webhook.add_parser("add", help="prints the signing secret once")
+    add.add_argument("tenant")
+    add.add_argument("url")
+    add.set_defaults(func=cmd_webhook_add)
+    listing = webhook.add_parser("list")
+    listing.add_argument("tenant")
+    listing.set_defaults(func=cmd_webhook_list)
+    remove = webhook.add_parser("remove")
+    remove.add_argument("id", type=int)
+    remove.set_defaults(func=cmd_webhook_remove)
+    events = commands.add_parser("events", help="what happened lately (paused addresses, ...)")
+    events.add_argument("--kind", default=None)
+    events.add_argument("--limit", type=int, default=50)
+    events.set_defaults(func=cmd_events)
 
     test = commands.add_parser("send-test", help="send a test message through the front-end")
     test.add_argument("--username", required=True)

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import smtplib
 import subprocess
+import time
 
 import pytest
 
+from core import tenants
+from core.db import bump_directory_version
+from relay.server import DIRECTORY_POLL_SECONDS
+from relayctl.cli import main as relayctl
 from tests.support.box import DOMAIN, TENANT, Box, message
 from tests.support.raw_smtp import plain_auth
 
@@ -150,3 +155,59 @@ def test_8bitmime_and_smtputf8_pass_through(box: Box) -> None:
     arrived = box.sink.wait_for_subject("utf8 pass")
     assert arrived[0].rcpt_tos == ["jürgen@example.org"]
     assert body in arrived[0].content
+
+
+@pytest.mark.parametrize("recipients", [
+    ["b@[300.1.1.1]"],
+    ["a@example.org", "b@[300.1.1.1]", "c@example.org"],
+], ids=["only-recipient", "one-of-three"])
+def test_a_recipient_postfix_refuses_fails_the_message_for_all(box: Box, recipients: list[str]) -> None:
+    # The envelope reaches Postfix with the content, so its refusal of a recipient is the
+    # reply to DATA; no recipient gets a message the client was told failed.
+    subject = f"refused rcpt {len(recipients)}"
+    with box.client() as client:
+        client.mail(f"app@{DOMAIN}")
+        for recipient in recipients:
+            assert client.rcpt(recipient)[0] == 250
+        code, reply = client.data(message(subject))
+        assert (code, reply) == (501, b"5.1.3 Bad recipient address syntax")
+        client.mail(f"app@{DOMAIN}")
+        client.rcpt("after@example.org")
+        assert client.data(message(f"{subject} then ok"))[0] == 250
+    box.sink.wait_for_subject(f"{subject} then ok")
+    assert not box.sink.with_subject(subject)
+
+
+def test_a_suppressed_recipient_is_refused_at_rcpt(box: Box) -> None:
+    config = ["--config", str(box.config_path), "suppression"]
+    assert relayctl([*config, "add", "Gone@Example.org", "--tenant", TENANT, "--note", "test"]) == 0
+    assert relayctl([*config, "add", "everyone-gone@example.org"]) == 0
+    time.sleep(DIRECTORY_POLL_SECONDS * 2 + 0.5)
+    with box.client() as client:
+        client.mail(f"app@{DOMAIN}")
+        for address in ("gone@example.org", "everyone-gone@example.org"):
+            code, reply = client.rcpt(address)
+            assert (code, reply[:5]) == (550, b"5.7.1") and b"suppression list (manual)" in reply
+        assert client.rcpt("still-here@example.org")[0] == 250
+    assert relayctl([*config, "remove", "gone@example.org", "--tenant", TENANT]) == 0
+    time.sleep(DIRECTORY_POLL_SECONDS * 2 + 0.5)
+    with box.client() as client:
+        client.mail(f"app@{DOMAIN}")
+        assert client.rcpt("gone@example.org")[0] == 250
+
+
+def test_a_paused_tenant_is_told_to_try_later_until_resumed(box: Box) -> None:
+    with box.db_session() as session:
+        credential = tenants.add_credential(session, "other")
+        tenants.get_tenant(session, "other").status = "paused"
+        bump_directory_version(session)
+    time.sleep(DIRECTORY_POLL_SECONDS * 2 + 0.5)
+    with box.client(login=False) as client:
+        client.login(credential.username, credential.secret)
+        code, reply = client.mail("app@other.test")
+        assert (code, reply[:5]) == (451, b"4.7.1") and b"paused" in reply
+    assert relayctl(["--config", str(box.config_path), "tenant", "resume", "other"]) == 0
+    time.sleep(DIRECTORY_POLL_SECONDS * 2 + 0.5)
+    with box.client(login=False) as client:
+        client.login(credential.username, credential.secret)
+        assert client.mail("app@other.test")[0] == 250

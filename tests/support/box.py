@@ -16,6 +16,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from email.utils import formatdate
 from pathlib import Path
 from typing import Any
 
@@ -59,13 +60,26 @@ def box_config(state_dir: Path, sink_port: int, **overrides: Any) -> dict[str, A
             "auth_failures": {"slowdown_after": 3, "slowdown_seconds": 0.2,
                               "lockout_after": 5, "lockout_seconds": 60},
         },
-        "postfix": {"relayhost": f"[127.0.0.1]:{sink_port}", "syslog_name": "relaytest"},
+        "postfix": {"relayhost": f"[127.0.0.1]:{sink_port}", "syslog_name": "relaytest",
+                    "inbound_address": "127.0.0.1", "inbound_port": free_port()},
+        "dns": {"bounce_domain": "bounces.relay.test"},
+        # Tests that need limits set them; the rest send freely.
+        "limits": {"per_second": 0, "per_hour": 0, "per_day": 0, "concurrent_connections": 0},
     }
     if os.environ.get("RELAY_TEST_DATABASE_URL"):
         config["database_url"] = os.environ["RELAY_TEST_DATABASE_URL"]
     for section, values in overrides.items():
-        config.setdefault(section, {}).update(values)
+        if isinstance(values, dict):
+            config.setdefault(section, {}).update(values)
+        else:
+            config[section] = values
     return config
+
+
+def _stop(process: subprocess.Popen[bytes] | None, sig: int) -> None:
+    if process is not None and process.poll() is None:
+        process.send_signal(sig)
+        process.wait(30)
 
 
 @dataclass
@@ -77,6 +91,8 @@ class Box:
     username: str = ""
     password: str = ""
     front_end: subprocess.Popen[bytes] | None = None
+    milter: subprocess.Popen[bytes] | None = None
+    intake: subprocess.Popen[bytes] | None = None
 
     def __post_init__(self) -> None:
         self.config_path = self.root / "relay.yaml"
@@ -104,10 +120,40 @@ class Box:
         wait_for_port("127.0.0.1", self.smtps_port)
 
     def stop_front_end(self, sig: int = signal.SIGTERM) -> None:
-        if self.front_end is not None and self.front_end.poll() is None:
-            self.front_end.send_signal(sig)
-            self.front_end.wait(30)
+        _stop(self.front_end, sig)
         self.front_end = None
+
+    def start_intake(self) -> None:
+        self.intake = subprocess.Popen([sys.executable, "-m", "intake", str(self.config_path)], cwd=REPO)
+        deadline = time.monotonic() + 20
+        while not self.settings.intake_socket.exists():
+            assert time.monotonic() < deadline, "the intake did not start"
+            assert self.intake.poll() is None, "the intake exited"
+            time.sleep(0.05)
+
+    def start_milter(self) -> None:
+        self.milter = subprocess.Popen([sys.executable, "-m", "milter", str(self.config_path)], cwd=REPO)
+        kind, _, where = self.settings.milter_socket.partition(":")
+        host, _, port = where.rpartition(":")
+        address: str | tuple[str, int] = where if kind == "unix" else (host, int(port))
+        deadline = time.monotonic() + 20
+        while True:
+            assert time.monotonic() < deadline, "the milter did not start"
+            assert self.milter.poll() is None, "the milter exited"
+            with socket.socket(socket.AF_UNIX if kind == "unix" else socket.AF_INET) as probe:
+                if probe.connect_ex(address) == 0:
+                    return
+            time.sleep(0.05)
+
+    def stop_milter(self, sig: int = signal.SIGTERM) -> None:
+        _stop(self.milter, sig)
+        self.milter = None
+
+    def assert_never_delivered(self, subject: str) -> None:
+        """Postfix retries what it holds, and the sink still never sees this subject."""
+        self.instance.flush()
+        time.sleep(1.0)
+        assert not self.sink.with_subject(subject)
 
     def postfix_log(self) -> str:
         log = self.instance.log_file
@@ -173,6 +219,8 @@ def running_box(sink: Sink, **overrides: Any) -> Iterator[Box]:
     with box_root() as root:
         box = make_box(root, sink, **overrides)
         try:
+            box.start_intake()
+            box.start_milter()
             box.start_front_end()
             yield box
         finally:
@@ -189,10 +237,12 @@ def reset_postgres(url: str) -> None:
 
 def destroy_box(box: Box) -> None:
     box.stop_front_end()
+    box.stop_milter()
+    _stop(box.intake, signal.SIGTERM)
     box.instance.stop()
 
 
 def message(subject: str, sender: str = f"app@{DOMAIN}", to: str = "someone@example.org",
             body: str = "hello\r\n", extra_headers: str = "") -> bytes:
-    return (f"From: {sender}\r\nTo: {to}\r\nSubject: {subject}\r\n{extra_headers}"
+    return (f"From: {sender}\r\nTo: {to}\r\nSubject: {subject}\r\nDate: {formatdate()}\r\n{extra_headers}"
             f"Message-ID: <{subject.replace(' ', '-')}@{DOMAIN}>\r\n\r\n{body}").encode()

@@ -12,10 +12,10 @@ import dns.rrset
 
 
 class LoopbackDns:
-    def __init__(self, host: str = "127.0.0.1") -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
         self.records: dict[tuple[str, str], list[str]] = {}
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self._sock.bind((host, 0))
+        self._sock.bind((host, port))
         self.host = host
         self.port: int = self._sock.getsockname()[1]
         self._thread = threading.Thread(target=self._serve, daemon=True)

@@ -16,6 +16,8 @@ class Received:
     mail_from: str
     rcpt_tos: list[str]
     content: bytes
+    source_address: str = ""
+    helo: str = ""
 
 
 @dataclass
@@ -26,8 +28,9 @@ class _Recorder:
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         assert isinstance(envelope.original_content, bytes)
         with self.lock:
+            peer = session.peer[0] if isinstance(session.peer, tuple) else ""
             self.messages.append(Received(envelope.mail_from or "", list(envelope.rcpt_tos),
-                                          envelope.original_content))
+                                          envelope.original_content, peer, session.host_name or ""))
         return "250 2.0.0 Ok: stored"
 
 

@@ -32,13 +32,15 @@ def test_dot_stuffing_is_removed() -> None:
 
 @pytest.mark.parametrize("data,fault", [
     (b"a\rb\r\n.\r\n", DataFault.BARE_CR),
+    (b"a\r.\r\n.\r\n", DataFault.BARE_CR),
     (b"a\0b\r\n.\r\n", DataFault.NUL),
     (b"x" * 999 + b"\r\n.\r\n", DataFault.LINE_TOO_LONG),
     (b"x" * (READ_LIMIT * 3) + b"\r\n.\r\n", DataFault.LINE_TOO_LONG),
-    (b"xxxxxxxxx\r\n" * 20 + b".\r\n", DataFault.TOO_BIG),
+    (b"xxxxxxxxx\r\n" * 2000 + b".\r\n", DataFault.TOO_BIG),
+    (b"xxxxxxxx.\r\n" * 20000 + b".\r\n", DataFault.TOO_BIG),
 ])
 def test_faults_are_reported_after_reading_to_the_end(data: bytes, fault: DataFault) -> None:
-    result, rest = read(data + b"NEXT", max_size=100)
+    result, rest = read(data + b"NEXT", max_size=10_000)
     assert result.fault is fault
     assert rest == b"NEXT"
 
@@ -54,3 +56,22 @@ def test_crlf_split_by_an_overlong_line_still_ends_the_message() -> None:
     result, rest = read(data)
     assert result.fault is DataFault.LINE_TOO_LONG
     assert rest == b"NEXT"
+
+
+def test_empty_message_and_a_dot_ending_a_line() -> None:
+    assert read(b".\r\nNEXT") == (ReadResult(b"", None), b"NEXT")
+    result, rest = read(b"The end.\r\nx.\r\n.\r\nNEXT")
+    assert (result.content, rest) == (b"The end.\r\nx.\r\n", b"NEXT")
+
+
+def test_terminator_split_across_reads_and_a_line_ended_by_bare_lf() -> None:
+    async def run() -> tuple[ReadResult, bytes]:
+        reader = asyncio.StreamReader(limit=READ_LIMIT)
+        task = asyncio.create_task(read_message(reader, 100_000))
+        for piece in (b"a\r", b"\nb\n", b".", b"\r\nc\r\n", b".\r", b"\nNEXT"):
+            reader.feed_data(piece)
+            await asyncio.sleep(0)
+        reader.feed_eof()
+        return await task, await reader.read()
+    result, rest = asyncio.run(run())
+    assert (result.content, rest) == (b"a\r\nb\r\n\r\nc\r\n", b"NEXT")

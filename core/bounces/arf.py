@@ -1,0 +1,47 @@
+"""RFC 5965 abuse reports (ARF): the complained-about recipient and the feedback type."""
+
+from __future__ import annotations
+
+from email import message_from_bytes, message_from_string
+from email.message import Message
+
+from core.bounces.fields import FIELD_LIMIT, first_address, text_of
+from core.bounces.model import ReportResult
+
+
+def _report_fields(part: Message) -> list[tuple[str, str]]:
+    """The report's fields in order; a field such as Original-Rcpt-To may come many times."""
+    payload = part.get_payload()
+    if isinstance(payload, list) and payload:
+        blocks = [block for block in payload if isinstance(block, Message)]
+    else:
+        blocks = [message_from_string(payload if isinstance(payload, str) else text_of(part))]
+    return [(k.lower(), str(v)[:FIELD_LIMIT].strip()) for block in blocks for k, v in block.items()]
+
+
+def _original_recipient(message: Message) -> str | None:
+    for part in message.walk():
+        if part.get_content_type() in ("message/rfc822", "text/rfc822-headers"):
+            payload = part.get_payload()
+            inner = payload[0] if isinstance(payload, list) and payload else None
+            if not isinstance(inner, Message):
+                raw = part.get_payload(decode=True)
+                inner = message_from_bytes(raw) if isinstance(raw, bytes) else None
+            if inner is not None and inner.get("To"):
+                return first_address(str(inner.get("To")))
+    return None
+
+
+def parse_arf(message: Message) -> list[ReportResult] | None:
+    """None when the message is no feedback report."""
+    report = next((p for p in message.walk() if p.get_content_type() == "message/feedback-report"), None)
+    if report is None:
+        return None
+    fields = _report_fields(report)
+    feedback_type = next((v.lower() for k, v in fields if k == "feedback-type" and v), "other")
+    named = (first_address(v) for k, v in fields if k in ("original-rcpt-to", "removal-recipient"))
+    recipients = list(dict.fromkeys(address for address in named if address))
+    if not recipients:
+        original = _original_recipient(message)
+        recipients = [original] if original else []
+    return [ReportResult(r, "complaint", "feedback", feedback_type=feedback_type) for r in recipients]

@@ -1,0 +1,51 @@
+"""Postfix log lines that matter for delivery events, read into plain values."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_QUEUE_LINE = re.compile(r"\]: ([0-9A-Za-z]{10,20}|[0-9A-F]{6,12}): (.*)$")
+_SASL = re.compile(r"sasl_username=([^,\s]+)")
+_MESSAGE_ID = re.compile(r"^message-id=(<[^>]*>|\S*)")
+_DELIVERY = re.compile(r"^to=<([^>]*)>,(?:.*?\brelay=([^,]*),)?.*?\bdsn=([0-9.]+), "
+                       r"status=(sent|deferred|bounced|expired)(?:,[^(]*)?(?: \((.*)\))?$")
+
+STATUS_EVENTS = {"sent": "delivered", "deferred": "deferred", "bounced": "bounced", "expired": "expired"}
+
+
+@dataclass(frozen=True)
+class Delivery:
+    queue_id: str
+    recipient: str
+    status: str
+    dsn: str
+    relay: str
+    text: str
+
+
+@dataclass(frozen=True)
+class QueueFact:
+    """What one line says of a queued message: its tenant, its message-id, or its end."""
+
+    queue_id: str
+    tenant: str | None = None
+    message_id: str | None = None
+    removed: bool = False
+
+
+def read_line(line: str) -> Delivery | QueueFact | None:
+    match = _QUEUE_LINE.search(line)
+    if match is None:
+        return None
+    queue_id, rest = match.groups()
+    if rest.startswith("client=") and (sasl := _SASL.search(rest)):
+        return QueueFact(queue_id, tenant=sasl.group(1))
+    if (message_id := _MESSAGE_ID.match(rest)) is not None:
+        return QueueFact(queue_id, message_id=message_id.group(1))
+    if rest == "removed":
+        return QueueFact(queue_id, removed=True)
+    if (delivery := _DELIVERY.match(rest)) is not None:
+        recipient, relay, dsn, status, text = delivery.groups()
+        return Delivery(queue_id, recipient, status, dsn, relay or "", text or "")
+    return None

@@ -1,0 +1,66 @@
+"""The reputation guard: each tenant's bounce and complaint rates over a sliding window.
+
+A send is a delivery outcome in Postfix's log (delivered or bounced); a bounce is a
+bounced outcome; a complaint is a feedback report. Past the warning rate a tenant
+is warned (an event), past the pause rate it is paused: the front-end then answers
+451 4.7.1 until the operator resumes it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from core.config import ReputationSettings
+from core.db import bump_directory_version
+from core.events import record_event
+from core.models import Event, Tenant, utcnow
+
+SENDING_STATUSES = ("active", "warned")
+
+
+def _counts(session: Session, since: datetime) -> dict[int, dict[str, int]]:
+    rows = session.execute(
+        select(Event.tenant_id, Event.kind, func.count())
+        .where(Event.at >= since, Event.tenant_id.is_not(None),
+               Event.kind.in_(("delivered", "bounced", "complained")))
+        .group_by(Event.tenant_id, Event.kind)
+    )
+    counts: dict[int, dict[str, int]] = {}
+    for tenant_id, kind, count in rows:
+        if tenant_id is not None:
+            counts.setdefault(tenant_id, {})[kind] = count
+    return counts
+
+
+def guard(session: Session, settings: ReputationSettings, now: datetime | None = None) -> list[str]:
+    """Warn or pause the tenants past their thresholds; the names of those whose state changed."""
+    counts = _counts(session, (now or utcnow()) - timedelta(hours=settings.window_hours))
+    changed = []
+    for tenant in session.scalars(select(Tenant).where(Tenant.status.in_(SENDING_STATUSES))):
+        seen = counts.get(tenant.id, {})
+        sends = seen.get("delivered", 0) + seen.get("bounced", 0)
+        if sends < settings.min_sends:
+            continue
+        bounce_rate = seen.get("bounced", 0) / sends
+        complaint_rate = seen.get("complained", 0) / sends
+        rates = f"bounce rate {bounce_rate:.1%}, complaint rate {complaint_rate:.2%} over {sends} sends"
+        if bounce_rate >= settings.bounce_pause or complaint_rate >= settings.complaint_pause:
+            tenant.status = "paused"
+            record_event(session, "tenant_paused", tenant.name, rates, tenant_id=tenant.id)
+            bump_directory_version(session)
+            changed.append(tenant.name)
+        elif tenant.status == "active" and (bounce_rate >= settings.bounce_warn
+                                            or complaint_rate >= settings.complaint_warn):
+            tenant.status = "warned"
+            record_event(session, "tenant_warned", tenant.name, rates, tenant_id=tenant.id)
+            changed.append(tenant.name)
+    return changed
+
+
+def resume(session: Session, tenant: Tenant) -> None:
+    tenant.status = "active"
+    record_event(session, "tenant_resumed", tenant.name, "by the operator", tenant_id=tenant.id)
+    bump_directory_version(session)

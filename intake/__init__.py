@@ -1,0 +1,1 @@
+"""The bounce intake: Postfix hands it, over LMTP, what comes back to the bounce domain."""

@@ -1,0 +1,62 @@
+"""The LMTP handler: accepts reports for the bounce domain, answers once per recipient.
+
+aiosmtpd's LMTP sends the DATA hook's return value as it is, so the hook returns
+one reply line per recipient, as LMTP requires. A report is answered 250 once it
+is recorded, and 451 when the database is away, so Postfix keeps it and retries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+
+from aiosmtpd.smtp import SMTP, Envelope, Session
+from sqlalchemy import Engine
+
+from core.bounces.model import ReportResult
+from core.bounces.parser import parse_report
+from core.db import session_scope
+from intake.reports import Outcome, record_report
+
+log = logging.getLogger(__name__)
+
+MAX_SCANNED = 64 * 1024
+
+
+class ReportHandler:
+    def __init__(self, engine: Engine, verp_key: bytes, bounce_domain: str, hostname: str) -> None:
+        self._engine = engine
+        self._verp_key = verp_key
+        self._bounce_domain = bounce_domain.lower()
+        # Postfix's own reports: their outcomes are in its log already (intake.log_tailer).
+        self._own_report = re.compile(rb"^Reporting-MTA:\s*dns;\s*" + re.escape(hostname.encode()) + rb"\s*$",
+                                      re.IGNORECASE | re.MULTILINE)
+
+    async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope, address: str,
+                          rcpt_options: list[str]) -> str:
+        if address.rpartition("@")[2].lower() != self._bounce_domain:
+            return f"550 5.1.2 This service takes mail for {self._bounce_domain} only"
+        envelope.rcpt_tos.append(address)
+        return "250 2.1.5 Ok"
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        assert isinstance(envelope.original_content, bytes)
+        results = parse_report(envelope.original_content)
+        own = self._own_report.search(envelope.original_content[:MAX_SCANNED]) is not None
+        replies = []
+        for recipient in envelope.rcpt_tos:
+            try:
+                outcome = await asyncio.to_thread(self._record, recipient, results, own)
+            except Exception:
+                log.exception("could not record a report for %s; Postfix will retry", recipient)
+                replies.append("451 4.3.0 Could not record the report; try again later")
+                continue
+            log.info("report for %s: tenant=%s forged=%s results=%d", recipient, outcome.tenant,
+                     outcome.forged, outcome.results)
+            replies.append("250 2.0.0 Report recorded")
+        return "\r\n".join(replies)
+
+    def _record(self, recipient: str, results: list[ReportResult], own_report: bool) -> Outcome:
+        with session_scope(self._engine) as db:
+            return record_report(db, self._verp_key, self._bounce_domain, recipient, results, own_report)

@@ -1,0 +1,59 @@
+"""What a report that came back changes: events for the tenant, and its suppression list.
+
+The report's envelope recipient is the VERP return-path the milter gave the
+message: its tag names the tenant and message. A tag whose mac does not check out
+is forged: it is recorded as such and changes nothing, so nobody can suppress an
+address by sending a made-up bounce.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from core import suppressions
+from core.bounces.model import ReportResult
+from core.events import record_event
+from core.models import Tenant
+from core.verp import parse_verp
+
+log = logging.getLogger(__name__)
+
+EVENT_KINDS = {"hard": "bounced", "soft": "deferred", "complaint": "complained", "autoreply": "autoreplied",
+               "delivered": "delivered", "unknown": "bounced"}
+SUPPRESSING_KINDS = {"hard": "hard_bounce", "complaint": "complaint"}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    tenant: str | None
+    forged: bool
+    results: int
+
+
+def record_report(session: Session, verp_key: bytes, bounce_domain: str, envelope_recipient: str,
+                  results: list[ReportResult], own_report: bool = False) -> Outcome:
+    """Record what a report says. For Postfix's own reports (own_report), whose outcomes the
+    log tailer records, only the suppressions they call for."""
+    tag = parse_verp(verp_key, bounce_domain, envelope_recipient)
+    if tag is None or not tag.authentic:
+        record_event(session, "forged_report" if tag is not None else "unmatched_report", envelope_recipient,
+                     f"{len(results)} result(s) ignored")
+        return Outcome(None, tag is not None, len(results))
+    tenant = session.get(Tenant, tag.tenant_id)
+    if tenant is None:
+        record_event(session, "unmatched_report", envelope_recipient, "the tenant no longer exists")
+        return Outcome(None, False, len(results))
+    for result in results:
+        detail = (f"ref={tag.message_ref} reason={result.reason} status={result.status or '-'} "
+                  f"reply={result.reply_code or '-'}"
+                  + (f" feedback={result.feedback_type}" if result.feedback_type else ""))
+        if not own_report:
+            record_event(session, EVENT_KINDS[result.kind], result.recipient, detail, tenant_id=tenant.id)
+        reason = SUPPRESSING_KINDS.get(result.kind)
+        if reason is not None:
+            suppressions.suppress(session, tenant.name, result.recipient, reason, detail)
+            record_event(session, "suppressed", result.recipient, reason, tenant_id=tenant.id)
+    return Outcome(tenant.name, False, len(results))

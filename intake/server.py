@@ -1,0 +1,78 @@
+"""Starts the bounce intake: LMTP on a Unix socket that Postfix's lmtp client delivers to,
+and beside it the Postfix log tailer, the webhook sender and the reputation guard."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+from aiosmtpd.lmtp import LMTP
+from sqlalchemy import Engine
+
+from core.config import Settings, load_settings
+from core.db import make_engine, session_scope
+from core.logs import setup_logging
+from core.postfix_instance import PostfixInstance
+from core.reputation import guard
+from core.secretbox import SecretBox
+from core.service import run_until_signalled
+from core.unix_sockets import give_to_postfix, prepare_socket_path
+from intake.handler import ReportHandler
+from intake.log_tailer import LogTailer
+from intake.webhook_sender import WebhookSender
+
+log = logging.getLogger(__name__)
+
+POLL_INTERVAL_SECONDS = 1.0
+REPUTATION_INTERVAL_SECONDS = 30.0
+
+
+async def keep_polling(what: str, poll: Callable[[], object],
+                       interval: float = POLL_INTERVAL_SECONDS) -> None:
+    while True:
+        try:
+            await asyncio.to_thread(poll)
+        except Exception:
+            log.exception("%s failed; trying again", what)
+        await asyncio.sleep(interval)
+
+
+def guard_reputation(engine: Engine, settings: Settings) -> list[str]:
+    with session_scope(engine) as session:
+        return guard(session, settings.reputation)
+
+
+async def serve(settings: Settings, stop: asyncio.Event) -> None:
+    engine = make_engine(settings.effective_database_url)
+    box = SecretBox.from_file(settings.effective_encryption_key_file)
+    handler = ReportHandler(engine, box.derived_key("verp"), settings.bounce_domain, settings.hostname)
+    path = settings.intake_socket
+    prepare_socket_path(path)
+    loop = asyncio.get_running_loop()
+    server = await loop.create_unix_server(
+        lambda: LMTP(handler, hostname=settings.hostname, decode_data=False, data_size_limit=0), str(path))
+    give_to_postfix(path)
+    log.info("bounce intake listening on %s for %s", path, settings.bounce_domain)
+    tailer = LogTailer(engine, PostfixInstance(settings).log_file)
+    sender = WebhookSender(engine, box, settings.webhooks)
+    guard_now = functools.partial(guard_reputation, engine, settings)
+    tasks = [asyncio.create_task(keep_polling("reading the Postfix log", tailer.poll)),
+             asyncio.create_task(keep_polling("sending webhooks", sender.poll)),
+             asyncio.create_task(keep_polling("the reputation guard", guard_now,
+                                              REPUTATION_INTERVAL_SECONDS))]
+    await stop.wait()
+    for task in tasks:
+        task.cancel()
+    server.close()
+    await server.wait_closed()
+    path.unlink(missing_ok=True)
+    engine.dispose()
+
+
+def main(config_path: Path | None = None) -> None:
+    settings = load_settings(config_path)
+    setup_logging(settings.log_level)
+    run_until_signalled(lambda stop: serve(settings, stop))

@@ -1,0 +1,137 @@
+"""What the milter knows, in memory: tenants with their limits, domains with their signing keys."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session, selectinload
+
+from core import pools
+from core.config import LimitSettings, Settings
+from core.db import directory_version
+from core.models import IpPool, SendingDomain, Tenant
+from core.reputation import SENDING_STATUSES
+from core.secretbox import SecretBox
+from core.snapshot_cache import SnapshotCache
+from milter.dkim_signer import SigningKey
+
+
+@dataclass(frozen=True)
+class Limits:
+    """0 means no limit."""
+
+    per_second: int
+    per_hour: int
+    per_day: int
+    connections: int
+
+
+@dataclass(frozen=True)
+class TenantEntry:
+    id: int
+    active: bool
+    limits: Limits
+    pool: str
+
+
+@dataclass(frozen=True)
+class IpEntry:
+    address: str
+    transport: str
+    weight: int
+    state: str
+    warmup_caps: tuple[int, ...]
+    warmup_started: date | None
+
+    def cap(self, today: date) -> int | None:
+        """Today's warm-up cap; None when the address has none (any more)."""
+        if self.warmup_started is None:
+            return None
+        day = (today - self.warmup_started).days
+        return self.warmup_caps[day] if 0 <= day < len(self.warmup_caps) else None
+
+
+@dataclass(frozen=True)
+class PoolEntry:
+    is_default: bool
+    ips: tuple[IpEntry, ...]
+
+
+@dataclass(frozen=True)
+class DomainEntry:
+    tenant: str
+    verified: bool
+    keys: tuple[SigningKey, ...]
+
+
+@dataclass(frozen=True)
+class MilterSnapshot:
+    version: int
+    tenants: dict[str, TenantEntry] = field(default_factory=dict)
+    domains: dict[str, DomainEntry] = field(default_factory=dict)
+    pools: dict[str, PoolEntry] = field(default_factory=dict)
+
+
+def _limits(tenant: Tenant, defaults: LimitSettings) -> Limits:
+    def pick(own: int | None, default: int) -> int:
+        return default if own is None else own
+    return Limits(
+        pick(tenant.max_per_second, defaults.per_second),
+        pick(tenant.max_per_hour, defaults.per_hour),
+        pick(tenant.max_per_day, defaults.per_day),
+        pick(tenant.max_connections, defaults.concurrent_connections),
+    )
+
+
+class MilterDirectory(SnapshotCache[MilterSnapshot]):
+    def __init__(self, engine: Engine, settings: Settings, box: SecretBox) -> None:
+        self._settings = settings
+        self._box = box
+        super().__init__(engine, self._load_snapshot)
+
+    def _load_snapshot(self, engine: Engine) -> MilterSnapshot:
+        with Session(engine) as session, session.begin():
+            version = directory_version(engine)
+            default = pools.DEFAULT_POOL
+            tenants = {
+                t.name: TenantEntry(t.id, t.status in SENDING_STATUSES, _limits(t, self._settings.limits),
+                                    t.pool.name if t.pool is not None else default)
+                for t in session.scalars(select(Tenant).options(selectinload(Tenant.pool)))
+            }
+            pool_entries = {
+                pool.name: PoolEntry(pool.is_default, tuple(
+                    IpEntry(ip.address, pools.transport_name(ip.address), ip.weight, ip.state,
+                            tuple(pools.parse_caps(ip.warmup_caps)),
+                            ip.warmup_started.date() if ip.warmup_started else None)
+                    for ip in pool.ips if ip.state != "removed"))
+                for pool in session.scalars(select(IpPool).options(selectinload(IpPool.ips)))
+            }
+            domains = {}
+            query = select(SendingDomain).options(
+                selectinload(SendingDomain.dkim_keys), selectinload(SendingDomain.tenant))
+            for domain in session.scalars(query):
+                # RSA first: it is the signature every receiver can check.
+                active = sorted((k for k in domain.dkim_keys if k.state == "active"),
+                                key=lambda k: k.algorithm, reverse=True)
+                keys = tuple(self._signing_key(domain.name, k.selector, k.private_key_encrypted)
+                             for k in active)
+                domains[domain.name] = DomainEntry(domain.tenant.name, domain.verified_at is not None, keys)
+        return MilterSnapshot(version, tenants, domains, pool_entries)
+
+    def _signing_key(self, domain: str, selector: str, encrypted_pem: str) -> SigningKey:
+        return SigningKey.from_pem(domain, selector, self._box.decrypt(encrypted_pem))
+
+    def tenant(self, name: str) -> TenantEntry | None:
+        return self.snapshot.tenants.get(name)
+
+    def pool(self, name: str) -> PoolEntry | None:
+        return self.snapshot.pools.get(name)
+
+    def signing_keys(self, tenant: str, domain: str) -> tuple[SigningKey, ...]:
+        """The active keys of a verified domain of this tenant; none for anything else."""
+        entry = self.snapshot.domains.get(domain.lower())
+        if entry is None or not entry.verified or entry.tenant != tenant:
+            return ()
+        return entry.keys

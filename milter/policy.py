@@ -1,0 +1,113 @@
+"""What the milter decides for each message: who sent it, may it go, and how it leaves.
+
+At end of message: the tenant from {auth_authen}, its limits, DKIM signatures
+with its keys for the header From domain, the VERP return-path, and the route.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+from core.header_from import domains_of_from_values
+from core.routes import ROUTE_HEADER
+from core.verp import new_message_ref, verp_address
+from milter import dkim_signer
+from milter.accepted_log import Accepted, AcceptedLog
+from milter.directory import MilterDirectory
+from milter.protocol.session import (
+    AddHeader,
+    ChangeFrom,
+    ChangeHeader,
+    InsertHeader,
+    Message,
+    Modification,
+    Verdict,
+)
+from milter.routing import Router
+from milter.throttle import Throttle
+
+log = logging.getLogger(__name__)
+
+NOT_FROM_FRONT_END = "550 5.7.1 Message not submitted through the authenticated front-end"
+TENANT_INACTIVE = "550 5.7.1 This account may not send mail"
+NO_SIGNING_KEY = "451 4.7.5 No active DKIM key for the From domain; the relay operator must publish one"
+NO_ROUTE = ("451 4.7.1 No outbound address of this account's IP pool can send now "
+            "(paused, or today's warm-up caps reached); try again later")
+BAD_FROM = "550 5.6.0 The message needs exactly one From header with a verified domain"
+
+
+def _from_values(headers: list[tuple[bytes, bytes]]) -> list[str]:
+    return [value.decode("utf-8", "surrogateescape").replace("\r\n", "").replace("\n", "")
+            for name, value in headers if name.lower() == b"from"]
+
+
+def _first_value(headers: list[tuple[bytes, bytes]], name: bytes) -> str:
+    for header, value in headers:
+        if header.lower() == name:
+            return value.decode("utf-8", "replace").strip()
+    return ""
+
+
+class RelayPolicy:
+    def __init__(self, directory: MilterDirectory, throttle: Throttle, router: Router, verp_key: bytes,
+                 bounce_domain: str, accepted: AcceptedLog, clock: Callable[[], float] = time.time) -> None:
+        self._directory = directory
+        self._throttle = throttle
+        self._router = router
+        self._verp_key = verp_key
+        self._bounce_domain = bounce_domain
+        self._accepted = accepted
+        self._clock = clock
+        self._connection_tenants: dict[int, str] = {}
+
+    async def end_of_message(self, connection_id: int, message: Message) -> Verdict:
+        tenant_name = message.macros.get("auth_authen", "")
+        if not tenant_name:
+            return Verdict(reply=NOT_FROM_FRONT_END)
+        tenant = self._directory.tenant(tenant_name)
+        if tenant is None or not tenant.active:
+            return Verdict(reply=TENANT_INACTIVE)
+        self._connection_tenants[connection_id] = tenant_name
+        refusal = await self._throttle.admit(tenant_name, str(connection_id), tenant.limits)
+        if refusal is not None:
+            log.info("tenant=%s throttled: %s", tenant_name, refusal)
+            return Verdict(reply=refusal)
+        domains = domains_of_from_values(_from_values(message.headers))
+        if not domains:
+            return Verdict(reply=BAD_FROM)
+        keys = self._directory.signing_keys(tenant_name, domains[0])
+        if not keys:
+            return Verdict(reply=NO_SIGNING_KEY)
+        transport = await self._router.route(tenant.pool, message.recipients)
+        if transport is None:
+            return Verdict(reply=NO_ROUTE)
+        body = message.body
+        body_hash = dkim_signer.body_hash(body)
+        # Milter header values fold with a bare LF; the top signature is the first key's.
+        signatures = [dkim_signer.sign(message.headers, body, key, self._clock, body_hash)
+                      for key in keys]
+        modifications: list[Modification] = [
+            InsertHeader(0, dkim_signer.HEADER_NAME.decode(), signature.replace("\r\n", "\n"))
+            for signature in reversed(signatures)
+        ]
+        # A route the client wrote itself must not survive; Postfix only acts on ours.
+        modifications += [ChangeHeader(1, ROUTE_HEADER, "")
+                          for name, _ in message.headers if name.decode().lower() == ROUTE_HEADER.lower()]
+        modifications.append(AddHeader(ROUTE_HEADER, transport))
+        message_ref = new_message_ref()
+        return_path = verp_address(self._verp_key, self._bounce_domain, tenant.id, message_ref)
+        modifications.append(ChangeFrom(return_path))
+        self._accepted.write(Accepted(
+            at=self._clock(), queue_id=message.macros.get("i", ""), tenant=tenant_name,
+            message_ref=message_ref, sender=message.sender, return_path=return_path,
+            recipients=list(message.recipients), message_id=_first_value(message.headers, b"message-id"),
+            transport=transport,
+        ))
+        return Verdict(tuple(modifications))
+
+    async def connection_closed(self, connection_id: int) -> None:
+        tenant = self._connection_tenants.pop(connection_id, None)
+        if tenant is not None:
+            await self._throttle.connection_closed(tenant, str(connection_id))

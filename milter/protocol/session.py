@@ -1,0 +1,201 @@
+"""The command layer: one milter connection from Postfix, message by message.
+
+It collects what the application needs (macros, envelope, headers, body),
+asks the application for a verdict at end of message, and writes the verdict's
+modifications and reply. Everything before end of message is negotiated as
+"no reply", so a message costs one round trip to the milter. Any error while
+deciding on one message tempfails that message and nothing else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from milter.protocol import payloads
+from milter.protocol.frames import Frame, FrameError, FrameReader, encode_frame
+from milter.protocol.payloads import Action, Command, Negotiation, PayloadError, ProtocolFlag, Response
+
+log = logging.getLogger(__name__)
+
+WANTED_ACTIONS = Action.ADDHDRS | Action.CHGHDRS | Action.CHGFROM
+# Stages the application does not look at, and commands it never answers before end of message.
+WANTED_FLAGS = (ProtocolFlag.NOCONNECT | ProtocolFlag.NOHELO | ProtocolFlag.NOUNKNOWN | ProtocolFlag.NODATA
+                | ProtocolFlag.NR_MAIL | ProtocolFlag.NR_RCPT | ProtocolFlag.NR_HDR | ProtocolFlag.NR_EOH
+                | ProtocolFlag.NR_BODY)
+INTERNAL_ERROR = "451 4.3.0 Temporary failure while processing the message; try again later"
+CONNECTION_STAGES = (Command.CONNECT.value, Command.HELO.value)
+_connection_ids = itertools.count(1)
+
+
+@dataclass
+class Message:
+    macros: dict[str, str] = field(default_factory=dict)
+    sender: str = ""
+    sender_args: list[str] = field(default_factory=list)
+    recipients: list[str] = field(default_factory=list)
+    headers: list[tuple[bytes, bytes]] = field(default_factory=list)
+    body_chunks: list[bytes] = field(default_factory=list)
+
+    @property
+    def body(self) -> bytes:
+        return b"".join(self.body_chunks)
+
+
+@dataclass(frozen=True)
+class AddHeader:
+    name: str
+    value: str
+
+
+@dataclass(frozen=True)
+class InsertHeader:
+    index: int
+    name: str
+    value: str
+
+
+@dataclass(frozen=True)
+class ChangeHeader:
+    """Replace the index-th (from 1) header of this name; an empty value deletes it."""
+
+    index: int
+    name: str
+    value: str
+
+
+@dataclass(frozen=True)
+class ChangeFrom:
+    address: str
+
+
+Modification = AddHeader | InsertHeader | ChangeHeader | ChangeFrom
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Accept with these modifications, or refuse with an SMTP reply (4xx or 5xx)."""
+
+    modifications: tuple[Modification, ...] = ()
+    reply: str | None = None
+
+
+class MessagePolicy(Protocol):
+    async def end_of_message(self, connection_id: int, message: Message) -> Verdict: ...
+
+    async def connection_closed(self, connection_id: int) -> None: ...
+
+
+def encode_modification(modification: Modification) -> bytes:
+    match modification:
+        case AddHeader(name, value):
+            return encode_frame(Response.ADDHEADER.value, payloads.encode_header(name, value))
+        case InsertHeader(index, name, value):
+            return encode_frame(Response.INSHEADER.value, payloads.encode_indexed_header(index, name, value))
+        case ChangeHeader(index, name, value):
+            return encode_frame(Response.CHGHEADER.value, payloads.encode_indexed_header(index, name, value))
+        case ChangeFrom(address):
+            return encode_frame(Response.CHGFROM.value, payloads.encode_chgfrom(address))
+    raise TypeError(f"not a modification: {modification!r}")
+
+
+def encode_verdict(verdict: Verdict) -> bytes:
+    frames = [encode_modification(m) for m in verdict.modifications]
+    if verdict.reply is None:
+        frames.append(encode_frame(Response.CONTINUE.value))
+    else:
+        frames.append(encode_frame(Response.REPLYCODE.value, payloads.encode_replycode(verdict.reply)))
+    return b"".join(frames)
+
+
+class MilterSession:
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                 policy: MessagePolicy) -> None:
+        self._frames = FrameReader(reader)
+        self._writer = writer
+        self._policy = policy
+        self._connection_id = next(_connection_ids)
+        self._connection_macros: dict[str, str] = {}
+        self._message = Message()
+        self._replies_expected: set[Command] = set()
+
+    async def run(self) -> None:
+        try:
+            while (frame := await self._frames.next()) is not None:
+                if not await self._dispatch(frame):
+                    break
+        except (FrameError, PayloadError, ValueError) as exc:
+            log.warning("milter connection %d: %s; closing it", self._connection_id, exc)
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            await self._policy.connection_closed(self._connection_id)
+            self._writer.close()
+
+    async def _dispatch(self, frame: Frame) -> bool:
+        command = Command(frame.command)
+        payload = frame.payload
+        match command:
+            case Command.OPTNEG:
+                await self._send(encode_frame(Response.OPTNEG.value, self._negotiate(payload)))
+                return True
+            case Command.MACRO:
+                stage, macros = payloads.decode_macros(payload)
+                target = self._connection_macros if stage in CONNECTION_STAGES else self._message.macros
+                target.update(macros)
+            case Command.MAIL:
+                self._message.sender, self._message.sender_args = payloads.decode_address_args(payload)
+            case Command.RCPT:
+                self._message.recipients.append(payloads.decode_address_args(payload)[0])
+            case Command.HEADER:
+                self._message.headers.append(payloads.decode_header(payload))
+            case Command.BODY:
+                self._message.body_chunks.append(payload)
+            case Command.EOB:
+                if payload:
+                    self._message.body_chunks.append(payload)
+                await self._send(encode_verdict(await self._decide()))
+                self._message = Message()
+                return True
+            case Command.ABORT:
+                self._message = Message()
+            case Command.QUIT:
+                return False
+            case Command.QUIT_NC:
+                await self._policy.connection_closed(self._connection_id)
+                self._connection_id = next(_connection_ids)
+                self._connection_macros = {}
+                self._message = Message()
+        if command in self._replies_expected:
+            await self._send(encode_frame(Response.CONTINUE.value))
+        return True
+
+    def _negotiate(self, payload: bytes) -> bytes:
+        offered = payloads.decode_optneg(payload)
+        if offered.version < payloads.VERSION:
+            raise PayloadError(f"MTA speaks milter protocol {offered.version}, not {payloads.VERSION}")
+        missing = WANTED_ACTIONS & ~offered.actions
+        if missing:
+            raise PayloadError(f"MTA does not allow the milter to {missing!r}")
+        flags = WANTED_FLAGS & offered.flags
+        self._replies_expected = {
+            command for command, no_reply in payloads.NO_REPLY_FLAG.items() if not flags & no_reply
+        }
+        return payloads.encode_optneg(Negotiation(payloads.VERSION, WANTED_ACTIONS, flags))
+
+    async def _decide(self) -> Verdict:
+        message = self._message
+        message.macros = {**self._connection_macros, **message.macros}
+        try:
+            return await self._policy.end_of_message(self._connection_id, message)
+        except Exception:
+            log.exception("milter connection %d: deciding on a message failed; tempfailing it",
+                          self._connection_id)
+            return Verdict(reply=INTERNAL_ERROR)
+
+    async def _send(self, data: bytes) -> None:
+        self._writer.write(data)
+        await self._writer.drain()

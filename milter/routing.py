@@ -1,0 +1,79 @@
+"""The outbound route of a message: which delivery transport (outbound address) Postfix uses.
+
+A tenant's pool's addresses take turns at random, each in proportion to its weight
+and, while it warms up, to what is left of today's cap; a paused address is never
+picked. Today's sends per warming address are counted in the throttle store, so
+several boxes hold one cap together. A tenant whose pool can send from none of its
+addresses gets no route (the milter answers 451); only the shared default pool
+with no addresses at all sends from the box's own address.
+
+When every recipient is at one big provider, the route is that address's
+transport for the provider's delivery profile, which Postfix shapes as the
+provider expects (settings.delivery_profiles).
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from core.config import DeliveryProfile
+from core.routes import DEFAULT_TRANSPORT, profile_transport
+from milter.directory import IpEntry, MilterDirectory
+from milter.throttle import ThrottleStore, Window
+
+SENDING_STATES = ("active", "warming")
+
+
+def _day_window(cap: int) -> Window:
+    return Window("day", 86400, cap)
+
+
+def _counter(ip: IpEntry) -> str:
+    return f"ip {ip.address}"
+
+
+class Router:
+    def __init__(self, directory: MilterDirectory, store: ThrottleStore,
+                 profiles: tuple[DeliveryProfile, ...] = (), rng: random.Random | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
+        self._directory = directory
+        self._profile_of_domain = {domain: p.name for p in profiles for domain in p.domains}
+        self._store = store
+        self._rng = rng or random.Random()
+        self._clock = clock
+
+    async def route(self, pool_name: str, recipients: list[str]) -> str | None:
+        """The delivery transport for a message, or None when its pool cannot send now."""
+        transport = await self.pick_transport(pool_name)
+        profiles = {self._profile_of_domain.get(r.rpartition("@")[2].lower()) for r in recipients}
+        if transport is None or len(profiles) != 1 or None in profiles:
+            return transport
+        return profile_transport(transport, profiles.pop() or "")
+
+    async def pick_transport(self, pool_name: str) -> str | None:
+        pool = self._directory.pool(pool_name)
+        if pool is None or not pool.ips:
+            return DEFAULT_TRANSPORT if pool is None or pool.is_default else None
+        now = self._clock()
+        today = datetime.fromtimestamp(now, UTC).date()
+        weighted: list[tuple[IpEntry, float]] = []
+        for ip in pool.ips:
+            if ip.state not in SENDING_STATES:
+                continue
+            cap = ip.cap(today)
+            if cap is None:
+                weighted.append((ip, float(ip.weight)))
+                continue
+            left = cap - await self._store.count(_counter(ip), _day_window(cap), now)
+            if left > 0:
+                weighted.append((ip, ip.weight * left / cap))
+        while weighted:
+            ip = self._rng.choices([w[0] for w in weighted], weights=[w[1] for w in weighted])[0]
+            cap = ip.cap(today)
+            if cap is None or await self._store.take(_counter(ip), [_day_window(cap)], now) is None:
+                return ip.transport
+            weighted = [w for w in weighted if w[0] is not ip]  # its cap filled up meanwhile
+        return None

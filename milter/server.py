@@ -1,0 +1,84 @@
+"""Starts the milter on the socket Postfix's smtpd_milters names (settings.milter_socket)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+from pathlib import Path
+
+from core.config import Settings, load_settings
+from core.db import make_engine
+from core.logs import setup_logging
+from core.secretbox import SecretBox
+from core.service import run_until_signalled
+from core.unix_sockets import give_to_postfix, prepare_socket_path
+from milter.accepted_log import AcceptedLog
+from milter.directory import MilterDirectory
+from milter.policy import RelayPolicy
+from milter.protocol.session import MilterSession
+from milter.routing import Router
+from milter.throttle import Throttle, ThrottleStore
+from milter.throttle_memory import MemoryThrottleStore
+from milter.throttle_redis import RedisThrottleStore
+
+log = logging.getLogger(__name__)
+
+DIRECTORY_POLL_SECONDS = 2.0
+STOP_GRACE_SECONDS = 10.0
+
+
+async def start_listener(settings: Settings, policy: RelayPolicy) -> asyncio.Server:
+    async def serve_connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await MilterSession(reader, writer, policy).run()
+
+    kind, _, where = settings.milter_socket.partition(":")
+    if kind == "inet":
+        host, _, port = where.rpartition(":")
+        return await asyncio.start_server(serve_connection, host, int(port), reuse_address=True)
+    path = Path(where)
+    prepare_socket_path(path)
+    server = await asyncio.start_unix_server(serve_connection, str(path))
+    give_to_postfix(path)
+    return server
+
+
+def make_store(settings: Settings) -> ThrottleStore:
+    if settings.milter.redis_url:
+        return RedisThrottleStore(settings.milter.redis_url, box_id=f"{socket.gethostname()}:{os.getpid()}")
+    return MemoryThrottleStore(settings.milter_dir / "throttle.json")
+
+
+async def serve(settings: Settings, stop: asyncio.Event) -> None:
+    engine = make_engine(settings.effective_database_url)
+    box = SecretBox.from_file(settings.effective_encryption_key_file)
+    directory = MilterDirectory(engine, settings, box)
+    store = make_store(settings)
+    accepted = AcceptedLog(settings.milter_dir / "accepted.jsonl")
+    router = Router(directory, store, settings.delivery_profiles)
+    policy = RelayPolicy(directory, Throttle(store), router, box.derived_key("verp"), settings.bounce_domain,
+                         accepted)
+    server = await start_listener(settings, policy)
+    tasks = [asyncio.create_task(directory.keep_fresh(DIRECTORY_POLL_SECONDS))]
+    if isinstance(store, MemoryThrottleStore):
+        tasks.append(asyncio.create_task(store.keep_saved()))
+    log.info("milter listening on %s", settings.milter_socket)
+    await stop.wait()
+    server.close()
+    for task in tasks:
+        task.cancel()
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(server.wait_closed(), STOP_GRACE_SECONDS)
+    await store.close()
+    accepted.close()
+    if settings.milter_socket.startswith("unix:"):
+        Path(settings.milter_socket.removeprefix("unix:")).unlink(missing_ok=True)
+    engine.dispose()
+
+
+def main(config_path: Path | None = None) -> None:
+    settings = load_settings(config_path)
+    setup_logging(settings.log_level)
+    run_until_signalled(lambda stop: serve(settings, stop))

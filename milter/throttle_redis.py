@@ -1,0 +1,70 @@
+"""Throttle counters in Redis, shared by every box; each check-and-count is one atomic script."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import redis.asyncio as redis
+
+from milter.throttle import CONNECTION_LEASE_SECONDS, Window
+
+# KEYS: one counter per window. ARGV: the limits, then each key's time to live.
+# Returns 0 when counted, else the (1-based) index of the full window.
+_TAKE = """
+local n = #KEYS
+for i = 1, n do
+  if tonumber(redis.call('GET', KEYS[i]) or '0') >= tonumber(ARGV[i]) then return i end
+end
+for i = 1, n do
+  redis.call('INCR', KEYS[i])
+  redis.call('EXPIRE', KEYS[i], tonumber(ARGV[n + i]))
+end
+return 0
+"""
+
+# KEYS[1]: sorted set of connections scored by lease expiry. ARGV: connection, limit, now, lease.
+_HOLD = """
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3])
+if not redis.call('ZSCORE', KEYS[1], ARGV[1]) and redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then
+  return 0
+end
+redis.call('ZADD', KEYS[1], tonumber(ARGV[3]) + tonumber(ARGV[4]), ARGV[1])
+redis.call('EXPIRE', KEYS[1], tonumber(ARGV[4]))
+return 1
+"""
+
+
+def _key(tenant: str, *parts: object) -> str:
+    # The {tenant} hash tag keeps one tenant's keys in one cluster slot, as scripts need.
+    return ":".join(["mailrelay", "{" + tenant + "}", *map(str, parts)])
+
+
+class RedisThrottleStore:
+    def __init__(self, url: str, box_id: str) -> None:
+        self._redis: redis.Redis = redis.Redis.from_url(url)
+        self._box_id = box_id
+        self._take: Any = self._redis.register_script(_TAKE)
+        self._hold: Any = self._redis.register_script(_HOLD)
+
+    async def take(self, tenant: str, windows: list[Window], now: float) -> Window | None:
+        if not windows:
+            return None
+        keys = [_key(tenant, w.name, w.index(now)) for w in windows]
+        ttls = [int(w.ends_at(now) - now) + 1 for w in windows]
+        full = int(await self._take(keys=keys, args=[w.limit for w in windows] + ttls))
+        return None if full == 0 else windows[full - 1]
+
+    async def count(self, tenant: str, window: Window, now: float) -> int:
+        return int(await self._redis.get(_key(tenant, window.name, window.index(now))) or 0)
+
+    async def hold_connection(self, tenant: str, connection: str, limit: int, now: float) -> bool:
+        member = f"{self._box_id}:{connection}"
+        held = await self._hold(keys=[_key(tenant, "connections")],
+                                args=[member, limit, now, CONNECTION_LEASE_SECONDS])
+        return bool(held)
+
+    async def release_connection(self, tenant: str, connection: str) -> None:
+        await self._redis.zrem(_key(tenant, "connections"), f"{self._box_id}:{connection}")
+
+    async def close(self) -> None:
+        await self._redis.aclose()

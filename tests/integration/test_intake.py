@@ -1,0 +1,85 @@
+"""What comes back: port 25 takes the bounce domain only; reports are judged by their VERP tag."""
+
+from __future__ import annotations
+
+import smtplib
+import time
+
+from core.events import recent_events
+from core.models import Tenant
+from core.secretbox import SecretBox
+from core.suppressions import list_suppressions
+from core.verp import new_message_ref, verp_address
+from relay.server import DIRECTORY_POLL_SECONDS
+from tests.support.box import DOMAIN, TENANT, Box
+
+
+def dsn(recipient: str, status: str = "5.1.1", diagnostic: str = "550 5.1.1 user unknown") -> bytes:
+    """An RFC 3464 report, as a remote MTA would send it."""
+    return (
+        "From: MAILER-DAEMON@mx.example.org\r\nTo: bounce@example\r\n"
+        "Subject: Undelivered Mail Returned to Sender\r\nMIME-Version: 1.0\r\n"
+        'Content-Type: multipart/report; report-type=delivery-status; boundary="b"\r\n\r\n'
+        "--b\r\nContent-Type: text/plain\r\n\r\nYour message could not be delivered.\r\n"
+        "--b\r\nContent-Type: message/delivery-status\r\n\r\n"
+        "Reporting-MTA: dns; mx.example.org\r\n\r\n"
+        f"Final-Recipient: rfc822; {recipient}\r\nAction: failed\r\nStatus: {status}\r\n"
+        f"Diagnostic-Code: smtp; {diagnostic}\r\n"
+        "--b--\r\n"
+    ).encode()
+
+
+def inbound(box: Box) -> smtplib.SMTP:
+    return smtplib.SMTP(box.settings.postfix.inbound_address, box.settings.postfix.inbound_port, timeout=30)
+
+
+def tenant_verp(box: Box) -> str:
+    key = SecretBox.from_file(box.settings.effective_encryption_key_file).derived_key("verp")
+    with box.db_session() as session:
+        tenant_id = session.query(Tenant).filter_by(name=TENANT).one().id
+    return verp_address(key, box.settings.bounce_domain, tenant_id, new_message_ref())
+
+
+def wait_for_event(box: Box, kind: str, subject: str) -> None:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        with box.db_session() as session:
+            if any(e.subject == subject for e in recent_events(session, kind)):
+                return
+        time.sleep(0.2)
+    raise AssertionError(f"no {kind} event for {subject}")
+
+
+def test_port_25_takes_the_bounce_domain_only(box: Box) -> None:
+    with inbound(box) as client:
+        client.ehlo("mx.example.org")
+        assert client.mail("someone@example.org")[0] == 250
+        code, reply = client.rcpt("victim@example.net")
+        assert code == 554 and b"Relay access denied" in reply
+        assert client.rcpt(f"anything@{box.settings.bounce_domain}")[0] == 250
+        assert "AUTH" not in (client.ehlo_resp or b"").decode()
+
+
+def test_a_hard_bounce_suppresses_the_recipient_for_its_tenant(box: Box) -> None:
+    return_path = tenant_verp(box)
+    with inbound(box) as client:
+        client.sendmail("", [return_path], dsn("bounced@example.org"))
+    wait_for_event(box, "suppressed", "bounced@example.org")
+    with box.db_session() as session:
+        assert next(e.subject for e in recent_events(session, "bounced")) == "bounced@example.org"
+        assert [s.address for s in list_suppressions(session, TENANT)] == ["bounced@example.org"]
+    time.sleep(DIRECTORY_POLL_SECONDS * 2 + 0.5)
+    with box.client() as client:
+        client.mail(f"app@{DOMAIN}")
+        code, reply = client.rcpt("bounced@example.org")
+        assert code == 550 and b"suppression list (hard bounce)" in reply
+
+
+def test_a_forged_tag_is_recorded_and_changes_nothing(box: Box) -> None:
+    local, _, domain = tenant_verp(box).partition("@")
+    forged = f"{local[:-4]}aaaa@{domain}"
+    with inbound(box) as client:
+        client.sendmail("", [forged], dsn("innocent@example.org"))
+    wait_for_event(box, "forged_report", forged)
+    with box.db_session() as session:
+        assert "innocent@example.org" not in [s.address for s in list_suppressions(session)]

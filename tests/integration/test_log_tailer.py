@@ -1,0 +1,71 @@
+"""The Postfix log tailer: delivery events, exactly once, across a crash and a log rotation."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import time
+from collections import Counter
+from collections.abc import Iterator
+
+import pytest
+
+from core.events import recent_events
+from core.models import Tenant
+from tests.support.box import DOMAIN, TENANT, Box, message, running_box
+from tests.support.sink import Sink
+
+
+@pytest.fixture(scope="module")
+def box(sink: Sink) -> Iterator[Box]:
+    with running_box(sink) as box:
+        yield box
+
+
+def send(box: Box, subjects: list[str]) -> list[str]:
+    queue_ids = []
+    with box.client() as client:
+        for subject in subjects:
+            client.mail(f"app@{DOMAIN}")
+            client.rcpt("someone@example.org")
+            code, reply = client.data(message(subject))
+            assert code == 250
+            queue_ids.append(reply.decode().rsplit(" ", 1)[1])
+    return queue_ids
+
+
+def delivered_events(box: Box, queue_ids: list[str], timeout: float = 30.0) -> Counter[str]:
+    deadline = time.monotonic() + timeout
+    while True:
+        with box.db_session() as session:
+            tenant_id = session.query(Tenant).filter_by(name=TENANT).one().id
+            events = [e for e in recent_events(session, "delivered", limit=100_000)
+                      if e.tenant_id == tenant_id]
+            seen = Counter(e.detail.split()[0].removeprefix("queue_id=") for e in events)
+        if all(seen[q] for q in queue_ids) or time.monotonic() > deadline:
+            return seen
+        time.sleep(0.3)
+
+
+def test_each_delivery_is_one_event_though_the_tailer_is_killed_mid_burst(box: Box) -> None:
+    first = send(box, [f"burst {n}" for n in range(15)])
+    assert box.intake is not None
+    box.intake.send_signal(signal.SIGKILL)
+    box.intake.wait(10)
+    second = send(box, [f"burst {n}" for n in range(15, 30)])
+    box.start_intake()
+    seen = delivered_events(box, first + second)
+    assert {q: seen[q] for q in first + second} == dict.fromkeys(first + second, 1)
+    with box.db_session() as session:
+        details = [e.detail for e in recent_events(session, "delivered", limit=100_000)]
+    assert any("message_id=<burst-3@acme.test>" in d and "dsn=2.0.0" in d for d in details)
+
+
+def test_a_rotated_log_is_followed(box: Box) -> None:
+    before = send(box, ["before rotation"])
+    delivered_events(box, before)
+    subprocess.run(["postfix", "-c", str(box.instance.config_dir), "logrotate"], check=True,
+                   capture_output=True)
+    after = send(box, ["after rotation 1", "after rotation 2"])
+    seen = delivered_events(box, after)
+    assert [seen[q] for q in before + after] == [1, 1, 1]

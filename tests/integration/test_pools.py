@@ -1,0 +1,124 @@
+"""IP pools in the real path: which address each message leaves from, and when none may."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Iterator
+
+import pytest
+
+from core import tenants
+from milter.policy import NO_ROUTE
+from milter.server import DIRECTORY_POLL_SECONDS
+from relayctl.cli import main as relayctl
+from tests.support.box import DOMAIN, Box, message, running_box
+from tests.support.sink import Sink
+
+WEIGHTS = {"127.0.0.2": 1, "127.0.0.3": 2, "127.0.0.4": 3}
+# Chi-square with 2 degrees of freedom: exceeded by chance once in a thousand runs.
+CHI_SQUARE_LIMIT = 13.8
+
+
+@pytest.fixture(scope="module")
+def box(sink: Sink) -> Iterator[Box]:
+    with running_box(sink) as box:
+        yield box
+
+
+def ctl(box: Box, *args: str) -> None:
+    assert relayctl(["--config", str(box.config_path), *args]) == 0
+
+
+def helo(address: str) -> str:
+    return f"out{address.rsplit('.', 1)[1]}.relay.test"
+
+
+def wait_for_reload() -> None:
+    time.sleep(DIRECTORY_POLL_SECONDS * 2 + 0.5)
+
+
+def send_many(box: Box, subject: str, count: int, username: str = "", password: str = "",
+              sender: str = f"app@{DOMAIN}") -> list[tuple[int, bytes]]:
+    with box.client(login=False) as client:
+        client.login(username or box.username, password or box.password)
+        replies = []
+        for n in range(count):
+            client.mail(sender)
+            client.rcpt("someone@example.org")
+            replies.append(client.data(message(f"{subject} {n}", sender=sender)))
+    return replies
+
+
+def arrived(box: Box, subject: str, count: int) -> list[str]:
+    deadline = time.monotonic() + 60
+    while True:
+        found = [m for m in box.sink.messages if f"Subject: {subject} ".encode() in m.content]
+        if len(found) >= count or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert len(found) == count
+    for received in found:
+        if received.source_address != "127.0.0.1":
+            assert received.helo == helo(received.source_address)
+    return [m.source_address for m in found]
+
+
+def test_a_pool_sends_from_its_addresses_in_proportion_to_their_weights(box: Box) -> None:
+    ctl(box, "pool", "add", "weighted")
+    for address, weight in WEIGHTS.items():
+        ctl(box, "pool", "add-ip", "weighted", address, "--helo", helo(address), "--weight", str(weight))
+    ctl(box, "pool", "assign", "acme", "weighted")
+    wait_for_reload()
+    total = 300
+    assert all(code == 250 for code, _ in send_many(box, "weighted", total))
+    sources = Counter(arrived(box, "weighted", total))
+    assert set(sources) == set(WEIGHTS)
+    expected = {a: total * w / sum(WEIGHTS.values()) for a, w in WEIGHTS.items()}
+    chi_square = sum((sources[a] - e) ** 2 / e for a, e in expected.items())
+    assert chi_square < CHI_SQUARE_LIMIT, sources
+
+    ctl(box, "pool", "pause", "127.0.0.4", "--reason", "test")
+    wait_for_reload()
+    assert all(code == 250 for code, _ in send_many(box, "paused", 30))
+    assert "127.0.0.4" not in arrived(box, "paused", 30)
+    ctl(box, "pool", "resume", "127.0.0.4")
+
+
+def _tenant(box: Box, name: str) -> tuple[str, str, str]:
+    with box.db_session() as session:
+        credential = tenants.add_credential(session, name)
+    return credential.username, credential.secret, f"app@{name}.test"
+
+
+def test_a_warm_up_cap_is_held_and_an_empty_pool_gets_451(box: Box) -> None:
+    username, password, sender = _tenant(box, "other")
+    ctl(box, "pool", "add", "warming")
+    ctl(box, "pool", "add-ip", "warming", "127.0.0.5", "--helo", helo("127.0.0.5"), "--warmup", "4,8,16")
+    ctl(box, "pool", "assign", "other", "warming")
+    wait_for_reload()
+    replies = send_many(box, "warm", 6, username, password, sender)
+    assert [code for code, _ in replies] == [250] * 4 + [451] * 2
+    assert replies[-1][1].decode() == NO_ROUTE.split(" ", 1)[1]
+    assert arrived(box, "warm", 4) == ["127.0.0.5"] * 4
+
+    ctl(box, "pool", "add", "empty")
+    ctl(box, "pool", "assign", "other", "empty")
+    wait_for_reload()
+    assert send_many(box, "nowhere", 1, username, password, sender)[0][0] == 451
+
+
+def test_mail_queued_for_a_removed_address_is_still_delivered(box: Box) -> None:
+    ctl(box, "pool", "add", "leaving")
+    ctl(box, "pool", "add-ip", "leaving", "127.0.0.6", "--helo", helo("127.0.0.6"))
+    ctl(box, "pool", "assign", "acme", "leaving")
+    wait_for_reload()
+    box.sink.stop()
+    try:
+        assert all(code == 250 for code, _ in send_many(box, "queued", 3))
+        time.sleep(1.0)
+        ctl(box, "pool", "remove-ip", "127.0.0.6")
+    finally:
+        box.sink.start()
+    box.instance.flush()
+    assert arrived(box, "queued", 3) == ["127.0.0.1"] * 3

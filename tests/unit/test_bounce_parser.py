@@ -1,0 +1,73 @@
+"""The report parser on the real corpus (../shared/corpora/bounces) and on hostile input.
+
+Issue 5 asks for every sample to come out as expected; until then the corpus-wide
+accuracy may only rise (the floors below), and one sample of each family of
+servers is held exactly.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from core.bounces.parser import parse_report
+
+CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpora" / "bounces"
+RECIPIENT_FLOOR = 0.94
+KIND_FLOOR = 0.74
+
+HELD = {
+    "arf-01.eml": [("redacted@example.net", "complaint", "feedback", None)],
+    "lhost-exim-05.eml": [("kijitora@neko.example.co.jp", "hard", "userunknown", "5.1.1")],
+    "lhost-gmail-01.eml": [("userunknown@example.jp", "hard", "userunknown", "5.1.1")],
+    "lhost-office365-01.eml": [("kijitora@example.com", "hard", "userunknown", "5.1.10")],
+    "lhost-postfix-02.eml": [("filtered@example.co.jp", "hard", "userunknown", "5.2.1"),
+                             ("userunknown@example.co.jp", "hard", "userunknown", "5.1.1")],
+    "lhost-qmail-03.eml": [("kijitora@example.org", "soft", "rejected", "5.7.1")],
+    "lhost-sendmail-01.eml": [("userunknown@bouncehammer.jp", "hard", "userunknown", "5.1.1")],
+    "rfc3464-03.eml": [("kijitora@example.com", "soft", "policyviolation", "5.0.0")],
+    "rfc3834-02.eml": [("nekonyaan@example.org", "autoreply", "vacation", None)],
+}
+
+needs_corpus = pytest.mark.skipif(not CORPUS.exists(), reason=f"no bounce corpus at {CORPUS}")
+
+
+@needs_corpus
+@pytest.mark.parametrize("sample", sorted(HELD))
+def test_one_sample_of_each_family_reads_exactly(sample: str) -> None:
+    results = parse_report((CORPUS / "samples" / sample).read_bytes())
+    assert [(r.recipient.lower(), r.kind, r.reason, r.status) for r in results] == HELD[sample]
+
+
+@needs_corpus
+def test_corpus_accuracy_does_not_fall() -> None:
+    expected = named = right_kind = 0
+    for line in (CORPUS / "expected.jsonl").read_text().splitlines():
+        case = json.loads(line)
+        found = {r.recipient.lower(): r for r in parse_report((CORPUS / case["file"]).read_bytes())}
+        for want in case["results"]:
+            got = found.get(want["recipient"].lower())
+            expected += 1
+            named += got is not None
+            right_kind += got is not None and got.kind == want["kind"]
+    assert named / expected >= RECIPIENT_FLOOR
+    assert right_kind / expected >= KIND_FLOOR
+
+
+@needs_corpus
+def test_truncated_and_mis_encoded_reports_do_not_crash() -> None:
+    raw = (CORPUS / "samples" / "lhost-postfix-02.eml").read_bytes()
+    for cut in range(0, len(raw), max(1, len(raw) // 40)):
+        assert isinstance(parse_report(raw[:cut]), list)
+    garbled = raw.replace(b"charset=", b"charset=x-no-such-charset-").replace(b"\n", b"\n\xff\xfe", 40)
+    assert isinstance(parse_report(garbled), list)
+
+
+def test_huge_and_empty_input() -> None:
+    huge = (b"From: MAILER-DAEMON@example.org\r\nSubject: Undelivered Mail\r\n\r\n"
+            b"<someone@example.net>: 550 5.1.1 user unknown\r\n" + b"x" * (20 * 1024 * 1024))
+    assert [(r.recipient, r.kind) for r in parse_report(huge)] == [("someone@example.net", "hard")]
+    assert parse_report(b"") == []
+    assert parse_report(b"\x00\xff" * 1000) == []
