@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import string
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -10,8 +11,14 @@ from argon2.exceptions import InvalidHashError, VerificationError
 _hasher = PasswordHasher()
 
 
+# Letters and digits only: a secret starting with "-" is taken for an option when pasted
+# into a command line (swaks, curl), and punctuation trips up SMTP settings forms.
+_ALPHABET = string.ascii_letters + string.digits
+_LENGTH = 32  # about 190 bits
+
+
 def generate_secret() -> str:
-    return secrets.token_urlsafe(24)
+    return "".join(secrets.choice(_ALPHABET) for _ in range(_LENGTH))
 
 
 def hash_secret(secret: str) -> str:

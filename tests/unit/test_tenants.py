@@ -6,10 +6,13 @@ from cryptography.hazmat.primitives import serialization
 from sqlalchemy import Engine, select
 
 from core import tenants
+from core.config import Settings
 from core.db import directory_version, session_scope
+from core.dns_records import records_for_domain
+from core.domain_verify import RecordCheck
 from core.errors import ConflictError, InvalidInputError, NotFoundError
 from core.models import DkimKey, SmtpCredential
-from core.passwords import verify_secret
+from core.passwords import generate_secret, verify_secret
 from core.secretbox import SecretBox
 from relay.directory import load_snapshot
 
@@ -29,6 +32,12 @@ def test_credentials_are_stored_as_argon2_hashes(engine: Engine) -> None:
     assert credential.secret not in stored.secret_hash
     assert verify_secret(stored.secret_hash, credential.secret)
     assert not verify_secret(stored.secret_hash, credential.secret + "x")
+
+
+def test_generated_secrets_are_safe_to_paste_into_a_command_line() -> None:
+    for _ in range(200):
+        secret = generate_secret()
+        assert len(secret) == 32 and secret.isalnum() and secret.isascii()
 
 
 @pytest.mark.parametrize("algorithm", ["rsa", "ed25519"])
@@ -76,3 +85,29 @@ def test_every_change_moves_the_directory_version(engine: Engine, box: SecretBox
     snapshot = load_snapshot(engine)
     assert credential.username not in snapshot.credentials
     assert snapshot.domains["acme.test"].verified
+
+
+def test_a_rotated_key_signs_only_once_it_is_published(engine: Engine, box: SecretBox) -> None:
+    settings = Settings(hostname="relay.test")
+    with session_scope(engine) as session:
+        tenants.add_tenant(session, "acme")
+        domain = tenants.add_domain(session, box, "acme", "acme.test")
+        old = domain.dkim_keys[0].selector
+        new = tenants.add_dkim_key(session, box, "acme.test", "rsa").selector
+        assert new != old
+        assert {k.selector: k.state for k in domain.dkim_keys} == {old: "active", new: "pending"}
+
+        def verify(published: set[str]) -> None:
+            checks = [RecordCheck(r, r.purpose != "dkim" or r.name.split(".")[0] in published, "")
+                      for r in records_for_domain(settings, domain.name, domain.dkim_keys)]
+            tenants.record_verification(session, domain, checks)
+
+        verify({old})
+        assert {k.selector: k.state for k in domain.dkim_keys} == {old: "active", new: "pending"}
+        verify({old, new})
+        assert {k.selector: k.state for k in domain.dkim_keys} == {old: "retired", new: "active"}
+        assert domain.verified_at is not None
+        with pytest.raises(ConflictError):
+            tenants.remove_dkim_key(session, "acme.test", new)
+        tenants.remove_dkim_key(session, "acme.test", old)
+        assert [k.selector for k in domain.dkim_keys] == [new]
