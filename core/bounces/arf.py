@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from email import message_from_bytes, message_from_string
+from email import message_from_string
 from email.message import Message
 
-from core.bounces.fields import FIELD_LIMIT, first_address, text_of
+from core.bounces.fields import FIELD_LIMIT, first_address, original_recipient, text_of
 from core.bounces.model import ReportResult
 
 
@@ -19,19 +19,6 @@ def _report_fields(part: Message) -> list[tuple[str, str]]:
     return [(k.lower(), str(v)[:FIELD_LIMIT].strip()) for block in blocks for k, v in block.items()]
 
 
-def _original_recipient(message: Message) -> str | None:
-    for part in message.walk():
-        if part.get_content_type() in ("message/rfc822", "text/rfc822-headers"):
-            payload = part.get_payload()
-            inner = payload[0] if isinstance(payload, list) and payload else None
-            if not isinstance(inner, Message):
-                raw = part.get_payload(decode=True)
-                inner = message_from_bytes(raw) if isinstance(raw, bytes) else None
-            if inner is not None and inner.get("To"):
-                return first_address(str(inner.get("To")))
-    return None
-
-
 def parse_arf(message: Message) -> list[ReportResult] | None:
     """None when the message is no feedback report."""
     report = next((p for p in message.walk() if p.get_content_type() == "message/feedback-report"), None)
@@ -42,6 +29,6 @@ def parse_arf(message: Message) -> list[ReportResult] | None:
     named = (first_address(v) for k, v in fields if k in ("original-rcpt-to", "removal-recipient"))
     recipients = list(dict.fromkeys(address for address in named if address))
     if not recipients:
-        original = _original_recipient(message)
+        original = original_recipient(message)
         recipients = [original] if original else []
     return [ReportResult(r, "complaint", "feedback", feedback_type=feedback_type) for r in recipients]

@@ -6,7 +6,7 @@ from email.message import Message
 
 from core.bounces.fields import FIELD_LIMIT, first_address, reply_code_in, status_in, text_of
 from core.bounces.model import ReportResult
-from core.bounces.reasons import kind_for, reason_for
+from core.bounces.reasons import Diagnosis, command_in, kind_for, reason_for
 
 
 def _fields(block: Message) -> dict[str, str]:
@@ -34,14 +34,18 @@ def parse_dsn(message: Message, human_text: str) -> list[ReportResult]:
             diagnostic = fields.get("diagnostic-code", "")
             status = status_in(fields.get("status", ""))
             specific = status_in(diagnostic)
-            if specific and (status is None or status.endswith(".0.0")):
+            # The remote server's own code is more precise than the reporting MTA's summary
+            # (often 4.4.7 "expired" or x.0.0), unless the two disagree on permanence.
+            if specific and (status is None or status[0] == specific[0]):
                 status = specific
             reply_code = reply_code_in(diagnostic.partition(";")[2] or diagnostic)
             action = fields.get("action", "").lower()
             if action in ("delivered", "relayed", "expanded"):
                 reason = "delivered"
             else:
-                reason = reason_for(status, reply_code, diagnostic or human_text, human_text)
+                reason = reason_for(Diagnosis(
+                    status, reply_code, diagnostic or human_text, command_in(diagnostic, human_text),
+                    delayed=action == "delayed", local_mailer=diagnostic.lower().startswith("x-unix")))
             results.append(ReportResult(recipient, kind_for(reason, status, reply_code), reason, status,
                                         reply_code))
     return results

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from email import message_from_bytes
 from email.message import Message
 
 # The parts of a report that say anything are short; scanning more only invites
@@ -41,3 +42,17 @@ def text_of(part: Message) -> str:
         return payload[:TEXT_LIMIT].decode(charset, "replace")
     except LookupError:
         return payload[:TEXT_LIMIT].decode("utf-8", "replace")
+
+
+def original_recipient(message: Message) -> str | None:
+    """The To of the message a report carries back, when it carries one."""
+    for part in message.walk():
+        if part.get_content_type() in ("message/rfc822", "text/rfc822-headers"):
+            payload = part.get_payload()
+            inner = payload[0] if isinstance(payload, list) and payload else None
+            if not isinstance(inner, Message):
+                raw = part.get_payload(decode=True)
+                inner = message_from_bytes(raw) if isinstance(raw, bytes) else None
+            if inner is not None and inner.get("To"):
+                return first_address(str(inner.get("To")))
+    return None

@@ -10,7 +10,7 @@ from core.bounces.arf import parse_arf
 from core.bounces.autoreply import parse_autoreply
 from core.bounces.dsn import dsn_text, parse_dsn
 from core.bounces.model import ReportResult
-from core.bounces.text_bounce import looks_like_bounce, parse_text_bounce
+from core.bounces.text_bounce import human_text, looks_like_bounce, parse_text_bounce
 
 # Reports put what matters first; an attached original can be any size.
 MAX_PARSED_OCTETS = 2 * 1024 * 1024
@@ -34,6 +34,7 @@ def _parse(message: Message) -> list[ReportResult]:
         results = parse_dsn(message, dsn_text(message))
         if results:
             return results
-    if looks_like_bounce(message):
-        return parse_text_bounce(message)
+    words = human_text(message)
+    if looks_like_bounce(message, words[0]):
+        return parse_text_bounce(message, words)
     return parse_autoreply(message) or []

@@ -10,12 +10,22 @@ from __future__ import annotations
 import re
 from email.message import Message
 
-from core.bounces.fields import ADDRESS, FIELD_LIMIT, TEXT_LIMIT, reply_code_in, status_in, text_of
+from core.bounces.fields import (
+    ADDRESS,
+    FIELD_LIMIT,
+    TEXT_LIMIT,
+    first_address,
+    original_recipient,
+    reply_code_in,
+    status_in,
+    text_of,
+)
 from core.bounces.model import ReportResult
-from core.bounces.reasons import kind_for, reason_for
+from core.bounces.reasons import Diagnosis, command_in, kind_for, reason_for
 
 _ORIGINAL_STARTS = re.compile(
-    r"^\s*(?:-+ ?)?(?:this is a copy of|original message|below this line|the original message|"
+    r"^\s*(?:-+ ?)?(?:this is a copy of|original message|below this line|"
+    r"the original message (?:follows|is|headers)|"
     r"forwarded message|undelivered message|returned message|message headers? follows?|"
     r"content-type: message/rfc822)|^(?:return-path|received):",
     re.IGNORECASE | re.MULTILINE)
@@ -26,50 +36,79 @@ _BOUNCE_SUBJECT = re.compile(r"undeliver|deliver(y|ed)? (status|fail|notificatio
                              r"delivery has failed|nondeliver|rejected|warning|delayed", re.IGNORECASE)
 
 
-def looks_like_bounce(message: Message) -> bool:
+_BOUNCE_WORDS = re.compile(r"could not be delivered|trouble delivering|undeliverable|delivery (has )?failed|"
+                           r"(invalid|unknown) (user|recipient)|permanent (fatal )?error", re.IGNORECASE)
+
+
+def looks_like_bounce(message: Message, human_text: str) -> bool:
     sender = ADDRESS.search(str(message.get("From", "")))
     return bool(message.get("X-Failed-Recipients")
                 or (sender is not None and _SYSTEM_LOCAL_PARTS.match(sender.group(0)))
-                or _BOUNCE_SUBJECT.search(str(message.get("Subject", ""))))
+                or _BOUNCE_SUBJECT.search(str(message.get("Subject", "")))
+                or _BOUNCE_WORDS.search(human_text[:2048]))
 
 
-def _human_text(message: Message) -> str:
+def human_text(message: Message) -> tuple[str, str]:
+    """The report's own words, and what follows them (often the returned message's headers)."""
     texts = []
     for part in message.walk():
         if part.get_content_type() == "message/rfc822":
             break
         if part.get_content_type() == "text/plain":
             texts.append(text_of(part))
-    if not texts and not message.is_multipart():
-        texts.append(text_of(message))
+    if not texts:
+        payload = message.get_payload()
+        # A multipart message whose boundary never comes is one text.
+        texts.append(payload[:TEXT_LIMIT] if isinstance(payload, str) else text_of(message))
     text = "\n".join(texts)[:TEXT_LIMIT]
     cut = _ORIGINAL_STARTS.search(text)
-    return text[:cut.start()] if cut else text
+    return (text[:cut.start()], text[cut.start():]) if cut else (text, "")
 
 
-def parse_text_bounce(message: Message) -> list[ReportResult]:
-    headers = f"{message.get('From', '')} {message.get('To', '')}"[:FIELD_LIMIT]
-    own = {a.lower() for a in ADDRESS.findall(headers)}
-    text = _human_text(message)
+_ORIGINAL_TO = re.compile(r"^to:[ \t]*(.*)$", re.IGNORECASE | re.MULTILINE)
+
+
+def _returned_message_recipient(message: Message, returned: str) -> str | None:
+    original = original_recipient(message)
+    if original is None:
+        to_line = _ORIGINAL_TO.search(returned)
+        original = first_address(to_line.group(1)) if to_line else None
+    return original.lower() if original else None
+
+
+def parse_text_bounce(message: Message, words: tuple[str, str]) -> list[ReportResult]:
+    sender = {a.lower() for a in ADDRESS.findall(str(message.get("From", ""))[:FIELD_LIMIT])}
+    addressee = {a.lower() for a in ADDRESS.findall(str(message.get("To", ""))[:FIELD_LIMIT])}
+    text, returned = words
     failed = {a.lower() for a in ADDRESS.findall(str(message.get("X-Failed-Recipients", ""))[:FIELD_LIMIT])}
     positions: list[tuple[int, str]] = []
     for match in ADDRESS.finditer(text):
         address = match.group(0).strip(".").lower()
-        if address in own or _SYSTEM_LOCAL_PARTS.match(address) or any(a == address for _, a in positions):
+        if address in sender or any(a == address for _, a in positions):
             continue
         positions.append((match.start(), address))
+    # The bounce goes to the original sender, whom the text often names too; rarely, to the
+    # failed recipient itself.
+    if any(a not in addressee for _, a in positions):
+        positions = [(start, a) for start, a in positions if a not in addressee]
     # Exim's X-Failed-Recipients narrows the addresses the text names, when they agree.
-    if failed and any(a in failed for _, a in positions):
-        positions = [(start, a) for start, a in positions if a in failed]
+    if failed:
+        positions = [(start, a) for start, a in positions if a in failed] or [(0, a) for a in sorted(failed)]
     if not positions:
-        positions = [(0, address) for address in sorted(failed)]
+        original = _returned_message_recipient(message, returned)
+        positions = [(0, original)] if original else []
     results = []
     for n, (start, address) in enumerate(positions):
         end = positions[n + 1][0] if n + 1 < len(positions) else len(text)
         context = text[start:end] if end > start else text
         status = status_in(context) or status_in(text)
         reply_code = reply_code_in(context) or reply_code_in(text)
-        reason = reason_for(status, reply_code, context if context.strip() else text)
+        reason = reason_for(Diagnosis(status, reply_code, context, command_in(context, text)))
+        if reason in ("onhold", "undefined"):
+            # Some servers give the reason once, before the list of addresses.
+            reason = reason_for(Diagnosis(status, reply_code, text, command_in(text)))
+        if reason in ("onhold", "undefined") and address.endswith("@googlegroups.com"):
+            reason = "rejected"  # a group that bounces a post refused the poster, in any language
         kind = kind_for(reason, status, reply_code)
         results.append(ReportResult(address, kind, reason, status, reply_code))
     return results
