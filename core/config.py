@@ -85,6 +85,9 @@ class DnsSettings:
     # Empty: derived from the relay's hostname (see Settings.bounce_domain / spf_domain).
     bounce_domain: str = ""
     spf_domain: str = ""
+    # The mailbox simulator's domain (success@, bounce@, ooto@, complaint@, suppressionlist@):
+    # mail to it never leaves the box. Empty: simulator.<hostname>.
+    simulator_domain: str = ""
     dmarc_policy: str = "none"
     # DNS blocklist zones each pool address is checked against (relayctl pool check).
     blocklists: tuple[str, ...] = ("zen.spamhaus.org", "bl.spamcop.net", "b.barracudacentral.org")
@@ -204,6 +207,15 @@ class Settings:
     def intake_socket(self) -> Path:
         """Where Postfix hands reports for the bounce domain to the intake (LMTP)."""
         return self.state_dir / "intake" / "lmtp.sock"
+
+    @property
+    def simulator_socket(self) -> Path:
+        """Where Postfix delivers mail for the simulator domain (LMTP)."""
+        return self.state_dir / "intake" / "simulator.sock"
+
+    @property
+    def simulator_domain(self) -> str:
+        return self.dns.simulator_domain or f"simulator.{self.hostname}"
 
     @property
     def bounce_domain(self) -> str:

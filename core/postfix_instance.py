@@ -63,6 +63,8 @@ class PostfixInstance:
             "milter_socket": settings.milter_socket,
             "bounce_domain": settings.bounce_domain,
             "intake_socket": settings.intake_socket,
+            "simulator_domain": settings.simulator_domain,
+            "simulator_socket": settings.simulator_socket,
             "inbound_service": self._inbound_service(),
             "inet_interfaces": "loopback-only" if inbound.inbound_address.startswith("127.") else "all",
             "route_header": ROUTE_HEADER,

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from core.db import bump_directory_version
 from core.errors import InvalidInputError, NotFoundError
+from core.events import record_event
 from core.models import Suppression
 from core.tenants import get_tenant
 
@@ -64,3 +65,10 @@ def list_suppressions(session: Session, tenant_name: str | None = None,
     if tenant_name is not None:
         query = query.where(Suppression.tenant_id == get_tenant(session, tenant_name).id)
     return list(session.scalars(query))
+
+
+def record_refusal(session: Session, tenant_name: str, address: str, reason: str) -> None:
+    """The front-end refused a suppressed recipient: the tenant hears of it (a "suppressed" event)."""
+    tenant = get_tenant(session, tenant_name)
+    record_event(session, "suppressed", normalize_address(address), f"refused at RCPT: {reason}",
+                 tenant_id=tenant.id)

@@ -1,5 +1,6 @@
 """Starts the bounce intake: LMTP on a Unix socket that Postfix's lmtp client delivers to,
-and beside it the Postfix log tailer, the webhook sender and the reputation guard."""
+and beside it the mailbox simulator, the Postfix log tailer, the webhook sender and the
+reputation guard."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from core.service import run_until_signalled
 from core.unix_sockets import give_to_postfix, prepare_socket_path
 from intake.handler import ReportHandler
 from intake.log_tailer import LogTailer
+from intake.simulator import SimulatorHandler
 from intake.webhook_sender import WebhookSender
 
 log = logging.getLogger(__name__)
@@ -45,6 +47,19 @@ def guard_reputation(engine: Engine, settings: Settings) -> list[str]:
         return guard(session, settings.reputation)
 
 
+async def serve_simulator(settings: Settings) -> asyncio.Server:
+    inbound = settings.postfix.inbound_address
+    handler = SimulatorHandler(settings.simulator_domain, "127.0.0.1" if inbound == "0.0.0.0" else inbound,
+                               settings.postfix.inbound_port)
+    path = settings.simulator_socket
+    prepare_socket_path(path)
+    server = await asyncio.get_running_loop().create_unix_server(
+        lambda: LMTP(handler, hostname=settings.hostname, decode_data=False), str(path))
+    give_to_postfix(path)
+    log.info("mailbox simulator listening on %s for %s", path, settings.simulator_domain)
+    return server
+
+
 async def serve(settings: Settings, stop: asyncio.Event) -> None:
     engine = make_engine(settings.effective_database_url)
     box = SecretBox.from_file(settings.effective_encryption_key_file)
@@ -56,6 +71,7 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
         lambda: LMTP(handler, hostname=settings.hostname, decode_data=False, data_size_limit=0), str(path))
     give_to_postfix(path)
     log.info("bounce intake listening on %s for %s", path, settings.bounce_domain)
+    simulator = await serve_simulator(settings)
     tailer = LogTailer(engine, PostfixInstance(settings).log_file)
     sender = WebhookSender(engine, box, settings.webhooks)
     guard_now = functools.partial(guard_reputation, engine, settings)
@@ -66,9 +82,11 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
     await stop.wait()
     for task in tasks:
         task.cancel()
-    server.close()
-    await server.wait_closed()
+    for listening in (server, simulator):
+        listening.close()
+        await listening.wait_closed()
     path.unlink(missing_ok=True)
+    settings.simulator_socket.unlink(missing_ok=True)
     engine.dispose()
 
 

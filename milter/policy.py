@@ -50,14 +50,19 @@ def _first_value(headers: list[tuple[bytes, bytes]], name: bytes) -> str:
     return ""
 
 
+SIMULATOR_ROUTE = "simulator"
+
+
 class RelayPolicy:
     def __init__(self, directory: MilterDirectory, throttle: Throttle, router: Router, verp_key: bytes,
-                 bounce_domain: str, accepted: AcceptedLog, clock: Callable[[], float] = time.time) -> None:
+                 bounce_domain: str, accepted: AcceptedLog, simulator_domain: str = "",
+                 clock: Callable[[], float] = time.time) -> None:
         self._directory = directory
         self._throttle = throttle
         self._router = router
         self._verp_key = verp_key
         self._bounce_domain = bounce_domain
+        self._simulator_suffix = "@" + simulator_domain.lower() if simulator_domain else None
         self._accepted = accepted
         self._clock = clock
         self._connection_tenants: dict[int, str] = {}
@@ -80,7 +85,11 @@ class RelayPolicy:
         keys = self._directory.signing_keys(tenant_name, domains[0])
         if not keys:
             return Verdict(reply=NO_SIGNING_KEY)
-        transport = await self._router.route(tenant.pool, message.recipients)
+        # Mail for the mailbox simulator takes no outbound route: transport_maps keeps it on the box.
+        simulated = self._simulator_suffix is not None and all(
+            r.lower().endswith(self._simulator_suffix) for r in message.recipients)
+        transport = (SIMULATOR_ROUTE if simulated
+                     else await self._router.route(tenant.pool, message.recipients))
         if transport is None:
             return Verdict(reply=NO_ROUTE)
         body = message.body
@@ -95,7 +104,8 @@ class RelayPolicy:
         # A route the client wrote itself must not survive; Postfix only acts on ours.
         modifications += [ChangeHeader(1, ROUTE_HEADER, "")
                           for name, _ in message.headers if name.decode().lower() == ROUTE_HEADER.lower()]
-        modifications.append(AddHeader(ROUTE_HEADER, transport))
+        if not simulated:
+            modifications.append(AddHeader(ROUTE_HEADER, transport))
         message_ref = new_message_ref()
         return_path = verp_address(self._verp_key, self._bounce_domain, tenant.id, message_ref)
         modifications.append(ChangeFrom(return_path))

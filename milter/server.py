@@ -59,7 +59,7 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
     accepted = AcceptedLog(settings.milter_dir / "accepted.jsonl")
     router = Router(directory, store, settings.delivery_profiles)
     policy = RelayPolicy(directory, Throttle(store), router, box.derived_key("verp"), settings.bounce_domain,
-                         accepted)
+                         accepted, settings.simulator_domain)
     server = await start_listener(settings, policy)
     tasks = [asyncio.create_task(directory.keep_fresh(DIRECTORY_POLL_SECONDS))]
     if isinstance(store, MemoryThrottleStore):

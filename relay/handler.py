@@ -14,10 +14,14 @@ import logging
 from typing import Any
 
 from aiosmtpd.smtp import MISSING, AuthResult, Envelope
+from sqlalchemy import Engine
 
+from core import suppressions
 from core.config import Settings
+from core.db import session_scope
 from core.header_from import from_domains
 from core.postfix_instance import PostfixInstance
+from core.simulator import is_simulated_suppression
 from relay import replies
 from relay.auth_guard import AuthFailureGuard
 from relay.credentials import CredentialChecker
@@ -41,8 +45,12 @@ def address_domain(address: str) -> str | None:
 
 
 class RelayHandler:
-    def __init__(self, settings: Settings, directory: Directory, guard: AuthFailureGuard) -> None:
+    def __init__(self, settings: Settings, directory: Directory, guard: AuthFailureGuard,
+                 engine: Engine | None = None) -> None:
         self._settings = settings
+        self._engine = engine
+        self._simulator_suffix = "@" + settings.simulator_domain.lower()
+        self._background: set[asyncio.Task[None]] = set()
         self._directory = directory
         self._checker = CredentialChecker(directory)
         self._guard = guard
@@ -165,12 +173,34 @@ class RelayHandler:
         if address_domain(address) is None:
             return replies.BAD_ADDRESS
         assert session.tenant is not None
+        simulated = address.lower().endswith(self._simulator_suffix)
+        if envelope.rcpt_tos and simulated != envelope.rcpt_tos[0].lower().endswith(self._simulator_suffix):
+            return replies.SIMULATOR_APART
         suppressed = self._directory.suppression(session.tenant, address)
+        if simulated and is_simulated_suppression(address, self._settings.simulator_domain):
+            suppressed = suppressed or "mailbox simulator"
         if suppressed is not None:
+            self._record_refusal(session.tenant, address, suppressed)
             return replies.RECIPIENT_SUPPRESSED.format(address=address, reason=suppressed.replace("_", " "))
         envelope.rcpt_tos.append(address)
         envelope.rcpt_options.extend(rcpt_options)
         return replies.RECIPIENT_OK
+
+    def _record_refusal(self, tenant: str, address: str, reason: str) -> None:
+        if self._engine is None:
+            return
+        write = asyncio.to_thread(self._write_refusal, self._engine, tenant, address, reason)
+        task = asyncio.create_task(write)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    @staticmethod
+    def _write_refusal(engine: Engine, tenant: str, address: str, reason: str) -> None:
+        try:
+            with session_scope(engine) as db:
+                suppressions.record_refusal(db, tenant, address, reason)
+        except Exception:  # the refusal itself stands; only the tenant's notice is lost
+            log.exception("could not record the refusal of a suppressed recipient")
 
     async def handle_DATA(self, server: RelaySMTP, session: RelaySession, envelope: Envelope) -> str:
         upstream = session.upstream

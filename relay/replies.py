@@ -23,6 +23,8 @@ BAD_ARGUMENT = "501 5.5.2 NUL bytes and invalid UTF-8 are not allowed in command
 RECIPIENT_SUPPRESSED = ("550 5.7.1 Recipient {address} is on the suppression list ({reason}); "
                         "it can be removed from the list by the account's administrator")
 TOO_MANY_RECIPIENTS = "452 4.5.3 Too many recipients"
+# 452 at RCPT: the client sends the other recipients in a transaction of their own.
+SIMULATOR_APART = "452 4.5.3 Send to the mailbox simulator in a message of its own"
 MESSAGE_TOO_BIG = "552 5.3.4 Message size exceeds fixed maximum message size"
 LINE_TOO_LONG = "554 5.6.0 Message has a line longer than 998 octets (RFC 5322 2.1.1)"
 BARE_CR = "554 5.6.0 Message contains a bare CR; lines must end with CRLF"

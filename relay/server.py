@@ -56,7 +56,7 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
     engine = make_engine(settings.effective_database_url)
     directory = Directory(engine)
     guard = AuthFailureGuard(settings.smtp.auth_failures)
-    handler = RelayHandler(settings, directory, guard)
+    handler = RelayHandler(settings, directory, guard, engine)
     tls = server_context(settings.tls_cert_file, settings.tls_key_file)
     loop = asyncio.get_running_loop()
     host = settings.smtp.listen_address
