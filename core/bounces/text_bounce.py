@@ -91,9 +91,12 @@ def parse_text_bounce(message: Message, words: tuple[str, str]) -> list[ReportRe
     # failed recipient itself.
     if any(a not in addressee for _, a in positions):
         positions = [(start, a) for start, a in positions if a not in addressee]
-    # Exim's X-Failed-Recipients narrows the addresses the text names, when they agree.
+    # Exim's X-Failed-Recipients narrows the addresses the text names, when they agree, and
+    # stands in for them when the text names only the bounce's own addressee.
     if failed:
-        positions = [(start, a) for start, a in positions if a in failed] or [(0, a) for a in sorted(failed)]
+        named = [(start, a) for start, a in positions if a in failed]
+        if named or all(a in addressee for _, a in positions):
+            positions = named or [(0, a) for a in sorted(failed)]
     if not positions:
         original = _returned_message_recipient(message, returned)
         positions = [(0, original)] if original else []

@@ -20,7 +20,7 @@ from core.bounces.parser import parse_report
 
 CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpora" / "bounces"
 RECIPIENT_FLOOR = 0.96
-KIND_FLOOR = 0.87
+KIND_FLOOR = 0.875
 SISIMAI_PSEUDO_STATUS = re.compile(r"^\d\.0\.9\d\d$")
 KNOWN_MISSES = {line.split()[0]: line.split(None, 1)[1]
                 for line in (Path(__file__).parent / "bounce_known_misses.txt").read_text().splitlines()
