@@ -9,6 +9,7 @@ import functools
 import logging
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from aiosmtpd.lmtp import LMTP
 from sqlalchemy import Engine
@@ -20,6 +21,7 @@ from core.postfix_instance import PostfixInstance
 from core.reputation import guard
 from core.secretbox import SecretBox
 from core.service import run_until_signalled
+from core.simulator import SimulatorDomain
 from core.unix_sockets import give_to_postfix, prepare_socket_path
 from intake.handler import ReportHandler
 from intake.log_tailer import LogTailer
@@ -47,16 +49,12 @@ def guard_reputation(engine: Engine, settings: Settings) -> list[str]:
         return guard(session, settings.reputation)
 
 
-async def serve_simulator(settings: Settings) -> asyncio.Server:
-    inbound = settings.postfix.inbound_address
-    handler = SimulatorHandler(settings.simulator_domain, "127.0.0.1" if inbound == "0.0.0.0" else inbound,
-                               settings.postfix.inbound_port)
-    path = settings.simulator_socket
+async def serve_lmtp(handler: object, path: Path, hostname: str, **options: Any) -> asyncio.Server:
+    """An LMTP listener on a Unix socket that Postfix's lmtp client may write to."""
     prepare_socket_path(path)
     server = await asyncio.get_running_loop().create_unix_server(
-        lambda: LMTP(handler, hostname=settings.hostname, decode_data=False), str(path))
+        lambda: LMTP(handler, hostname=hostname, decode_data=False, **options), str(path))
     give_to_postfix(path)
-    log.info("mailbox simulator listening on %s for %s", path, settings.simulator_domain)
     return server
 
 
@@ -64,14 +62,15 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
     engine = make_engine(settings.effective_database_url)
     box = SecretBox.from_file(settings.effective_encryption_key_file)
     handler = ReportHandler(engine, box.derived_key("verp"), settings.bounce_domain, settings.hostname)
-    path = settings.intake_socket
-    prepare_socket_path(path)
-    loop = asyncio.get_running_loop()
-    server = await loop.create_unix_server(
-        lambda: LMTP(handler, hostname=settings.hostname, decode_data=False, data_size_limit=0), str(path))
-    give_to_postfix(path)
-    log.info("bounce intake listening on %s for %s", path, settings.bounce_domain)
-    simulator = await serve_simulator(settings)
+    inbound = settings.postfix.inbound_address
+    simulator_handler = SimulatorHandler(SimulatorDomain(settings.simulator_domain),
+                                         "127.0.0.1" if inbound == "0.0.0.0" else inbound,
+                                         settings.postfix.inbound_port)
+    paths = (settings.intake_socket, settings.simulator_socket)
+    listeners = (await serve_lmtp(handler, paths[0], settings.hostname, data_size_limit=0),
+                 await serve_lmtp(simulator_handler, paths[1], settings.hostname))
+    log.info("bounce intake listening on %s for %s, mailbox simulator on %s for %s",
+             paths[0], settings.bounce_domain, paths[1], settings.simulator_domain)
     tailer = LogTailer(engine, PostfixInstance(settings).log_file)
     sender = WebhookSender(engine, box, settings.webhooks)
     guard_now = functools.partial(guard_reputation, engine, settings)
@@ -82,11 +81,10 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
     await stop.wait()
     for task in tasks:
         task.cancel()
-    for listening in (server, simulator):
-        listening.close()
-        await listening.wait_closed()
-    path.unlink(missing_ok=True)
-    settings.simulator_socket.unlink(missing_ok=True)
+    for listener, path in zip(listeners, paths, strict=True):
+        listener.close()
+        await listener.wait_closed()
+        path.unlink(missing_ok=True)
     engine.dispose()
 
 

@@ -27,7 +27,7 @@ from email.utils import formatdate, make_msgid
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from core.simulator import LOCAL_PARTS, SUPPRESSED_LOCAL_PART
+from core.simulator import LOCAL_PARTS, SUPPRESSED_LOCAL_PART, SimulatorDomain
 
 log = logging.getLogger(__name__)
 
@@ -76,16 +76,15 @@ def _address(message: Message, sender: str, recipient: str, subject: str) -> Non
 
 
 class SimulatorHandler:
-    def __init__(self, simulator_domain: str, inbound_host: str, inbound_port: int) -> None:
-        self._domain = simulator_domain.lower()
+    def __init__(self, simulator: SimulatorDomain, inbound_host: str, inbound_port: int) -> None:
+        self._simulator = simulator
         self._inbound = (inbound_host, inbound_port)
 
     async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope, address: str,
                           rcpt_options: list[str]) -> str:
-        local, _, domain = address.lower().rpartition("@")
-        if domain != self._domain:
-            return f"550 5.1.2 This service takes mail for {self._domain} only"
-        if local not in LOCAL_PARTS:
+        if not self._simulator.holds(address):
+            return f"550 5.1.2 This service takes mail for {self._simulator.name} only"
+        if address.lower().rpartition("@")[0] not in LOCAL_PARTS:
             return f"550 5.1.1 <{address}>: the mailbox simulator has no such address"
         envelope.rcpt_tos.append(address)
         return "250 2.1.5 Ok"

@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 from core.header_from import domains_of_from_values
 from core.routes import ROUTE_HEADER
+from core.simulator import SimulatorDomain
 from core.verp import new_message_ref, verp_address
 from milter import dkim_signer
 from milter.accepted_log import Accepted, AcceptedLog
@@ -55,14 +56,14 @@ SIMULATOR_ROUTE = "simulator"
 
 class RelayPolicy:
     def __init__(self, directory: MilterDirectory, throttle: Throttle, router: Router, verp_key: bytes,
-                 bounce_domain: str, accepted: AcceptedLog, simulator_domain: str = "",
+                 bounce_domain: str, accepted: AcceptedLog, simulator: SimulatorDomain,
                  clock: Callable[[], float] = time.time) -> None:
         self._directory = directory
         self._throttle = throttle
         self._router = router
         self._verp_key = verp_key
         self._bounce_domain = bounce_domain
-        self._simulator_suffix = "@" + simulator_domain.lower() if simulator_domain else None
+        self._simulator = simulator
         self._accepted = accepted
         self._clock = clock
         self._connection_tenants: dict[int, str] = {}
@@ -86,8 +87,7 @@ class RelayPolicy:
         if not keys:
             return Verdict(reply=NO_SIGNING_KEY)
         # Mail for the mailbox simulator takes no outbound route: transport_maps keeps it on the box.
-        simulated = self._simulator_suffix is not None and all(
-            r.lower().endswith(self._simulator_suffix) for r in message.recipients)
+        simulated = all(self._simulator.holds(r) for r in message.recipients)
         transport = (SIMULATOR_ROUTE if simulated
                      else await self._router.route(tenant.pool, message.recipients))
         if transport is None:

@@ -14,6 +14,7 @@ from core.db import make_engine
 from core.logs import setup_logging
 from core.secretbox import SecretBox
 from core.service import run_until_signalled
+from core.simulator import SimulatorDomain
 from core.unix_sockets import give_to_postfix, prepare_socket_path
 from milter.accepted_log import AcceptedLog
 from milter.directory import MilterDirectory
@@ -59,7 +60,7 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
     accepted = AcceptedLog(settings.milter_dir / "accepted.jsonl")
     router = Router(directory, store, settings.delivery_profiles)
     policy = RelayPolicy(directory, Throttle(store), router, box.derived_key("verp"), settings.bounce_domain,
-                         accepted, settings.simulator_domain)
+                         accepted, SimulatorDomain(settings.simulator_domain))
     server = await start_listener(settings, policy)
     tasks = [asyncio.create_task(directory.keep_fresh(DIRECTORY_POLL_SECONDS))]
     if isinstance(store, MemoryThrottleStore):

@@ -21,7 +21,7 @@ from core.config import Settings
 from core.db import session_scope
 from core.header_from import from_domains
 from core.postfix_instance import PostfixInstance
-from core.simulator import is_simulated_suppression
+from core.simulator import SimulatorDomain
 from relay import replies
 from relay.auth_guard import AuthFailureGuard
 from relay.credentials import CredentialChecker
@@ -49,7 +49,7 @@ class RelayHandler:
                  engine: Engine | None = None) -> None:
         self._settings = settings
         self._engine = engine
-        self._simulator_suffix = "@" + settings.simulator_domain.lower()
+        self._simulator = SimulatorDomain(settings.simulator_domain)
         self._background: set[asyncio.Task[None]] = set()
         self._directory = directory
         self._checker = CredentialChecker(directory)
@@ -173,11 +173,11 @@ class RelayHandler:
         if address_domain(address) is None:
             return replies.BAD_ADDRESS
         assert session.tenant is not None
-        simulated = address.lower().endswith(self._simulator_suffix)
-        if envelope.rcpt_tos and simulated != envelope.rcpt_tos[0].lower().endswith(self._simulator_suffix):
+        simulated = self._simulator.holds(address)
+        if envelope.rcpt_tos and simulated != self._simulator.holds(envelope.rcpt_tos[0]):
             return replies.SIMULATOR_APART
         suppressed = self._directory.suppression(session.tenant, address)
-        if simulated and is_simulated_suppression(address, self._settings.simulator_domain):
+        if simulated and self._simulator.is_suppressed(address):
             suppressed = suppressed or "mailbox simulator"
         if suppressed is not None:
             self._record_refusal(session.tenant, address, suppressed)

@@ -173,9 +173,14 @@ class _Words:
         return found
 
 
+def _ruled_out(reason: str, d: Diagnosis) -> bool:
+    """A temporary (4.x.x) failure is never proof that an address is gone."""
+    return reason in HARD_REASONS and (d.status or "").startswith("4.")
+
+
 def _settles(reason: str, named: str, d: Diagnosis, words: _Words) -> bool:
-    if reason in HARD_REASONS and (d.status or "").startswith("4."):
-        return False  # a temporary failure is never proof that an address is gone
+    if _ruled_out(reason, d):
+        return False
     if reason == "userunknown":
         if named == "userunknown":
             others = ("blocked", "mailboxfull", "hasmoved", "notaccept", "rejected")
@@ -199,7 +204,7 @@ def reason_for(d: Diagnosis) -> str:
     if named and named not in _VAGUE:
         return named
     for reason in _THEN:
-        if words.say(reason) and not (reason in HARD_REASONS and (d.status or "").startswith("4.")):
+        if words.say(reason) and not _ruled_out(reason, d):
             return reason
     if named:
         return named
