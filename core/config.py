@@ -147,6 +147,26 @@ class DeliveryProfile:
     recipients_per_delivery: int = 50
 
 
+def _panel_login_failures() -> AuthFailureSettings:
+    return AuthFailureSettings(window_seconds=900, slowdown_after=3, slowdown_seconds=1.0, lockout_after=5,
+                               lockout_seconds=900)
+
+
+@dataclass(frozen=True)
+class PanelSettings:
+    """The admin panel: served by `relayctl run` (waitress), normally behind a TLS reverse proxy."""
+
+    listen_address: str = "127.0.0.1"
+    port: int = 8080
+    # Mark cookies Secure (sent over HTTPS only; browsers also send them to http://localhost).
+    secure_cookies: bool = True
+    # Trust X-Forwarded-For/-Proto from one reverse proxy in front.
+    behind_proxy: bool = False
+    session_hours: int = 12
+    # Failed logins per client address and per username.
+    login_failures: AuthFailureSettings = field(default_factory=_panel_login_failures)
+
+
 DEFAULT_DELIVERY_PROFILES = (
     DeliveryProfile("gmail", ("gmail.com", "googlemail.com"), concurrency=10, recipients_per_delivery=100),
     DeliveryProfile("yahoo", ("yahoo.com", "ymail.com", "rocketmail.com", "aol.com"), concurrency=4,
@@ -173,6 +193,7 @@ class Settings:
     delivery_profiles: tuple[DeliveryProfile, ...] = DEFAULT_DELIVERY_PROFILES
     webhooks: WebhookSettings = field(default_factory=WebhookSettings)
     reputation: ReputationSettings = field(default_factory=ReputationSettings)
+    panel: PanelSettings = field(default_factory=PanelSettings)
 
     @property
     def effective_database_url(self) -> str:

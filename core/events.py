@@ -2,27 +2,62 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from dataclasses import dataclass
+
+from sqlalchemy import Insert, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from core.models import Event, Webhook, WebhookDelivery
+from core.models import Event, EventCount, Webhook, WebhookDelivery, utcnow
 
 # What a tenant hears of through its webhooks.
 WEBHOOK_KINDS = frozenset({"delivered", "deferred", "bounced", "expired", "complained", "suppressed",
                            "autoreplied"})
 
 
+@dataclass(frozen=True)
+class MessageKeys:
+    """What ties an event to one message; empty where unknown."""
+
+    message_ref: str = ""
+    queue_id: str = ""
+    message_id: str = ""
+
+
+NO_MESSAGE = MessageKeys()
+
+
 def record_event(session: Session, kind: str, subject: str = "", detail: str = "",
-                 tenant_id: int | None = None) -> Event:
+                 tenant_id: int | None = None, message: MessageKeys = NO_MESSAGE,
+                 report_id: int | None = None) -> Event:
     """Store an event; a tenant's webhooks get it through the outbox, in the same transaction."""
-    event = Event(kind=kind, subject=subject[:255], detail=detail, tenant_id=tenant_id)
+    event = Event(kind=kind, subject=subject[:255], detail=detail, tenant_id=tenant_id, at=utcnow(),
+                  message_ref=message.message_ref[:16], queue_id=message.queue_id[:32],
+                  message_id=message.message_id[:255], report_id=report_id)
     session.add(event)
+    _count(session, event)
     if tenant_id is not None and kind in WEBHOOK_KINDS:
         webhook_ids = session.scalars(select(Webhook.id).where(Webhook.tenant_id == tenant_id)).all()
         if webhook_ids:
             session.flush()
             session.add_all(WebhookDelivery(webhook_id=w, event_id=event.id) for w in webhook_ids)
     return event
+
+
+def _count(session: Session, event: Event) -> None:
+    hour = event.at.replace(minute=0, second=0, microsecond=0)
+    values = {"hour": hour, "tenant_id": event.tenant_id or 0, "kind": event.kind, "count": 1}
+    dialect = session.get_bind().dialect.name
+    statement: Insert
+    if dialect == "postgresql":
+        pg = postgresql.insert(EventCount).values(values)
+        statement = pg.on_conflict_do_update(index_elements=["hour", "tenant_id", "kind"],
+                                             set_={"count": EventCount.count + 1})
+    else:
+        lite = sqlite.insert(EventCount).values(values)
+        statement = lite.on_conflict_do_update(index_elements=["hour", "tenant_id", "kind"],
+                                               set_={"count": EventCount.count + 1})
+    session.execute(statement)
 
 
 def recent_events(session: Session, kind: str | None = None, limit: int = 50) -> list[Event]:

@@ -138,8 +138,72 @@ class Event(Base):
     kind: Mapped[str] = mapped_column(String(32), index=True)
     tenant_id: Mapped[int | None] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True,
                                                   default=None)
-    subject: Mapped[str] = mapped_column(String(255), default="")
+    subject: Mapped[str] = mapped_column(String(255), default="", index=True)
     detail: Mapped[str] = mapped_column(Text, default="")
+    # What ties the events of one message together: the VERP message ref (the milter's, in the
+    # return-path), Postfix's queue id and the Message-ID header; empty where unknown.
+    message_ref: Mapped[str] = mapped_column(String(16), default="", index=True)
+    queue_id: Mapped[str] = mapped_column(String(32), default="", index=True)
+    message_id: Mapped[str] = mapped_column(String(255), default="", index=True)
+    report_id: Mapped[int | None] = mapped_column(ForeignKey("reports.id", ondelete="SET NULL"), default=None)
+
+
+class EventCount(Base):
+    """Events counted per hour, tenant and kind as they are recorded, so that the dashboard
+    reads a few hundred rows however many events there are. tenant_id 0: no tenant."""
+
+    __tablename__ = "event_counts"
+
+    hour: Mapped[datetime] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32), primary_key=True)
+    count: Mapped[int] = mapped_column(default=0)
+
+
+class Report(Base):
+    """A bounce, complaint or auto-reply as it arrived, kept for the panel (shown as text only)."""
+
+    __tablename__ = "reports"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    tenant_id: Mapped[int | None] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True,
+                                                  default=None)
+    envelope_recipient: Mapped[str] = mapped_column(String(320))
+    # The message as it arrived, decoded as UTF-8 with replacement, cut at MAX_KEPT_REPORT.
+    raw: Mapped[str] = mapped_column(Text)
+    truncated: Mapped[bool] = mapped_column(default=False)
+
+
+class PanelUser(Base):
+    """Someone who logs in to the panel: an admin, or a tenant user who sees one tenant only."""
+
+    __tablename__ = "panel_users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(128), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16))  # admin, tenant
+    tenant_id: Mapped[int | None] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    tenant: Mapped[Tenant | None] = relationship()
+
+
+class ApiToken(Base):
+    """A token for the JSON API, acting as its user; only its SHA-256 is stored."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("panel_users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(128))
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    user: Mapped[PanelUser] = relationship()
 
 
 class Suppression(Base):

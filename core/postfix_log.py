@@ -8,6 +8,8 @@ from dataclasses import dataclass
 _QUEUE_LINE = re.compile(r"\]: ([0-9A-Za-z]{10,20}|[0-9A-F]{6,12}): (.*)$")
 _SASL = re.compile(r"sasl_username=([^,\s]+)")
 _MESSAGE_ID = re.compile(r"^message-id=(<[^>]*>|\S*)")
+# qmgr's line names the return-path, which the milter made a VERP address (core.verp).
+_VERP_FROM = re.compile(r"^from=<b\.\d{1,12}\.([a-z2-7]{13})\.[a-z2-7]{16}@", re.IGNORECASE)
 _DELIVERY = re.compile(r"^to=<([^>]*)>,(?:.*?\brelay=([^,]*),)?.*?\bdsn=([0-9.]+), "
                        r"status=(sent|deferred|bounced|expired)(?:,[^(]*)?(?: \((.*)\))?$")
 
@@ -31,6 +33,7 @@ class QueueFact:
     queue_id: str
     tenant: str | None = None
     message_id: str | None = None
+    message_ref: str | None = None
     removed: bool = False
 
 
@@ -43,6 +46,8 @@ def read_line(line: str) -> Delivery | QueueFact | None:
         return QueueFact(queue_id, tenant=sasl.group(1))
     if (message_id := _MESSAGE_ID.match(rest)) is not None:
         return QueueFact(queue_id, message_id=message_id.group(1))
+    if (verp := _VERP_FROM.match(rest)) is not None:
+        return QueueFact(queue_id, message_ref=verp.group(1).lower())
     if rest == "removed":
         return QueueFact(queue_id, removed=True)
     if (delivery := _DELIVERY.match(rest)) is not None:

@@ -60,6 +60,12 @@ def guard(session: Session, settings: ReputationSettings, now: datetime | None =
     return changed
 
 
+def pause(session: Session, tenant: Tenant, reason: str) -> None:
+    tenant.status = "paused"
+    record_event(session, "tenant_paused", tenant.name, reason, tenant_id=tenant.id)
+    bump_directory_version(session)
+
+
 def resume(session: Session, tenant: Tenant) -> None:
     tenant.status = "active"
     record_event(session, "tenant_resumed", tenant.name, "by the operator", tenant_id=tenant.id)

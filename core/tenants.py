@@ -13,9 +13,11 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core.config import Settings
 from core.db import bump_directory_version
 from core.dkim_keys import default_selector, generate_key
-from core.domain_verify import RecordCheck
+from core.dns_records import records_for_domain
+from core.domain_verify import RecordCheck, check_record, make_resolver
 from core.errors import ConflictError, InvalidInputError, NotFoundError
 from core.models import DkimKey, SendingDomain, SmtpCredential, Tenant, utcnow
 from core.passwords import generate_secret, hash_secret
@@ -127,6 +129,15 @@ def record_verification(session: Session, domain: SendingDomain, checks: list[Re
     published = {c.record.name.partition("._domainkey.")[0]
                  for c in checks if c.record.purpose == "dkim" and c.ok}
     activate_published_keys(session, domain, published)
+
+
+def verify_domain(session: Session, settings: Settings, domain: SendingDomain) -> list[RecordCheck]:
+    """Look each of the domain's records up in DNS now and store what was found."""
+    resolver = make_resolver(settings)
+    checks = [check_record(resolver, settings, record)
+              for record in records_for_domain(settings, domain.name, domain.dkim_keys)]
+    record_verification(session, domain, checks)
+    return checks
 
 
 LIMIT_FIELDS = ("max_per_second", "max_per_hour", "max_per_day", "max_connections")

@@ -54,5 +54,6 @@ def signature(secret: str, timestamp: str, body: bytes) -> str:
 def payload(event: Event, tenant: Tenant) -> bytes:
     return json.dumps({
         "id": event.id, "type": event.kind, "at": event.at.isoformat() + "Z", "tenant": tenant.name,
-        "recipient": event.subject, "detail": event.detail,
+        "recipient": event.subject, "detail": event.detail, "message_id": event.message_id,
+        "queue_id": event.queue_id, "message_ref": event.message_ref,
     }).encode()

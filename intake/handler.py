@@ -47,7 +47,8 @@ class ReportHandler:
         replies = []
         for recipient in envelope.rcpt_tos:
             try:
-                outcome = await asyncio.to_thread(self._record, recipient, results, own)
+                outcome = await asyncio.to_thread(self._record, recipient, results, envelope.original_content,
+                                                  own)
             except Exception:
                 log.exception("could not record a report for %s; Postfix will retry", recipient)
                 replies.append("451 4.3.0 Could not record the report; try again later")
@@ -57,6 +58,6 @@ class ReportHandler:
             replies.append("250 2.0.0 Report recorded")
         return "\r\n".join(replies)
 
-    def _record(self, recipient: str, results: list[ReportResult], own_report: bool) -> Outcome:
+    def _record(self, recipient: str, results: list[ReportResult], raw: bytes, own_report: bool) -> Outcome:
         with session_scope(self._engine) as db:
-            return record_report(db, self._verp_key, self._bounce_domain, recipient, results, own_report)
+            return record_report(db, self._verp_key, self._bounce_domain, recipient, results, raw, own_report)

@@ -23,7 +23,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from core.db import session_scope
-from core.events import record_event
+from core.events import MessageKeys, record_event
 from core.models import LogPosition, Tenant
 from core.postfix_log import STATUS_EVENTS, Delivery, QueueFact, read_line
 
@@ -109,14 +109,16 @@ class LogTailer:
                     pending.setdefault(fact.queue_id, {})["tenant"] = fact.tenant
                 elif fact.message_id is not None and fact.queue_id in pending:
                     pending[fact.queue_id]["message_id"] = fact.message_id
+                elif fact.message_ref is not None and fact.queue_id in pending:
+                    pending[fact.queue_id]["message_ref"] = fact.message_ref
             elif isinstance(fact, Delivery) and fact.queue_id in pending:
                 known = pending[fact.queue_id]
                 tenant = known.get("tenant", "")
                 if tenant not in tenant_ids:
                     tenant_ids[tenant] = session.scalar(select(Tenant.id).where(Tenant.name == tenant))
-                detail = (f"queue_id={fact.queue_id} message_id={known.get('message_id', '')} dsn={fact.dsn} "
-                          f"relay={fact.relay} ({fact.text})")
+                detail = f"dsn={fact.dsn} relay={fact.relay} ({fact.text})"
+                keys = MessageKeys(known.get("message_ref", ""), fact.queue_id, known.get("message_id", ""))
                 record_event(session, STATUS_EVENTS[fact.status], fact.recipient, detail,
-                             tenant_id=tenant_ids[tenant])
+                             tenant_id=tenant_ids[tenant], message=keys)
                 written += 1
         return written

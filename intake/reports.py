@@ -15,8 +15,8 @@ from sqlalchemy.orm import Session
 
 from core import suppressions
 from core.bounces.model import ReportResult
-from core.events import record_event
-from core.models import Tenant
+from core.events import MessageKeys, record_event
+from core.models import Report, Tenant
 from core.verp import parse_verp
 
 log = logging.getLogger(__name__)
@@ -24,6 +24,8 @@ log = logging.getLogger(__name__)
 EVENT_KINDS = {"hard": "bounced", "soft": "deferred", "complaint": "complained", "autoreply": "autoreplied",
                "delivered": "delivered", "unknown": "bounced"}
 SUPPRESSING_KINDS = {"hard": "hard_bounce", "complaint": "complaint"}
+# Reports are kept for the panel up to this size; what is past it is cut off.
+MAX_KEPT_REPORT = 256 * 1024
 
 
 @dataclass(frozen=True)
@@ -33,27 +35,43 @@ class Outcome:
     results: int
 
 
+def keep_report(session: Session, envelope_recipient: str, raw: bytes, tenant_id: int | None) -> Report:
+    report = Report(envelope_recipient=envelope_recipient[:320], tenant_id=tenant_id,
+                    raw=raw[:MAX_KEPT_REPORT].decode("utf-8", "replace").replace("\x00", "\ufffd"),
+                    truncated=len(raw) > MAX_KEPT_REPORT)
+    session.add(report)
+    session.flush()
+    return report
+
+
 def record_report(session: Session, verp_key: bytes, bounce_domain: str, envelope_recipient: str,
-                  results: list[ReportResult], own_report: bool = False) -> Outcome:
-    """Record what a report says. For Postfix's own reports (own_report), whose outcomes the
-    log tailer records, only the suppressions they call for."""
+                  results: list[ReportResult], raw: bytes, own_report: bool = False) -> Outcome:
+    """Record what a report says, and keep the report. For Postfix's own reports (own_report),
+    whose outcomes the log tailer records, only the suppressions they call for."""
     tag = parse_verp(verp_key, bounce_domain, envelope_recipient)
     if tag is None or not tag.authentic:
+        report = keep_report(session, envelope_recipient, raw, None)
         record_event(session, "forged_report" if tag is not None else "unmatched_report", envelope_recipient,
-                     f"{len(results)} result(s) ignored")
+                     f"{len(results)} result(s) ignored", report_id=report.id)
         return Outcome(None, tag is not None, len(results))
     tenant = session.get(Tenant, tag.tenant_id)
     if tenant is None:
-        record_event(session, "unmatched_report", envelope_recipient, "the tenant no longer exists")
+        report = keep_report(session, envelope_recipient, raw, None)
+        record_event(session, "unmatched_report", envelope_recipient, "the tenant no longer exists",
+                     report_id=report.id)
         return Outcome(None, False, len(results))
+    report = keep_report(session, envelope_recipient, raw, tenant.id)
+    keys = MessageKeys(message_ref=tag.message_ref)
     for result in results:
-        detail = (f"ref={tag.message_ref} reason={result.reason} status={result.status or '-'} "
+        detail = (f"reason={result.reason} status={result.status or '-'} "
                   f"reply={result.reply_code or '-'}"
                   + (f" feedback={result.feedback_type}" if result.feedback_type else ""))
         if not own_report:
-            record_event(session, EVENT_KINDS[result.kind], result.recipient, detail, tenant_id=tenant.id)
+            record_event(session, EVENT_KINDS[result.kind], result.recipient, detail, tenant_id=tenant.id,
+                         message=keys, report_id=report.id)
         reason = SUPPRESSING_KINDS.get(result.kind)
         if reason is not None:
             suppressions.suppress(session, tenant.name, result.recipient, reason, detail)
-            record_event(session, "suppressed", result.recipient, reason, tenant_id=tenant.id)
+            record_event(session, "suppressed", result.recipient, reason, tenant_id=tenant.id, message=keys,
+                         report_id=report.id)
     return Outcome(tenant.name, False, len(results))

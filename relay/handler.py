@@ -17,13 +17,13 @@ from aiosmtpd.smtp import MISSING, AuthResult, Envelope
 from sqlalchemy import Engine
 
 from core import suppressions
+from core.auth_guard import AuthFailureGuard
 from core.config import Settings
 from core.db import session_scope
 from core.header_from import from_domains
 from core.postfix_instance import PostfixInstance
 from core.simulator import SimulatorDomain
 from relay import replies
-from relay.auth_guard import AuthFailureGuard
 from relay.credentials import CredentialChecker
 from relay.directory import Directory
 from relay.handoff import PostfixSession, UpstreamUnavailable

@@ -10,12 +10,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from core.auth_guard import AuthFailureGuard
 from core.config import Settings, load_settings
 from core.db import make_engine
 from core.logs import setup_logging
 from core.service import run_until_signalled
 from core.tls_cert import server_context
-from relay.auth_guard import AuthFailureGuard
 from relay.directory import Directory
 from relay.handler import RelayHandler
 from relay.smtp_protocol import RelaySMTP

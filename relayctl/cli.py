@@ -10,11 +10,10 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
-from core import reputation, suppressions, tenants, webhooks
+from core import panel_users, reputation, suppressions, tenants, webhooks
 from core.config import Settings, load_settings
 from core.db import migrate
 from core.dns_records import format_records, records_for_domain
-from core.domain_verify import check_record, make_resolver
 from core.errors import RelayError
 from core.events import recent_events
 from core.secretbox import SecretBox, create_key_file
@@ -107,15 +106,12 @@ def cmd_domain_records(settings: Settings, session: Session, args: argparse.Name
 
 @session_command
 def cmd_domain_verify(settings: Settings, session: Session, args: argparse.Namespace) -> int:
-    resolver = make_resolver(settings)
     domain = tenants.get_domain(session, args.domain)
     if args.operator_override:
         tenants.mark_verified_by_operator(session, domain)
         print(f"{domain.name}: marked verified by the operator, without a DNS check")
         return 0
-    checks = [check_record(resolver, settings, record)
-              for record in records_for_domain(settings, domain.name, domain.dkim_keys)]
-    tenants.record_verification(session, domain, checks)
+    checks = tenants.verify_domain(session, settings, domain)
     for check in checks:
         need = "required" if check.record.required else "recommended"
         state = "ok" if check.ok else "MISSING"
@@ -219,6 +215,26 @@ def cmd_events(settings: Settings, session: Session, args: argparse.Namespace) -
     return 0
 
 
+PANEL_PASSWORD_ENV = "RELAY_PANEL_PASSWORD"
+
+
+@session_command
+def cmd_user_add(settings: Settings, session: Session, args: argparse.Namespace) -> int:
+    password = os.environ.get(PANEL_PASSWORD_ENV) or getpass.getpass(f"panel password for {args.username}: ")
+    user = panel_users.add_user(session, args.username, password, args.role, args.tenant)
+    scope = f"tenant {args.tenant}" if args.tenant else "every tenant"
+    print(f"panel user {user.username} added ({user.role}, sees {scope}); log in at "
+          f"http://{settings.panel.listen_address}:{settings.panel.port}/login")
+    return 0
+
+
+@session_command
+def cmd_user_list(settings: Settings, session: Session, args: argparse.Namespace) -> int:
+    for user in panel_users.list_users(session):
+        print(f"{user.username:<32} {user.role:<7} {user.tenant.name if user.tenant else '-'}")
+    return 0
+
+
 def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     return run_services(settings, args.config)
 
@@ -317,6 +333,15 @@ def build_parser() -> argparse.ArgumentParser:
     events.add_argument("--kind", default=None)
     events.add_argument("--limit", type=int, default=50)
     events.set_defaults(func=cmd_events)
+
+    user = commands.add_parser("user", help="who may log in to the panel").add_subparsers(
+        dest="action", required=True)
+    add = user.add_parser("add", help=f"the password is read from ${PANEL_PASSWORD_ENV} or asked for")
+    add.add_argument("username")
+    add.add_argument("--role", choices=panel_users.ROLES, default="admin")
+    add.add_argument("--tenant", default=None, help="the tenant a tenant user sees")
+    add.set_defaults(func=cmd_user_add)
+    user.add_parser("list").set_defaults(func=cmd_user_list)
 
     test = commands.add_parser("send-test", help="send a test message through the front-end")
     test.add_argument("--username", required=True)

@@ -1,7 +1,8 @@
 """relayctl run: the box's services in the foreground.
 
 It configures and starts the Postfix instance, runs the bounce intake, the
-milter and the front-end as child processes (each restarted with back-off if it dies), runs
+milter, the front-end and the panel (under waitress) as child processes (each
+restarted with back-off if it dies), runs
 `relayctl pool check` every dns.pool_check_minutes (a listed address is
 paused), and on SIGINT or SIGTERM stops the front-end, the milter, the intake, then
 Postfix. Mail in Postfix's queue stays there.
@@ -105,7 +106,8 @@ def run_services(settings: Settings, config_path: Path | None) -> int:
     instance.start_or_reload()
     log.info("Postfix instance running from %s", instance.config_dir)
     # Started in the order mail flows backwards; stopped in the order it flows.
-    children = [Child("intake", config_path), Child("milter", config_path), Child("relay", config_path)]
+    children = [Child("intake", config_path), Child("milter", config_path), Child("relay", config_path),
+                Child("admin", config_path)]
     pool_check = PeriodicCheck(config_path, settings.dns.pool_check_minutes)
     try:
         while not stopping:

@@ -1,4 +1,4 @@
-"""Repeated AUTH failures from one client address: first slowed down, then locked out."""
+"""Repeated authentication failures from one client (SMTP AUTH, panel login): slowed down, then locked out."""
 
 from __future__ import annotations
 

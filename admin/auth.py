@@ -1,0 +1,126 @@
+"""Logging in and out, and who is logged in.
+
+Every endpoint needs a logged-in user unless it is listed in PUBLIC_ENDPOINTS;
+views that only admins may use are marked with @admin_only (or their blueprint is
+in ADMIN_BLUEPRINTS). The JSON API and /metrics take a bearer token instead
+(admin.api_auth). Failed logins are counted per client address and per username
+(core.auth_guard): slowed down, then locked out.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, session, url_for
+from flask.typing import ResponseReturnValue
+from flask_wtf import FlaskForm
+from wtforms import PasswordField, StringField
+from wtforms.validators import DataRequired, Length
+
+from admin.context import panel
+from admin.database import db
+from core.models import PanelUser
+from core.panel_users import authenticate
+
+bp = Blueprint("auth", __name__)
+
+PUBLIC_ENDPOINTS = frozenset({"auth.login", "static"})
+ADMIN_BLUEPRINTS = frozenset({"pools", "queue", "users"})
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class LoginForm(FlaskForm):
+    username = StringField("Username", validators=[DataRequired(), Length(max=128)])
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=1024)])
+
+
+def admin_only(view: F) -> F:
+    view.admin_only = True  # type: ignore[attr-defined]
+    return view
+
+
+def current_user() -> PanelUser | None:
+    if "user" not in g:
+        user_id = session.get("user_id")
+        g.user = db().get(PanelUser, user_id) if isinstance(user_id, int) else None
+    user: PanelUser | None = g.user
+    return user
+
+
+def user() -> PanelUser:
+    """The logged-in user, in a view that require_login has let through."""
+    found = current_user()
+    if found is None:
+        abort(401)
+    return found
+
+
+def is_admin() -> bool:
+    found = current_user()
+    return found is not None and found.role == "admin"
+
+
+def require_login() -> ResponseReturnValue | None:
+    from flask import current_app
+
+    endpoint = request.endpoint
+    if endpoint is None or endpoint in PUBLIC_ENDPOINTS or request.blueprint in ("api", "metrics"):
+        return None
+    found = current_user()
+    if found is None:
+        return redirect(url_for("auth.login", next=request.full_path if request.method == "GET" else None))
+    view = current_app.view_functions[endpoint]
+    admins_only = request.blueprint in ADMIN_BLUEPRINTS or getattr(view, "admin_only", False)
+    if admins_only and found.role != "admin":
+        abort(403)
+    return None
+
+
+def _safe_next(target: str | None) -> str:
+    if target:
+        parts = urlsplit(target)
+        if not parts.scheme and not parts.netloc and target.startswith("/") and not target.startswith("//"):
+            return target
+    return url_for("dashboard.index")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> ResponseReturnValue:
+    form = LoginForm()
+    status = 200
+    if form.validate_on_submit():
+        context = panel()
+        username = (form.username.data or "").strip()
+        keys = (f"ip:{request.remote_addr}", f"user:{username.lower()}")
+        with context.guard_lock:
+            locked = any(context.login_guard.is_locked_out(k) for k in keys)
+        if locked:
+            minutes = context.settings.panel.login_failures.lockout_seconds // 60
+            form.form_errors.append(f"Too many failed logins. Try again in {minutes} minutes.")
+            return render_template("login.html", form=form), 429
+        found = authenticate(db(), username, form.password.data or "")
+        if found is None:
+            with context.guard_lock:
+                delay = max(context.login_guard.record_failure(k) for k in keys)
+            time.sleep(delay)
+            form.form_errors.append("Wrong username or password.")
+            status = 401
+        else:
+            with context.guard_lock:
+                for key in keys:
+                    context.login_guard.record_success(key)
+            session.clear()  # a new session on login: no fixation
+            session["user_id"] = found.id
+            session.permanent = True
+            return redirect(_safe_next(request.args.get("next")))
+    return render_template("login.html", form=form), status
+
+
+@bp.route("/logout", methods=["POST"])
+def logout() -> ResponseReturnValue:
+    session.clear()
+    flash("You are logged out.", "info")
+    return redirect(url_for("auth.login"))

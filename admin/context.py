@@ -1,0 +1,45 @@
+"""What the panel's views share: the settings, the database engine and the login guard."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from flask import current_app
+from sqlalchemy import Engine
+
+from core.auth_guard import AuthFailureGuard
+from core.config import Settings
+from core.postfix_instance import PostfixInstance
+from core.postfix_queue import PostfixQueue
+from core.secretbox import SecretBox
+
+
+@dataclass
+class PanelContext:
+    settings: Settings
+    engine: Engine
+    login_guard: AuthFailureGuard
+    # Called after a change of pool addresses: renders Postfix's transports and reloads it.
+    transports_changed: Callable[[], None]
+    # AuthFailureGuard is not thread-safe; waitress serves requests from several threads.
+    guard_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def secret_box(self) -> SecretBox:
+        return SecretBox.from_file(self.settings.effective_encryption_key_file)
+
+    @property
+    def postfix(self) -> PostfixInstance:
+        return PostfixInstance(self.settings)
+
+    @property
+    def queue(self) -> PostfixQueue:
+        instance = self.postfix
+        return PostfixQueue(instance.config_dir, instance.queue_dir)
+
+
+def panel() -> PanelContext:
+    context: PanelContext = current_app.extensions["relay"]
+    return context

@@ -1,0 +1,102 @@
+"""The panel's forms: WTForms fields and validators; CSRF comes with FlaskForm."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
+from wtforms import IntegerField, PasswordField, SelectField, StringField, TextAreaField
+from wtforms.validators import URL, DataRequired, Email, Length, NumberRange, Optional, Regexp
+
+from core.panel_users import MIN_PASSWORD_LENGTH
+
+NAME = Regexp(r"^[a-z0-9][a-z0-9_-]{0,62}$", message="Lower-case letters, digits, - and _; up to 63.")
+DOMAIN = Regexp(r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}\.?$",
+                message="A domain name such as mail.example.com.")
+LIMIT = [Optional(), NumberRange(min=0, max=10_000_000)]
+PASSWORD = [DataRequired(), Length(min=MIN_PASSWORD_LENGTH, max=1024)]
+
+
+class ActionForm(FlaskForm):
+    """A button that changes something: only its CSRF token."""
+
+
+class TenantForm(FlaskForm):
+    name = StringField("Name", validators=[DataRequired(), NAME])
+
+
+class LimitsForm(FlaskForm):
+    max_per_second = IntegerField("Per second", validators=LIMIT)
+    max_per_hour = IntegerField("Per hour", validators=LIMIT)
+    max_per_day = IntegerField("Per day", validators=LIMIT)
+    max_connections = IntegerField("Connections", validators=LIMIT)
+    pool = SelectField("IP pool", choices=[])
+
+
+class WebhookForm(FlaskForm):
+    url = StringField("URL", validators=[DataRequired(), Length(max=2000),
+                                         URL(require_tld=False, message="A full http(s):// address.")])
+
+
+class DomainForm(FlaskForm):
+    tenant = SelectField("Tenant", coerce=int, choices=[])
+    name = StringField("Domain", validators=[DataRequired(), DOMAIN])
+    algorithm = SelectField("DKIM key", choices=[("rsa", "RSA 2048"), ("ed25519", "Ed25519")])
+
+
+class RotateKeyForm(FlaskForm):
+    algorithm = SelectField("Algorithm", choices=[("rsa", "RSA 2048"), ("ed25519", "Ed25519")])
+
+
+class SuppressionForm(FlaskForm):
+    tenant = SelectField("Tenant", coerce=int, choices=[])
+    address = StringField("Address", validators=[
+        DataRequired(), Length(max=320), Email(message="An e-mail address.", check_deliverability=False)])
+    detail = StringField("Note", validators=[Optional(), Length(max=500)])
+
+
+class ImportForm(FlaskForm):
+    tenant = SelectField("Tenant", coerce=int, choices=[])
+    file = FileField("CSV file", validators=[FileRequired()])
+
+
+class PoolForm(FlaskForm):
+    name = StringField("Name", validators=[DataRequired(), NAME])
+
+
+class PoolIpForm(FlaskForm):
+    address = StringField("Address", validators=[DataRequired(), Length(max=45)])
+    helo_name = StringField("HELO name", validators=[DataRequired(), DOMAIN])
+    weight = IntegerField("Weight", default=100, validators=[NumberRange(min=1, max=1000)])
+    warmup = StringField("Warm-up caps per day", validators=[
+        Optional(), Regexp(r"^\d+(\s*,\s*\d+)*$", message="Numbers separated by commas, e.g. 50,100,200.")])
+
+
+class WeightForm(FlaskForm):
+    weight = IntegerField("Weight", validators=[DataRequired(), NumberRange(min=1, max=1000)])
+
+
+class PauseIpForm(FlaskForm):
+    reason = StringField("Reason", validators=[Optional(), Length(max=200)], default="paused by an admin")
+
+
+class UserForm(FlaskForm):
+    username = StringField("Username", validators=[DataRequired(), Length(max=128),
+                                                   Regexp(r"^\S+$", message="No spaces.")])
+    role = SelectField("Role", choices=[("tenant", "Tenant user"), ("admin", "Admin")])
+    tenant = SelectField("Tenant", coerce=int, choices=[])
+    password = PasswordField("Password", validators=PASSWORD)
+
+
+class PasswordForm(FlaskForm):
+    current = PasswordField("Current password", validators=[DataRequired()])
+    new = PasswordField("New password", validators=PASSWORD)
+
+
+class TokenForm(FlaskForm):
+    name = StringField("Name", validators=[DataRequired(), Length(max=128)])
+
+
+class QueueActionForm(FlaskForm):
+    action = SelectField("Action", choices=[("hold", "Hold"), ("release", "Release"), ("requeue", "Requeue"),
+                                           ("delete", "Delete")])
+    queue_ids = TextAreaField("Queue ids")

@@ -1,0 +1,61 @@
+"""Prometheus metrics, for an admin's API token (a scraper sends it as a bearer token)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from flask import Blueprint, Response, abort
+from flask.typing import ResponseReturnValue
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from admin.api_auth import bearer_user
+from admin.context import PanelContext, panel
+from admin.database import db
+from core.errors import PostfixError
+from core.models import EventCount, Suppression, Tenant, WebhookDelivery
+
+bp = Blueprint("metrics", __name__)
+
+
+class RelayCollector(Collector):
+    def __init__(self, session: Session, context: PanelContext) -> None:
+        self._session = session
+        self._context = context
+
+    def collect(self) -> Iterator[Metric]:
+        session = self._session
+        names = {t.id: t.name for t in session.scalars(select(Tenant))}
+        events = CounterMetricFamily("relay_events", "Events recorded, by kind and tenant",
+                                     labels=["kind", "tenant"])
+        for kind, tenant_id, count in session.execute(
+                select(EventCount.kind, EventCount.tenant_id, func.sum(EventCount.count))
+                .group_by(EventCount.kind, EventCount.tenant_id)):
+            events.add_metric([kind, names.get(tenant_id, "")], float(count))
+        yield events
+        tenants = GaugeMetricFamily("relay_tenants", "Tenants by status", labels=["status"])
+        for status, count in session.execute(select(Tenant.status, func.count()).group_by(Tenant.status)):
+            tenants.add_metric([status], count)
+        yield tenants
+        suppressed = session.scalar(select(func.count()).select_from(Suppression)) or 0
+        yield GaugeMetricFamily("relay_suppressions", "Suppressed addresses", value=suppressed)
+        outbox = session.scalar(select(func.count()).select_from(WebhookDelivery)
+                                .where(WebhookDelivery.finished_at.is_(None))) or 0
+        yield GaugeMetricFamily("relay_webhook_outbox", "Webhook deliveries not yet done", value=outbox)
+        try:
+            queued = self._context.queue.size()
+        except (OSError, PostfixError):
+            return
+        yield GaugeMetricFamily("relay_postfix_queue_messages", "Messages in Postfix's queue", value=queued)
+
+
+@bp.route("/metrics")
+def metrics() -> ResponseReturnValue:
+    if bearer_user().role != "admin":
+        abort(403)
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(RelayCollector(db(), panel()))
+    return Response(generate_latest(registry), mimetype="text/plain; version=0.0.4")
