@@ -75,9 +75,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     )
     if settings.panel.behind_proxy:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
-    csrf = CSRFProtect(app)
     init_database(app)
-    app.before_request(auth.require_login)
+    app.before_request(auth.require_login)  # before the CSRF check: a visitor is sent to log in
+    csrf = CSRFProtect(app)
     for module in (auth, dashboard, tenants, domains, pools, reports, suppressions, messages, queue, users,
                    account, metrics):
         app.register_blueprint(module.bp)

@@ -80,9 +80,10 @@ def require_login() -> ResponseReturnValue | None:
 
 
 def _safe_next(target: str | None) -> str:
-    if target:
+    # Browsers read "/\\host" as "//host": a backslash anywhere makes the target unsafe.
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
         parts = urlsplit(target)
-        if not parts.scheme and not parts.netloc and target.startswith("/") and not target.startswith("//"):
+        if not parts.scheme and not parts.netloc:
             return target
     return url_for("dashboard.index")
 

@@ -5,13 +5,15 @@ from __future__ import annotations
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import IntegerField, PasswordField, SelectField, StringField, TextAreaField
-from wtforms.validators import URL, DataRequired, Email, Length, NumberRange, Optional, Regexp
+from wtforms.validators import URL, DataRequired, Length, NumberRange, Optional, Regexp
 
 from core.panel_users import MIN_PASSWORD_LENGTH
 
 NAME = Regexp(r"^[a-z0-9][a-z0-9_-]{0,62}$", message="Lower-case letters, digits, - and _; up to 63.")
 DOMAIN = Regexp(r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}\.?$",
                 message="A domain name such as mail.example.com.")
+# Any address Postfix would take: internal and .test domains included (email-validator refuses those).
+ADDRESS = Regexp(r"^<?[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+>?$", message="An e-mail address.")
 LIMIT = [Optional(), NumberRange(min=0, max=10_000_000)]
 PASSWORD = [DataRequired(), Length(min=MIN_PASSWORD_LENGTH, max=1024)]
 
@@ -49,8 +51,7 @@ class RotateKeyForm(FlaskForm):
 
 class SuppressionForm(FlaskForm):
     tenant = SelectField("Tenant", coerce=int, choices=[])
-    address = StringField("Address", validators=[
-        DataRequired(), Length(max=320), Email(message="An e-mail address.", check_deliverability=False)])
+    address = StringField("Address", validators=[DataRequired(), Length(max=320), ADDRESS])
     detail = StringField("Note", validators=[Optional(), Length(max=500)])
 
 

@@ -11,6 +11,7 @@ from admin.context import panel
 from admin.database import db
 from admin.forms import ActionForm, PauseIpForm, PoolForm, PoolIpForm, WeightForm
 from core import pools
+from core.errors import RelayError
 from core.models import IpPool, PoolIp, Tenant, utcnow
 
 bp = Blueprint("pools", __name__, url_prefix="/pools")
@@ -38,7 +39,10 @@ def index() -> ResponseReturnValue:
 def _transports_changed() -> None:
     """Postfix needs the new transports before any mail is routed to them."""
     db().commit()
-    panel().transports_changed()
+    try:
+        panel().transports_changed()
+    except RelayError as exc:
+        flash(f"Saved, but Postfix was not reconfigured: {exc}. Run `relayctl init` on the box.", "error")
 
 
 @bp.route("/", methods=["POST"])
