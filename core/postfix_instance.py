@@ -19,6 +19,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import jinja2
+import psutil
 
 from core.config import Settings
 from core.errors import PostfixError
@@ -147,6 +148,15 @@ class PostfixInstance:
 
     def is_running(self) -> bool:
         return self._postfix("status").returncode == 0
+
+    def master_alive(self) -> bool:
+        """Whether the instance's master process lives, from its pid file: instant, where
+        `postfix status` (is_running) takes a second."""
+        try:
+            pid = int((self.queue_dir / "pid" / "master.pid").read_text().split()[0])
+            return psutil.Process(pid).name() == "master"
+        except (OSError, ValueError, IndexError, psutil.Error):
+            return False
 
     def start_or_reload(self) -> None:
         action = "reload" if self.is_running() else "start"

@@ -1,0 +1,179 @@
+"""The panel end to end in real headless Chromium (Debian's chromium and chromedriver), against a
+whole running box: log in, create a tenant and a domain, read its DNS records, send through the
+mailbox simulator, and see the bounce and the suppression appear; a hostile report shows inert."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import smtplib
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+from selenium import webdriver
+from selenium.common.exceptions import NoAlertPresentException
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.support.ui import Select
+
+from relayctl.cli import main as relayctl
+from tests.support.box import REPO, Box, running_box, wait_for_port
+from tests.support.sink import Sink, free_port
+
+CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
+ADMIN_PASSWORD = "a long admin passphrase"
+
+pytestmark = pytest.mark.skipif(not (shutil.which(CHROMIUM) and shutil.which(CHROMEDRIVER)),
+                                reason="apt-get install chromium chromium-driver (scripts/install-deps does)")
+
+
+@pytest.fixture(scope="module")
+def sink() -> Iterator[Sink]:
+    sink = Sink()
+    sink.start()
+    yield sink
+    sink.stop()
+
+
+@pytest.fixture(scope="module")
+def box(sink: Sink) -> Iterator[Box]:
+    with running_box(sink, panel={"listen_address": "127.0.0.1", "port": free_port()}) as box:
+        os.environ["RELAY_PANEL_PASSWORD"] = ADMIN_PASSWORD
+        try:
+            assert relayctl(["--config", str(box.config_path), "user", "add", "root", "--role", "admin"]) == 0
+        finally:
+            del os.environ["RELAY_PANEL_PASSWORD"]
+        panel = subprocess.Popen([sys.executable, "-m", "admin", str(box.config_path)], cwd=REPO)
+        try:
+            wait_for_port("127.0.0.1", box.settings.panel.port)
+            yield box
+        finally:
+            panel.terminate()
+            panel.wait(20)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[WebDriver]:
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
+                     "--window-size=1400,1000", "--no-proxy-server"):
+        options.add_argument(argument)
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver.set_page_load_timeout(30)
+    yield driver
+    driver.quit()
+
+
+def url(box: Box, path: str) -> str:
+    return f"http://127.0.0.1:{box.settings.panel.port}{path}"
+
+
+def eventually(check: Callable[[], bool], what: str, timeout: float = 90.0, every: float = 1.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"never: {what}"
+        time.sleep(every)
+
+
+def click(driver: WebDriver, text: str, accept: bool = False) -> None:
+    driver.find_element(By.XPATH, f"//button[normalize-space()='{text}']").click()
+    if accept:
+        driver.switch_to.alert.accept()
+
+
+def body(driver: WebDriver) -> str:
+    return driver.find_element(By.TAG_NAME, "body").text
+
+
+def test_an_admin_sets_up_a_tenant_sends_through_the_simulator_and_sees_the_bounce(
+        box: Box, browser: WebDriver) -> None:
+    browser.get(url(box, "/tenants/"))
+    assert "/login" in browser.current_url
+    browser.find_element(By.NAME, "username").send_keys("root")
+    browser.find_element(By.NAME, "password").send_keys(ADMIN_PASSWORD)
+    click(browser, "Log in")
+    assert browser.find_element(By.TAG_NAME, "h1").text == "Tenants"
+    browser.get(url(box, "/"))
+    services = browser.find_element(By.XPATH, "//h2[text()='Services']/..").text
+    assert "Postfix up" in services and "Milter up" in services and "Bounce intake up" in services
+    browser.get(url(box, "/tenants/"))
+
+    browser.find_element(By.NAME, "name").send_keys("webshop")
+    click(browser, "Create tenant")
+    assert "Tenant webshop created" in body(browser)
+    tenant_url = browser.current_url
+
+    browser.get(url(box, "/domains/"))
+    Select(browser.find_element(By.NAME, "tenant")).select_by_visible_text("webshop")
+    browser.find_element(By.NAME, "name").send_keys("webshop.test")
+    click(browser, "Add domain")
+    page = body(browser)
+    assert "webshop.test added" in page
+    assert "rsa._domainkey.webshop.test" in page or "._domainkey.webshop.test" in page
+    assert "v=DKIM1; k=rsa; p=" in page
+    assert len(browser.find_elements(By.CSS_SELECTOR, "button.copy")) >= 8
+    click(browser, "Mark verified", accept=True)
+    assert "marked verified" in body(browser)
+
+    browser.get(tenant_url)
+    click(browser, "New credential")
+    secret = browser.find_element(By.ID, "new-secret").text
+    username = browser.find_element(By.CSS_SELECTOR, ".flash.secret p:nth-of-type(2)").text
+    assert username.startswith("webshop-") and len(secret) == 32
+
+    bounce_to = f"bounce@{box.settings.simulator_domain}"
+
+    def sent() -> bool:
+        # The front-end learns of the new credential within its directory poll.
+        try:
+            with smtplib.SMTP("127.0.0.1", box.submission_port, timeout=30) as client:
+                client.starttls(context=box.tls_context())
+                client.login(username, secret)
+                client.sendmail("app@webshop.test", [bounce_to], message)
+            return True
+        except (smtplib.SMTPException, OSError):
+            return False
+    message = (f"From: app@webshop.test\r\nTo: {bounce_to}\r\nSubject: rehearsal\r\n"
+               "Message-ID: <rehearsal@webshop.test>\r\n\r\nhi\r\n").encode()
+    eventually(sent, "the front-end accepts the new credential", timeout=60)
+
+    def shows(path: str, text: str) -> Callable[[], bool]:
+        def check() -> bool:
+            browser.get(url(box, path))
+            return text in body(browser)
+        return check
+    eventually(shows("/bounces/?kind=bounced", bounce_to), "the bounce in the panel")
+    eventually(shows("/suppressions/", bounce_to), "the suppression in the panel")
+    assert "hard_bounce" in body(browser)
+    browser.get(url(box, "/messages/?q=%3Crehearsal%40webshop.test%3E"))
+    browser.find_element(By.CSS_SELECTOR, "td a[href^='/messages/']").click()
+    timeline = body(browser)
+    assert "bounced" in timeline and bounce_to in timeline
+
+
+def test_a_report_carrying_html_and_script_is_shown_inert(box: Box, browser: WebDriver) -> None:
+    hostile = (b"From: <script>window.xss=1</script>\r\nTo: b@bounces.relay.test\r\nSubject: x\r\n"
+               b"Content-Type: text/html\r\n\r\n<script>window.xss=2;document.title='owned'</script>"
+               b"<img src=x onerror=\"window.xss=3\"><b id=\"bold\">bold</b>\r\n")
+    forged = "b.1.aaaaaaaaaaaaa.bbbbbbbbbbbbbbbb@bounces.relay.test"
+    with smtplib.SMTP("127.0.0.1", box.settings.postfix.inbound_port, timeout=30) as client:
+        client.sendmail("", [forged], hostile)
+    browser.get(url(box, "/bounces/?kind=forged_report"))
+
+    def listed() -> bool:
+        browser.get(url(box, "/bounces/?kind=forged_report"))
+        return forged in body(browser)
+    eventually(listed, "the forged report in the panel", timeout=60)
+    browser.find_element(By.CSS_SELECTOR, "td a[href^='/bounces/']").click()
+    raw = browser.find_element(By.ID, "raw-report").text
+    assert "<script>window.xss=2;document.title='owned'</script>" in raw
+    assert browser.execute_script("return window.xss === undefined") is True
+    assert "owned" not in browser.title
+    assert not browser.find_elements(By.ID, "bold")
+    with pytest.raises(NoAlertPresentException):
+        _ = browser.switch_to.alert
