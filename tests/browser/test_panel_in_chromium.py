@@ -18,7 +18,8 @@ from selenium.common.exceptions import NoAlertPresentException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
-from selenium.webdriver.support.ui import Select
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from relayctl.cli import main as relayctl
 from tests.support.box import REPO, Box, running_box, wait_for_port
@@ -81,9 +82,13 @@ def eventually(check: Callable[[], bool], what: str, timeout: float = 90.0, ever
 
 
 def click(driver: WebDriver, text: str, accept: bool = False) -> None:
+    """Press a button that submits a form, and wait for the page that answers."""
+    page = driver.find_element(By.TAG_NAME, "html")
     driver.find_element(By.XPATH, f"//button[normalize-space()='{text}']").click()
     if accept:
-        driver.switch_to.alert.accept()
+        WebDriverWait(driver, 10).until(expected_conditions.alert_is_present()).accept()
+    WebDriverWait(driver, 30).until(expected_conditions.staleness_of(page))
+    WebDriverWait(driver, 30).until(lambda d: d.execute_script("return document.readyState") == "complete")
 
 
 def body(driver: WebDriver) -> str:
@@ -151,7 +156,7 @@ def test_an_admin_sets_up_a_tenant_sends_through_the_simulator_and_sees_the_boun
     eventually(shows("/suppressions/", bounce_to), "the suppression in the panel")
     assert "hard_bounce" in body(browser)
     browser.get(url(box, "/messages/?q=%3Crehearsal%40webshop.test%3E"))
-    browser.find_element(By.CSS_SELECTOR, "td a[href^='/messages/']").click()
+    browser.get(browser.find_element(By.CSS_SELECTOR, "td a[href^='/messages/']").get_attribute("href") or "")
     timeline = body(browser)
     assert "bounced" in timeline and bounce_to in timeline
 
@@ -169,7 +174,7 @@ def test_a_report_carrying_html_and_script_is_shown_inert(box: Box, browser: Web
         browser.get(url(box, "/bounces/?kind=forged_report"))
         return forged in body(browser)
     eventually(listed, "the forged report in the panel", timeout=60)
-    browser.find_element(By.CSS_SELECTOR, "td a[href^='/bounces/']").click()
+    browser.get(browser.find_element(By.CSS_SELECTOR, "td a[href^='/bounces/']").get_attribute("href") or "")
     raw = browser.find_element(By.ID, "raw-report").text
     assert "<script>window.xss=2;document.title='owned'</script>" in raw
     assert browser.execute_script("return window.xss === undefined") is True
