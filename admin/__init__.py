@@ -8,6 +8,7 @@ every page sends a Content-Security-Policy that allows no inline script.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
@@ -38,15 +39,10 @@ from core.auth_guard import AuthFailureGuard
 from core.config import Settings, load_settings
 from core.db import make_engine
 from core.secretbox import SecretBox
+from relayctl.postfix_config import rerender_postfix
 
 CONTENT_SECURITY_POLICY = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
                            "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
-
-
-def _rerender_postfix(settings: Settings) -> None:
-    from relayctl.postfix_config import rerender_postfix
-
-    rerender_postfix(settings)
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -71,7 +67,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         settings=settings,
         engine=make_engine(settings.effective_database_url),
         login_guard=AuthFailureGuard(settings.panel.login_failures),
-        transports_changed=options.get("TRANSPORTS_CHANGED") or (lambda: _rerender_postfix(settings)),
+        secret_box=box,
+        transports_changed=functools.partial(rerender_postfix, settings),
     )
     if settings.panel.behind_proxy:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]

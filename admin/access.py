@@ -20,19 +20,28 @@ def tenant_scope(column: TenantColumn) -> ColumnElement[bool]:
     return column == user().tenant_id
 
 
+def may_see(tenant_id: int | None) -> bool:
+    """Whether the user may see a row of this tenant (None: no tenant's, admins only)."""
+    return is_admin() or (tenant_id is not None and tenant_id == user().tenant_id)
+
+
+def tenant_names() -> dict[int, str]:
+    return {t.id: t.name for t in db().scalars(select(Tenant))}
+
+
 def visible_tenants() -> list[Tenant]:
     return list(db().scalars(select(Tenant).where(tenant_scope(Tenant.id)).order_by(Tenant.name)))
 
 
 def visible_tenant(tenant_id: int) -> Tenant:
     tenant = db().get(Tenant, tenant_id)
-    if tenant is None or not (is_admin() or tenant.id == user().tenant_id):
+    if tenant is None or not may_see(tenant.id):
         abort(404)
     return tenant
 
 
 def visible_domain(domain_id: int) -> SendingDomain:
     domain = db().get(SendingDomain, domain_id)
-    if domain is None or not (is_admin() or domain.tenant_id == user().tenant_id):
+    if domain is None or not may_see(domain.tenant_id):
         abort(404)
     return domain

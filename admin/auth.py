@@ -14,14 +14,23 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from flask import Blueprint, abort, flash, g, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask.typing import ResponseReturnValue
-from flask_wtf import FlaskForm
-from wtforms import PasswordField, StringField
-from wtforms.validators import DataRequired, Length
 
 from admin.context import panel
 from admin.database import db
+from admin.forms import LoginForm
 from core.models import PanelUser
 from core.panel_users import authenticate
 
@@ -30,11 +39,6 @@ bp = Blueprint("auth", __name__)
 PUBLIC_ENDPOINTS = frozenset({"auth.login", "static"})
 ADMIN_BLUEPRINTS = frozenset({"pools", "queue", "users"})
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-class LoginForm(FlaskForm):
-    username = StringField("Username", validators=[DataRequired(), Length(max=128)])
-    password = PasswordField("Password", validators=[DataRequired(), Length(max=1024)])
 
 
 def admin_only(view: F) -> F:
@@ -64,8 +68,6 @@ def is_admin() -> bool:
 
 
 def require_login() -> ResponseReturnValue | None:
-    from flask import current_app
-
     endpoint = request.endpoint
     if endpoint is None or endpoint in PUBLIC_ENDPOINTS or request.blueprint in ("api", "metrics"):
         return None

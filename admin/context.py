@@ -1,4 +1,4 @@
-"""What the panel's views share: the settings, the database engine and the login guard."""
+"""What the panel's views share: the settings, the database engine, the key box and the login guard."""
 
 from __future__ import annotations
 
@@ -21,14 +21,11 @@ class PanelContext:
     settings: Settings
     engine: Engine
     login_guard: AuthFailureGuard
+    secret_box: SecretBox
     # Called after a change of pool addresses: renders Postfix's transports and reloads it.
     transports_changed: Callable[[], None]
     # AuthFailureGuard is not thread-safe; waitress serves requests from several threads.
     guard_lock: threading.Lock = field(default_factory=threading.Lock)
-
-    @property
-    def secret_box(self) -> SecretBox:
-        return SecretBox.from_file(self.settings.effective_encryption_key_file)
 
     @property
     def postfix(self) -> PostfixInstance:

@@ -18,6 +18,11 @@ LIMIT = [Optional(), NumberRange(min=0, max=10_000_000)]
 PASSWORD = [DataRequired(), Length(min=MIN_PASSWORD_LENGTH, max=1024)]
 
 
+class LoginForm(FlaskForm):
+    username = StringField("Username", validators=[DataRequired(), Length(max=128)])
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=1024)])
+
+
 class ActionForm(FlaskForm):
     """A button that changes something: only its CSRF token."""
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Insert, select
+from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -47,17 +47,10 @@ def record_event(session: Session, kind: str, subject: str = "", detail: str = "
 def _count(session: Session, event: Event) -> None:
     hour = event.at.replace(minute=0, second=0, microsecond=0)
     values = {"hour": hour, "tenant_id": event.tenant_id or 0, "kind": event.kind, "count": 1}
-    dialect = session.get_bind().dialect.name
-    statement: Insert
-    if dialect == "postgresql":
-        pg = postgresql.insert(EventCount).values(values)
-        statement = pg.on_conflict_do_update(index_elements=["hour", "tenant_id", "kind"],
-                                             set_={"count": EventCount.count + 1})
-    else:
-        lite = sqlite.insert(EventCount).values(values)
-        statement = lite.on_conflict_do_update(index_elements=["hour", "tenant_id", "kind"],
-                                               set_={"count": EventCount.count + 1})
-    session.execute(statement)
+    # Both dialects' INSERT ... ON CONFLICT DO UPDATE take the same arguments.
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    session.execute(insert(EventCount).values(values).on_conflict_do_update(
+        index_elements=["hour", "tenant_id", "kind"], set_={"count": EventCount.count + 1}))
 
 
 def recent_events(session: Session, kind: str | None = None, limit: int = 50) -> list[Event]:

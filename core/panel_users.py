@@ -33,19 +33,26 @@ def add_user(session: Session, username: str, password: str, role: str,
         raise InvalidInputError(f"role must be one of {', '.join(ROLES)}")
     if (role == "tenant") != (tenant_name is not None):
         raise InvalidInputError("a tenant user belongs to exactly one tenant; an admin to none")
-    check_password_strength(password)
     if session.scalar(select(PanelUser.id).where(PanelUser.username == username)) is not None:
         raise ConflictError(f"user {username} exists already")
     tenant_id = get_tenant(session, tenant_name).id if tenant_name is not None else None
-    user = PanelUser(username=username, password_hash=hash_secret(password), role=role, tenant_id=tenant_id)
+    user = PanelUser(username=username, role=role, tenant_id=tenant_id)
+    set_password(user, password)
     session.add(user)
     session.flush()
     return user
 
 
-def check_password_strength(password: str) -> None:
+def set_password(user: PanelUser, password: str) -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
         raise InvalidInputError(f"a password has at least {MIN_PASSWORD_LENGTH} characters")
+    user.password_hash = hash_secret(password)
+
+
+def change_password(user: PanelUser, current: str, new: str) -> None:
+    if not verify_secret(user.password_hash, current):
+        raise InvalidInputError("This is not your current password.")
+    set_password(user, new)
 
 
 def authenticate(session: Session, username: str, password: str) -> PanelUser | None:

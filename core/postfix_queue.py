@@ -59,7 +59,8 @@ class PostfixQueue:
         return found
 
     def size(self) -> int:
-        """Messages in the queue, counted from its directories (cheap, unlike postqueue)."""
+        """Messages in the queue, counted from its directories (cheap, unlike postqueue); a queue
+        directory that is missing or unreadable counts as empty (os.walk skips it)."""
         total = 0
         for queue in QUEUES:
             for _root, _dirs, files in os.walk(self._queue_dir / queue):

@@ -49,18 +49,16 @@ def record_report(session: Session, verp_key: bytes, bounce_domain: str, envelop
     """Record what a report says, and keep the report. For Postfix's own reports (own_report),
     whose outcomes the log tailer records, only the suppressions they call for."""
     tag = parse_verp(verp_key, bounce_domain, envelope_recipient)
+    tenant = session.get(Tenant, tag.tenant_id) if tag is not None and tag.authentic else None
+    report = keep_report(session, envelope_recipient, raw, tenant.id if tenant is not None else None)
     if tag is None or not tag.authentic:
-        report = keep_report(session, envelope_recipient, raw, None)
         record_event(session, "forged_report" if tag is not None else "unmatched_report", envelope_recipient,
                      f"{len(results)} result(s) ignored", report_id=report.id)
         return Outcome(None, tag is not None, len(results))
-    tenant = session.get(Tenant, tag.tenant_id)
     if tenant is None:
-        report = keep_report(session, envelope_recipient, raw, None)
         record_event(session, "unmatched_report", envelope_recipient, "the tenant no longer exists",
                      report_id=report.id)
         return Outcome(None, False, len(results))
-    report = keep_report(session, envelope_recipient, raw, tenant.id)
     keys = MessageKeys(message_ref=tag.message_ref)
     for result in results:
         detail = (f"reason={result.reason} status={result.status or '-'} "

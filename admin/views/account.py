@@ -10,9 +10,9 @@ from admin.actions import attempt
 from admin.auth import user
 from admin.database import db
 from admin.forms import ActionForm, PasswordForm, TokenForm
+from core.errors import InvalidInputError
 from core.models import ApiToken
-from core.panel_users import new_api_token, revoke_api_token
-from core.passwords import hash_secret, verify_secret
+from core.panel_users import change_password, new_api_token, revoke_api_token
 
 bp = Blueprint("account", __name__, url_prefix="/account")
 
@@ -34,11 +34,11 @@ def password() -> ResponseReturnValue:
     form = PasswordForm()
     if not form.validate_on_submit():
         return _page(password=form, status=400)
-    me = user()
-    if not verify_secret(me.password_hash, form.current.data or ""):
-        form.current.errors = ["This is not your current password."]
+    try:
+        change_password(user(), form.current.data or "", form.new.data or "")
+    except InvalidInputError as exc:
+        form.current.errors = [str(exc)]
         return _page(password=form, status=400)
-    me.password_hash = hash_secret(form.new.data or "")
     flash("Password changed.", "success")
     return redirect(url_for(".index"))
 

@@ -12,7 +12,6 @@ from admin.charts import line_chart
 from admin.context import panel
 from admin.database import db
 from admin.stats import activity
-from core.errors import PostfixError
 from core.models import EventCount
 
 bp = Blueprint("dashboard", __name__)
@@ -28,13 +27,9 @@ def index() -> ResponseReturnValue:
     figures = activity(db(), scope)
     chart = line_chart([d.strftime("%d %b") for d in figures.days], figures.per_kind)
     context = panel()
-    queue_size: int | None = None
-    services = box = None
+    queue_size = services = box = None
     if is_admin():
-        try:
-            queue_size = context.queue.size()
-        except (OSError, PostfixError):
-            queue_size = None
+        queue_size = context.queue.size()
         services, box = health.services(context.settings), health.box(context.settings)
     return render_template("dashboard.html", figures=figures, chart=chart, tenant=tenant,
                            tenants=visible_tenants(), queue_size=queue_size, services=services, box=box)

@@ -10,7 +10,7 @@ from flask import Blueprint, abort, render_template, request
 from flask.typing import ResponseReturnValue
 from sqlalchemy import or_, select
 
-from admin.access import tenant_scope
+from admin.access import tenant_names, tenant_scope
 from admin.database import db
 from core.models import Event, Tenant
 
@@ -60,8 +60,7 @@ def group_messages(events: list[Event]) -> list[FoundMessage]:
 def index() -> ResponseReturnValue:
     text = request.args.get("q", "").strip()[:320]
     found = group_messages(search_events(text)) if text else []
-    names = {t.id: t.name for t in db().scalars(select(Tenant))}
-    return render_template("messages/index.html", q=text, found=found, tenant_names=names)
+    return render_template("messages/index.html", q=text, found=found, tenant_names=tenant_names())
 
 
 @bp.route("/<key>")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from admin.actions import attempt
 from admin.context import panel
@@ -20,8 +20,8 @@ bp = Blueprint("pools", __name__, url_prefix="/pools")
 def _index(pool_form: PoolForm | None = None, ip_form: PoolIpForm | None = None, ip_pool: int | None = None,
            status: int = 200) -> ResponseReturnValue:
     all_pools = list(db().scalars(select(IpPool).order_by(IpPool.is_default.desc(), IpPool.name)))
-    tenant_counts = {p.id: len(db().scalars(select(Tenant.id).where(Tenant.pool_id == p.id)).all())
-                     for p in all_pools}
+    per_pool = select(Tenant.pool_id, func.count()).group_by(Tenant.pool_id)
+    tenant_counts = dict(db().execute(per_pool).tuples().all())
     today = utcnow().date()
     caps = {ip.id: pools.warmup_cap(ip, today) for p in all_pools for ip in p.ips}
     ip_forms = {p.id: ip_form if ip_form is not None and p.id == ip_pool else PoolIpForm(formdata=None)

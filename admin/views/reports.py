@@ -6,8 +6,7 @@ from flask import Blueprint, abort, render_template, request
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
-from admin.access import tenant_scope
-from admin.auth import is_admin, user
+from admin.access import may_see, tenant_names, tenant_scope
 from admin.database import db
 from admin.paging import paginate
 from core.bounces.parser import parse_report
@@ -26,16 +25,14 @@ def index() -> ResponseReturnValue:
              .order_by(Event.at.desc(), Event.id.desc()))
     if search := request.args.get("q", "").strip().lower():
         query = query.where(Event.subject.startswith(search, autoescape=True))
-    names = {t.id: t.name for t in db().scalars(select(Tenant))}
     return render_template("reports/index.html", page=paginate(query), q=search, kind=kind,
-                           kinds=REPORT_KINDS, tenant_names=names)
+                           kinds=REPORT_KINDS, tenant_names=tenant_names())
 
 
 @bp.route("/<int:event_id>")
 def detail(event_id: int) -> ResponseReturnValue:
     event = db().get(Event, event_id)
-    if event is None or not (is_admin() or (event.tenant_id is not None
-                                            and event.tenant_id == user().tenant_id)):
+    if event is None or not may_see(event.tenant_id):
         abort(404)
     report = db().get(Report, event.report_id) if event.report_id else None
     results = parse_report(report.raw.encode("utf-8", "replace")) if report else []

@@ -7,17 +7,17 @@ import io
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
-from sqlalchemy import select
+from sqlalchemy import Select, select
 
-from admin.access import tenant_scope, visible_tenant, visible_tenants
+from admin.access import may_see, tenant_names, tenant_scope, visible_tenant, visible_tenants
 from admin.actions import attempt
-from admin.auth import is_admin, user
+from admin.auth import is_admin
 from admin.database import db
 from admin.forms import ActionForm, ImportForm, SuppressionForm
 from admin.paging import paginate
 from core import suppressions
 from core.errors import InvalidInputError
-from core.models import Suppression, Tenant
+from core.models import Suppression
 
 bp = Blueprint("suppressions", __name__, url_prefix="/suppressions")
 
@@ -39,7 +39,7 @@ def _owner_name(tenant_id: int | None) -> str | None:
     return visible_tenant(tenant_id).name
 
 
-def _query() -> tuple[object, str]:
+def _query() -> tuple[Select[Suppression], str]:
     query = (select(Suppression).where(tenant_scope(Suppression.tenant_id))
              .order_by(Suppression.created_at.desc(), Suppression.id.desc()))
     search = request.args.get("q", "").strip().lower()
@@ -56,9 +56,8 @@ def _index(form: SuppressionForm | None = None, upload: ImportForm | None = None
     form = form or SuppressionForm()
     upload = upload or ImportForm()
     form.tenant.choices = upload.tenant.choices = _tenant_choices()
-    names = {t.id: t.name for t in db().scalars(select(Tenant))}
-    return render_template("suppressions/index.html", page=paginate(query), q=search, form=form,  # type: ignore[arg-type]
-                           upload=upload, action=ActionForm(), tenant_names=names,
+    return render_template("suppressions/index.html", page=paginate(query), q=search, form=form,
+                           upload=upload, action=ActionForm(), tenant_names=tenant_names(),
                            reasons=suppressions.REASONS), status
 
 
@@ -83,7 +82,7 @@ def add() -> ResponseReturnValue:
 @bp.route("/<int:entry_id>/remove", methods=["POST"])
 def remove(entry_id: int) -> ResponseReturnValue:
     entry = db().get(Suppression, entry_id)
-    if entry is None or (not is_admin() and entry.tenant_id != user().tenant_id):
+    if entry is None or not may_see(entry.tenant_id):
         abort(404)
     if ActionForm().validate_on_submit():
         db().delete(entry)
@@ -99,12 +98,12 @@ def _cell(value: str) -> str:
 @bp.route("/export.csv")
 def export() -> ResponseReturnValue:
     query, _search = _query()
-    names = {t.id: t.name for t in db().scalars(select(Tenant))}
+    names = tenant_names()
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(["address", "tenant", "reason", "detail", "created_at"])
-    for entry in db().scalars(query):  # type: ignore[call-overload]
-        writer.writerow([_cell(entry.address), names.get(entry.tenant_id, "*"), entry.reason,
+    for entry in db().scalars(query):
+        writer.writerow([_cell(entry.address), names.get(entry.tenant_id or 0, "*"), entry.reason,
                          _cell(entry.detail), entry.created_at.isoformat(timespec="seconds")])
     return Response(out.getvalue(), mimetype="text/csv",
                     headers={"Content-Disposition": "attachment; filename=suppressions.csv"})

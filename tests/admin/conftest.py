@@ -2,8 +2,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +17,7 @@ from core.db import make_engine, migrate, session_scope
 from core.events import MessageKeys, record_event
 from core.secretbox import SecretBox, create_key_file
 from intake.reports import keep_report
-from tests.support.box import reset_postgres
+from tests.support.box import box_root, reset_postgres
 
 BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("RELAY_TEST_DATABASE_URL") else [])
 PASSWORD = "correct horse battery"
@@ -63,10 +61,8 @@ def make_settings(state_dir: Path, database_url: str) -> Settings:
 @pytest.fixture
 def state_dir() -> Iterator[Path]:
     """A state directory that Postfix's own user can enter (pytest's tmp_path is private to root)."""
-    path = Path(tempfile.mkdtemp(prefix="relay-panel-"))
-    path.chmod(0o711)
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
+    with box_root() as root:
+        yield root
 
 
 @pytest.fixture(params=BACKENDS)

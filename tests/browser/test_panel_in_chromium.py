@@ -33,14 +33,6 @@ pytestmark = pytest.mark.skipif(not (shutil.which(CHROMIUM) and shutil.which(CHR
 
 
 @pytest.fixture(scope="module")
-def sink() -> Iterator[Sink]:
-    sink = Sink()
-    sink.start()
-    yield sink
-    sink.stop()
-
-
-@pytest.fixture(scope="module")
 def box(sink: Sink) -> Iterator[Box]:
     with running_box(sink, panel={"listen_address": "127.0.0.1", "port": free_port()}) as box:
         os.environ["RELAY_PANEL_PASSWORD"] = ADMIN_PASSWORD

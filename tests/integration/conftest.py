@@ -15,14 +15,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @pytest.fixture(scope="module")
-def sink() -> Iterator[Sink]:
-    sink = Sink()
-    sink.start()
-    yield sink
-    sink.stop()
-
-
-@pytest.fixture(scope="module")
 def box(sink: Sink) -> Iterator[Box]:
     with running_box(sink) as box:
         yield box
