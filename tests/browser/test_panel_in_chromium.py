@@ -23,7 +23,7 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from relayctl.cli import main as relayctl
 from tests.support.box import REPO, Box, running_box, wait_for_port
-from tests.support.sink import Sink, free_port
+from tests.support.sink import Sink
 
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 ADMIN_PASSWORD = "a long admin passphrase"
@@ -34,7 +34,7 @@ pytestmark = pytest.mark.skipif(not (shutil.which(CHROMIUM) and shutil.which(CHR
 
 @pytest.fixture(scope="module")
 def box(sink: Sink) -> Iterator[Box]:
-    with running_box(sink, panel={"listen_address": "127.0.0.1", "port": free_port()}) as box:
+    with running_box(sink) as box:
         os.environ["RELAY_PANEL_PASSWORD"] = ADMIN_PASSWORD
         try:
             assert relayctl(["--config", str(box.config_path), "user", "add", "root", "--role", "admin"]) == 0

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -94,6 +95,11 @@ def test_readme_flow(sink: Sink, dns: LoopbackDns) -> None:
                                 "--from", "app@example.test", "--to", "friend@example.org",
                                 env={"RELAY_SMTP_PASSWORD": password.group(1)})
             assert implicit.returncode == 0, implicit.stdout + implicit.stderr
+            # The panel is served too (waitress), and sends a visitor to its login page.
+            wait_for_port("127.0.0.1", settings["panel"]["port"])
+            with urllib.request.urlopen(f"http://127.0.0.1:{settings['panel']['port']}/", timeout=10) as page:
+                assert page.status == 200 and "/login?next=" in page.url
+                assert "Log in" in page.read().decode()
         finally:
             run.send_signal(signal.SIGTERM)
             assert run.wait(60) == 0

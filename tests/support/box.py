@@ -63,6 +63,7 @@ def box_config(state_dir: Path, sink_port: int, **overrides: Any) -> dict[str, A
         "postfix": {"relayhost": f"[127.0.0.1]:{sink_port}", "syslog_name": "relaytest",
                     "inbound_address": "127.0.0.1", "inbound_port": free_port()},
         "dns": {"bounce_domain": "bounces.relay.test"},
+        "panel": {"listen_address": "127.0.0.1", "port": free_port()},
         # Tests that need limits set them; the rest send freely.
         "limits": {"per_second": 0, "per_hour": 0, "per_day": 0, "concurrent_connections": 0},
     }
