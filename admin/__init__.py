@@ -9,17 +9,19 @@ every page sends a Content-Security-Policy that allows no inline script.
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, Response, render_template
+from flask import Flask, Response, abort, render_template, request
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from admin import auth
+from admin import api, auth, patterns
+from admin.api.registry import error_response
 from admin.context import PanelContext
 from admin.database import init_database
 from admin.views import (
@@ -43,6 +45,15 @@ from relayctl.postfix_config import rerender_postfix
 
 CONTENT_SECURITY_POLICY = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
                            "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+
+
+_UNSTORABLE = re.compile(f"[{patterns.UNSTORABLE}]")
+
+
+def refuse_unstorable_text() -> None:
+    for key, values in [*request.args.lists(), *request.form.lists()]:
+        if any(_UNSTORABLE.search(text) for text in (key, *values)):
+            abort(400, "The request carries a NUL or an invalid character.")
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -73,12 +84,14 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     if settings.panel.behind_proxy:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
     init_database(app)
+    app.before_request(refuse_unstorable_text)
     app.before_request(auth.require_login)  # before the CSRF check: a visitor is sent to log in
     csrf = CSRFProtect(app)
     for module in (auth, dashboard, tenants, domains, pools, reports, suppressions, messages, queue, users,
-                   account, metrics):
+                   account, metrics, api):
         app.register_blueprint(module.bp)
     csrf.exempt(metrics.bp)
+    csrf.exempt(api.bp)
 
     @app.after_request
     def security_headers(response: Response) -> Response:
@@ -96,9 +109,17 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
                                        "Go back, reload the page and try again."), 400
 
     @app.errorhandler(HTTPException)
-    def http_error(error: HTTPException) -> tuple[str, int]:
+    def http_error(error: HTTPException) -> Response:
         code = error.code or 500
-        return render_template("error.html", code=code, title=error.name, message=error.description), code
+        if request.path.startswith("/api/"):
+            response = error_response(code, error.description or error.name)
+        else:
+            response = Response(render_template("error.html", code=code, title=error.name,
+                                                message=error.description), code)
+        for name, value in error.get_headers():  # Allow on a 405, WWW-Authenticate on a 401
+            if name.lower() != "content-type":
+                response.headers[name] = value
+        return response
 
     app.jinja_env.globals["is_admin"] = auth.is_admin
     app.jinja_env.globals["current_user"] = auth.current_user

@@ -7,13 +7,13 @@ from flask_wtf.file import FileField, FileRequired
 from wtforms import IntegerField, PasswordField, SelectField, StringField, TextAreaField
 from wtforms.validators import URL, DataRequired, Length, NumberRange, Optional, Regexp
 
+from admin import patterns
 from core.panel_users import MIN_PASSWORD_LENGTH
 
-NAME = Regexp(r"^[a-z0-9][a-z0-9_-]{0,62}$", message="Lower-case letters, digits, - and _; up to 63.")
-DOMAIN = Regexp(r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}\.?$",
-                message="A domain name such as mail.example.com.")
-# Any address Postfix would take: internal and .test domains included (email-validator refuses those).
-ADDRESS = Regexp(r"^<?[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+>?$", message="An e-mail address.")
+NAME = Regexp(patterns.POOL, message="Lower-case letters, digits, - and _; up to 63.")
+DOMAIN = [Length(max=patterns.DOMAIN_MAX),
+          Regexp(patterns.DOMAIN, message="A domain name such as mail.example.com.")]
+ADDRESS = [Length(max=patterns.ADDRESS_MAX), Regexp(patterns.ADDRESS, message="An e-mail address.")]
 LIMIT = [Optional(), NumberRange(min=0, max=10_000_000)]
 PASSWORD = [DataRequired(), Length(min=MIN_PASSWORD_LENGTH, max=1024)]
 
@@ -46,7 +46,7 @@ class WebhookForm(FlaskForm):
 
 class DomainForm(FlaskForm):
     tenant = SelectField("Tenant", coerce=int, choices=[])
-    name = StringField("Domain", validators=[DataRequired(), DOMAIN])
+    name = StringField("Domain", validators=[DataRequired(), *DOMAIN])
     algorithm = SelectField("DKIM key", choices=[("rsa", "RSA 2048"), ("ed25519", "Ed25519")])
 
 
@@ -56,7 +56,7 @@ class RotateKeyForm(FlaskForm):
 
 class SuppressionForm(FlaskForm):
     tenant = SelectField("Tenant", coerce=int, choices=[])
-    address = StringField("Address", validators=[DataRequired(), Length(max=320), ADDRESS])
+    address = StringField("Address", validators=[DataRequired(), *ADDRESS])
     detail = StringField("Note", validators=[Optional(), Length(max=500)])
 
 
@@ -71,7 +71,7 @@ class PoolForm(FlaskForm):
 
 class PoolIpForm(FlaskForm):
     address = StringField("Address", validators=[DataRequired(), Length(max=45)])
-    helo_name = StringField("HELO name", validators=[DataRequired(), DOMAIN])
+    helo_name = StringField("HELO name", validators=[DataRequired(), *DOMAIN])
     weight = IntegerField("Weight", default=100, validators=[NumberRange(min=1, max=1000)])
     warmup = StringField("Warm-up caps per day", validators=[
         Optional(), Regexp(r"^\d+(\s*,\s*\d+)*$", message="Numbers separated by commas, e.g. 50,100,200.")])

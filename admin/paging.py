@@ -32,7 +32,7 @@ def page_number() -> int:
         return 1
 
 
-def paginate(query: Select[Any], per_page: int = PER_PAGE) -> Page[Any]:
-    number = page_number()
+def paginate(query: Select[Any], per_page: int = PER_PAGE, number: int | None = None) -> Page[Any]:
+    number = number or page_number()
     rows = list(db().scalars(query.limit(per_page + 1).offset((number - 1) * per_page)))
     return Page(rows[:per_page], number, len(rows) > per_page)

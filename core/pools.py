@@ -24,7 +24,7 @@ from core.models import IpPool, PoolIp, utcnow
 from core.tenants import get_tenant
 
 DEFAULT_POOL = "default"
-_POOL_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
+POOL_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,7 @@ def get_pool(session: Session, name: str) -> IpPool:
 
 
 def add_pool(session: Session, name: str) -> IpPool:
-    if not _POOL_NAME.fullmatch(name):
+    if not POOL_NAME.fullmatch(name):
         raise InvalidInputError(f"pool name {name!r}: lower-case letters, digits, - and _")
     if name == DEFAULT_POOL or session.scalar(select(IpPool).where(IpPool.name == name)) is not None:
         raise ConflictError(f"pool {name!r} exists already")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from core.errors import InvalidInputError, PostfixError
 
-_QUEUE_ID = re.compile(r"^[0-9A-Za-z]{6,20}$")
+QUEUE_ID = re.compile(r"^[0-9A-Za-z]{6,20}$")
 QUEUES = ("maildrop", "incoming", "active", "deferred", "hold")
 ACTIONS = {"hold": "-h", "release": "-H", "delete": "-d", "requeue": "-r"}
 
@@ -70,7 +70,7 @@ class PostfixQueue:
     def act(self, action: str, queue_ids: list[str]) -> None:
         if action not in ACTIONS:
             raise InvalidInputError(f"unknown queue action {action!r}")
-        if not queue_ids or not all(_QUEUE_ID.match(q) for q in queue_ids):
+        if not queue_ids or not all(QUEUE_ID.match(q) for q in queue_ids):
             raise InvalidInputError("give one or more queue ids")
         # "-": the ids come on standard input, one per line.
         self._run("postsuper", "-c", str(self._config_dir), ACTIONS[action], "-",

@@ -55,6 +55,11 @@ def unsuppress(session: Session, tenant_name: str | None, address: str) -> None:
     if entry is None:
         scope = "globally" if tenant_name is None else f"for {tenant_name}"
         raise NotFoundError(f"{address} is not suppressed {scope}")
+    remove_entry(session, entry)
+
+
+def remove_entry(session: Session, entry: Suppression) -> None:
+    """Remove an entry; the front-ends' directories drop it on their next refresh."""
     session.delete(entry)
     bump_directory_version(session)
 

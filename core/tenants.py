@@ -23,7 +23,7 @@ from core.models import DkimKey, SendingDomain, SmtpCredential, Tenant, utcnow
 from core.passwords import generate_secret, hash_secret
 from core.secretbox import SecretBox
 
-_TENANT_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+TENANT_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 _DOMAIN_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 
 
@@ -52,7 +52,7 @@ def get_tenant(session: Session, name: str) -> Tenant:
 
 
 def add_tenant(session: Session, name: str) -> Tenant:
-    if not _TENANT_NAME.match(name):
+    if not TENANT_NAME.match(name):
         raise InvalidInputError(
             "a tenant name is 1-63 lower-case letters, digits and '-', not starting with '-'")
     if session.scalar(select(Tenant).where(Tenant.name == name)) is not None:

@@ -10,11 +10,11 @@ from admin.access import may_see, tenant_names, tenant_scope
 from admin.database import db
 from admin.paging import paginate
 from core.bounces.parser import parse_report
+from core.events import REPORT_KINDS
 from core.models import Event, Report, Tenant
 
 bp = Blueprint("reports", __name__, url_prefix="/bounces")
 
-REPORT_KINDS = ("bounced", "complained", "expired", "autoreplied", "forged_report", "unmatched_report")
 
 
 @bp.route("/")

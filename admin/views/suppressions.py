@@ -85,7 +85,7 @@ def remove(entry_id: int) -> ResponseReturnValue:
     if entry is None or not may_see(entry.tenant_id):
         abort(404)
     if ActionForm().validate_on_submit():
-        db().delete(entry)
+        suppressions.remove_entry(db(), entry)
         flash(f"{entry.address} removed from the suppression list: mail to it is accepted again.", "success")
     return redirect(url_for(".index"))
 

@@ -6,6 +6,7 @@ import csv
 import io
 import re
 
+import pytest
 from sqlalchemy import select
 
 from core.db import session_scope
@@ -176,3 +177,9 @@ def test_an_admin_adds_a_pool_address_and_postfix_gets_its_transport(panel: Pane
     master = (panel.settings.postfix_instance_dir / "conf" / "master.cf").read_text()
     assert "smtp_bind_address=127.0.0.50" in master
     assert "warming" in client.get("/pools/").get_data(as_text=True)
+
+
+@pytest.mark.parametrize("url", ["/suppressions/?q=a%00b", "/messages/?q=%00", "/tenants/?q=%00",
+                                 "/bounces/?q=%00", "/domains/?q=%00", "/domains/?%00=x"])
+def test_a_nul_in_a_search_is_refused_not_a_crash(panel: Panel, url: str) -> None:
+    assert panel.client("root").get(url).status_code == 400

@@ -1,0 +1,70 @@
+"""API: the suppression list, per tenant and global."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from admin import patterns
+from admin.access import may_see, tenant_scope, visible_tenant
+from admin.api.registry import ApiError, operation
+from admin.api.schemas import ID, PAGE, TIMESTAMP, Param, listing, nullable, obj, text, timestamp
+from admin.auth import is_admin
+from admin.database import db
+from admin.paging import paginate
+from core import suppressions
+from core.errors import NotFoundError
+from core.models import Suppression
+
+ENTRY = obj({"id": ID, "address": {"type": "string"}, "tenant_id": nullable(ID),
+             "reason": {"enum": list(suppressions.REASONS)}, "detail": {"type": "string"},
+             "created_at": TIMESTAMP})
+ADDRESS = {"type": "string", "maxLength": patterns.ADDRESS_MAX, "pattern": patterns.ADDRESS}
+
+
+def entry_json(entry: Suppression) -> dict[str, Any]:
+    return {"id": entry.id, "address": entry.address, "tenant_id": entry.tenant_id, "reason": entry.reason,
+            "detail": entry.detail, "created_at": timestamp(entry.created_at)}
+
+
+@operation("GET", "/suppressions", "Search the suppression list, newest first", tag="suppressions",
+           result=listing(ENTRY),
+           query=(Param("q", text(patterns.ADDRESS_MAX), "Addresses starting with this"), PAGE,
+                  Param("reason", {"enum": list(suppressions.REASONS)}),
+                  Param("tenant_id", ID, "Only this tenant's (global entries are listed without it)")))
+def list_suppressions(q: str = "", page: int = 1, reason: str = "",
+                      tenant_id: int | None = None) -> dict[str, Any]:
+    query = (select(Suppression).where(tenant_scope(Suppression.tenant_id))
+             .order_by(Suppression.created_at.desc(), Suppression.id.desc()))
+    if q.strip():
+        query = query.where(Suppression.address.startswith(q.strip().lower(), autoescape=True))
+    if reason:
+        query = query.where(Suppression.reason == reason)
+    if tenant_id is not None:
+        query = query.where(Suppression.tenant_id == tenant_id)
+    found = paginate(query, number=page)
+    return {"items": [entry_json(e) for e in found.items], "page": found.number, "has_next": found.has_next}
+
+
+@operation("POST", "/suppressions", "Suppress an address for a tenant, or for every tenant (admins, "
+           "without tenant_id); suppressing it again returns the first entry", tag="suppressions",
+           result=ENTRY, status=201, errors=(403,),
+           body=obj({"address": ADDRESS, "tenant_id": ID, "detail": text(500)}, required=("address",)))
+def add_suppression(body: dict[str, Any]) -> dict[str, Any]:
+    if "tenant_id" in body:
+        owner: str | None = visible_tenant(body["tenant_id"]).name
+    elif is_admin():
+        owner = None
+    else:
+        raise ApiError(403, "only admins suppress an address for every tenant; give tenant_id")
+    return entry_json(suppressions.suppress(db(), owner, body["address"], "manual", body.get("detail", "")))
+
+
+@operation("DELETE", "/suppressions/{suppression_id}", "Remove an entry: mail to the address is accepted "
+           "again", tag="suppressions", result=None, status=204)
+def remove_suppression(suppression_id: int) -> None:
+    entry = db().get(Suppression, suppression_id)
+    if entry is None or not may_see(entry.tenant_id):
+        raise NotFoundError(f"no suppression {suppression_id}")
+    suppressions.remove_entry(db(), entry)

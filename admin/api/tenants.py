@@ -1,0 +1,148 @@
+"""API: tenants, their limits, pause and resume, SMTP credentials and webhooks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from admin import patterns
+from admin.access import tenant_scope, visible_tenant
+from admin.api.registry import operation
+from admin.api.schemas import ID, PAGE, SEARCH, TIMESTAMP, Schema, items, listing, nullable, obj, timestamp
+from admin.auth import user
+from admin.context import panel
+from admin.database import db
+from admin.paging import paginate
+from core import pools, reputation, tenants, webhooks
+from core.errors import NotFoundError
+from core.models import SmtpCredential, Tenant, Webhook
+
+LIMIT: Schema = nullable({"type": "integer", "minimum": 0, "maximum": 10_000_000})
+LIMITS = obj({name: LIMIT for name in tenants.LIMIT_FIELDS})
+TENANT = obj({"id": ID, "name": {"type": "string"}, "status": {"enum": ["active", "paused"]},
+              "pool": nullable({"type": "string"}), "created_at": TIMESTAMP, "limits": LIMITS})
+CHANGES = obj({**{name: LIMIT for name in tenants.LIMIT_FIELDS},
+               "pool": nullable({"type": "string", "pattern": patterns.POOL})}, required=())
+CREDENTIAL = obj({"id": ID, "username": {"type": "string"}, "created_at": TIMESTAMP,
+                  "revoked_at": nullable(TIMESTAMP)})
+NEW_CREDENTIAL = obj({"id": ID, "username": {"type": "string"},
+                      "secret": {"type": "string", "description": "Shown this once only"}})
+WEBHOOK = obj({"id": ID, "url": {"type": "string"}, "created_at": TIMESTAMP})
+WEBHOOK_URL = {"type": "string", "format": "uri", "maxLength": 2000, "pattern": "^https?://[^\\s/?#]+[^\\s]*$"}
+NEW_WEBHOOK = obj({"id": ID, "url": {"type": "string"},
+                   "secret": {"type": "string", "description": "Signs each delivery; shown this once only"}})
+
+
+def tenant_json(tenant: Tenant) -> dict[str, Any]:
+    return {"id": tenant.id, "name": tenant.name, "status": tenant.status,
+            "pool": tenant.pool.name if tenant.pool else None, "created_at": timestamp(tenant.created_at),
+            "limits": {name: getattr(tenant, name) for name in tenants.LIMIT_FIELDS}}
+
+
+@operation("GET", "/tenants", "List tenants (a tenant user sees its own)", tag="tenants",
+           result=listing(TENANT), query=(SEARCH, PAGE))
+def list_tenants(q: str = "", page: int = 1) -> dict[str, Any]:
+    query = select(Tenant).where(tenant_scope(Tenant.id)).order_by(Tenant.name)
+    if q.strip():
+        query = query.where(Tenant.name.contains(q.strip(), autoescape=True))
+    found = paginate(query, number=page)
+    return {"items": [tenant_json(t) for t in found.items], "page": found.number, "has_next": found.has_next}
+
+
+@operation("POST", "/tenants", "Create a tenant", tag="tenants", result=TENANT, status=201,
+           body=obj({"name": {"type": "string", "pattern": patterns.TENANT}}), errors=(409,),
+           admin_only=True)
+def create_tenant(body: dict[str, Any]) -> dict[str, Any]:
+    return tenant_json(tenants.add_tenant(db(), body["name"]))
+
+
+@operation("GET", "/tenants/{tenant_id}", "A tenant", tag="tenants", result=TENANT)
+def get_tenant(tenant_id: int) -> dict[str, Any]:
+    return tenant_json(visible_tenant(tenant_id))
+
+
+@operation("PATCH", "/tenants/{tenant_id}", "Change a tenant's limits (null: the box default; 0: none) "
+           "or its IP pool (null: the default pool)", tag="tenants", result=TENANT, body=CHANGES,
+           admin_only=True)
+def change_tenant(tenant_id: int, body: dict[str, Any]) -> dict[str, Any]:
+    tenant = visible_tenant(tenant_id)
+    tenants.set_limits(db(), tenant.name, **{k: v for k, v in body.items() if k in tenants.LIMIT_FIELDS})
+    if body.get("pool"):
+        pools.assign_tenant(db(), tenant.name, body["pool"])
+    elif "pool" in body:
+        tenant.pool = None
+    return tenant_json(tenant)
+
+
+@operation("POST", "/tenants/{tenant_id}/pause", "Pause a tenant: its mail is refused with 4.7.x",
+           tag="tenants", result=TENANT, admin_only=True)
+def pause_tenant(tenant_id: int) -> dict[str, Any]:
+    tenant = visible_tenant(tenant_id)
+    reputation.pause(db(), tenant, f"paused by {user().username} through the API")
+    return tenant_json(tenant)
+
+
+@operation("POST", "/tenants/{tenant_id}/resume", "Let a paused tenant send again", tag="tenants",
+           result=TENANT, admin_only=True)
+def resume_tenant(tenant_id: int) -> dict[str, Any]:
+    tenant = visible_tenant(tenant_id)
+    reputation.resume(db(), tenant)
+    return tenant_json(tenant)
+
+
+@operation("GET", "/tenants/{tenant_id}/credentials", "A tenant's SMTP credentials", tag="tenants",
+           result=items(CREDENTIAL))
+def list_credentials(tenant_id: int) -> dict[str, Any]:
+    tenant = visible_tenant(tenant_id)
+    found = db().scalars(select(SmtpCredential).where(SmtpCredential.tenant_id == tenant.id)
+                         .order_by(SmtpCredential.id))
+    return {"items": [{"id": c.id, "username": c.username, "created_at": timestamp(c.created_at),
+                       "revoked_at": timestamp(c.revoked_at)} for c in found]}
+
+
+@operation("POST", "/tenants/{tenant_id}/credentials", "A new SMTP credential; its secret is shown once",
+           tag="tenants", result=NEW_CREDENTIAL, status=201)
+def create_credential(tenant_id: int) -> dict[str, Any]:
+    tenant = visible_tenant(tenant_id)
+    made = tenants.add_credential(db(), tenant.name)
+    db().flush()
+    credential = db().scalar(select(SmtpCredential).where(SmtpCredential.username == made.username))
+    assert credential is not None
+    return {"id": credential.id, "username": made.username, "secret": made.secret}
+
+
+@operation("DELETE", "/tenants/{tenant_id}/credentials/{credential_id}", "Revoke an SMTP credential",
+           tag="tenants", result=None, status=204)
+def revoke_credential(tenant_id: int, credential_id: int) -> None:
+    tenant = visible_tenant(tenant_id)
+    credential = db().get(SmtpCredential, credential_id)
+    if credential is None or credential.tenant_id != tenant.id:
+        raise NotFoundError(f"tenant {tenant.name} has no credential {credential_id}")
+    tenants.revoke_credential(db(), credential.username)
+
+
+@operation("GET", "/tenants/{tenant_id}/webhooks", "A tenant's webhooks", tag="tenants",
+           result=items(WEBHOOK))
+def list_webhooks(tenant_id: int) -> dict[str, Any]:
+    tenant = visible_tenant(tenant_id)
+    return {"items": [{"id": w.id, "url": w.url, "created_at": timestamp(w.created_at)}
+                      for w in webhooks.list_webhooks(db(), tenant.name)]}
+
+
+@operation("POST", "/tenants/{tenant_id}/webhooks", "Add a webhook; its signing secret is shown once",
+           tag="tenants", result=NEW_WEBHOOK, status=201, body=obj({"url": WEBHOOK_URL}), errors=(422,))
+def create_webhook(tenant_id: int, body: dict[str, Any]) -> dict[str, Any]:
+    tenant = visible_tenant(tenant_id)
+    webhook, secret = webhooks.add_webhook(db(), panel().secret_box, tenant.name, body["url"])
+    return {"id": webhook.id, "url": webhook.url, "secret": secret}
+
+
+@operation("DELETE", "/tenants/{tenant_id}/webhooks/{webhook_id}", "Remove a webhook", tag="tenants",
+           result=None, status=204)
+def remove_webhook(tenant_id: int, webhook_id: int) -> None:
+    tenant = visible_tenant(tenant_id)
+    webhook = db().get(Webhook, webhook_id)
+    if webhook is None or webhook.tenant_id != tenant.id:
+        raise NotFoundError(f"tenant {tenant.name} has no webhook {webhook_id}")
+    webhooks.remove_webhook(db(), webhook.id)

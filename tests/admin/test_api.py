@@ -1,0 +1,155 @@
+"""The JSON API with Flask's test client: bearer tokens only, tenant tokens see their own tenant,
+bodies checked against the published schema, and what the panel does done through it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from flask.testing import FlaskClient
+
+from core import panel_users
+from core.db import session_scope
+from core.models import PanelUser
+from tests.admin.conftest import Panel
+
+
+@pytest.fixture
+def tokens(panel: Panel) -> dict[str, str]:
+    made = {}
+    with session_scope(panel.app.extensions["relay"].engine) as db:
+        for name in ("root", "alice"):
+            found = db.query(PanelUser).filter_by(username=name).one()
+            made[name] = panel_users.new_api_token(db, found, "tests")[1]
+    return made
+
+
+class Api:
+    def __init__(self, client: FlaskClient, token: str) -> None:
+        self.client, self.headers = client, {"Authorization": f"Bearer {token}"}
+
+    def call(self, method: str, path: str, status: int, body: Any = None, **query: Any) -> Any:
+        reply = self.client.open(f"/api/v1{path}", method=method, headers=self.headers, json=body,
+                                 query_string=query)
+        assert reply.status_code == status, (method, path, reply.get_data(as_text=True))
+        return reply.get_json() if reply.data else None
+
+
+def test_the_api_takes_a_bearer_token_and_nothing_else(panel: Panel, tokens: dict[str, str]) -> None:
+    anonymous = panel.client()
+    reply = anonymous.get("/api/v1/tenants")
+    assert reply.status_code == 401 and reply.headers["WWW-Authenticate"] == "Bearer"
+    assert reply.get_json() == {"error": reply.get_json()["error"]}
+    for header in ("Bearer rlt_forged", f"Basic {tokens['root']}", tokens["root"]):
+        assert anonymous.get("/api/v1/tenants", headers={"Authorization": header}).status_code == 401
+    # A logged-in browser's cookie is no API credential: no cross-site request rides on it.
+    assert panel.client("root").get("/api/v1/tenants").status_code == 401
+    assert panel.client("root").post("/api/v1/tenants", json={"name": "csrf"}).status_code == 401
+    # The description is public; routing errors answer in JSON with Allow kept.
+    document = anonymous.get("/api/v1/openapi.json").get_json()
+    assert document["openapi"].startswith("3.1") and "/tenants/{tenant_id}" in document["paths"]
+    reply = anonymous.put("/api/v1/tenants")
+    assert reply.status_code == 405 and "GET" in reply.headers["Allow"] and "error" in reply.get_json()
+
+
+def test_an_admin_runs_a_tenant_through_the_api(panel: Panel, tokens: dict[str, str]) -> None:
+    api = Api(panel.client(), tokens["root"])
+    tenant = api.call("POST", "/tenants", 201, {"name": "initech"})
+    assert tenant["status"] == "active" and tenant["limits"]["max_per_hour"] is None
+    api.call("POST", "/tenants", 409, {"name": "initech"})
+    changed = api.call("PATCH", f"/tenants/{tenant['id']}", 200, {"max_per_hour": 500, "max_per_day": 0})
+    assert changed["limits"] == {"max_per_second": None, "max_per_hour": 500, "max_per_day": 0,
+                                 "max_connections": None}
+    assert api.call("POST", f"/tenants/{tenant['id']}/pause", 200)["status"] == "paused"
+    assert api.call("POST", f"/tenants/{tenant['id']}/resume", 200)["status"] == "active"
+    credential = api.call("POST", f"/tenants/{tenant['id']}/credentials", 201)
+    assert credential["username"].startswith("initech-") and len(credential["secret"]) >= 20
+    listed = api.call("GET", f"/tenants/{tenant['id']}/credentials", 200)["items"]
+    assert [c["username"] for c in listed] == [credential["username"]] and "secret" not in listed[0]
+    api.call("DELETE", f"/tenants/{tenant['id']}/credentials/{credential['id']}", 204)
+    assert api.call("GET", f"/tenants/{tenant['id']}/credentials", 200)["items"][0]["revoked_at"]
+    hook = api.call("POST", f"/tenants/{tenant['id']}/webhooks", 201, {"url": "https://hooks.initech.test/x"})
+    hooks = api.call("GET", f"/tenants/{tenant['id']}/webhooks", 200)["items"]
+    assert hook["secret"] and [h["id"] for h in hooks] == [hook["id"]]
+    api.call("DELETE", f"/tenants/{tenant['id']}/webhooks/{hook['id']}", 204)
+
+    domain = api.call("POST", "/domains", 201, {"tenant_id": tenant["id"], "name": "Mail.Initech.test",
+                                                "algorithm": "ed25519"})
+    assert domain["name"] == "mail.initech.test" and domain["verified_at"] is None
+    purposes = {r["purpose"] for r in domain["records"]}
+    assert purposes == {"dkim", "spf", "dmarc", "return-path"}
+    dkim = next(r for r in domain["records"] if r["purpose"] == "dkim")
+    assert dkim["value"].startswith("v=DKIM1; k=ed25519; p=")
+    key = api.call("POST", f"/domains/{domain['id']}/keys", 201, {})
+    assert key["state"] == "pending"
+    api.call("DELETE", f"/domains/{domain['id']}/keys/{key['id']}", 204)
+    only = api.call("GET", f"/domains/{domain['id']}", 200)["keys"][0]
+    api.call("DELETE", f"/domains/{domain['id']}/keys/{only['id']}", 409)  # the only active key
+    names = [d["name"] for d in api.call("GET", "/domains", 200, tenant_id=tenant["id"])["items"]]
+    assert names == ["mail.initech.test"]
+
+    entry = api.call("POST", "/suppressions", 201, {"address": "Gone@Example.org", "detail": "asked"})
+    assert entry["address"] == "gone@example.org" and entry["tenant_id"] is None
+    found = api.call("GET", "/suppressions", 200, q="gone@example")["items"]
+    assert [e["id"] for e in found] == [entry["id"]]
+    api.call("DELETE", f"/suppressions/{entry['id']}", 204)
+    api.call("DELETE", f"/suppressions/{entry['id']}", 404)
+
+
+def test_messages_events_and_bounces_through_the_api(panel: Panel, tokens: dict[str, str]) -> None:
+    api = Api(panel.client(), tokens["alice"])
+    found = api.call("GET", "/messages", 200, q="<m1@acme.test>")["items"]
+    assert [m["key"] for m in found] == ["abcdefghijklm"]
+    timeline = api.call("GET", "/messages/abcdefghijklm", 200)
+    assert [e["kind"] for e in timeline["events"]] == ["delivered", "bounced"]
+    bounce = api.call("GET", "/bounces", 200)["items"]
+    assert [b["recipient"] for b in bounce] == ["gone@acme-customer.test"]
+    detail = api.call("GET", f"/bounces/{bounce[0]['id']}", 200)
+    assert detail["report"]["raw"].startswith("Subject: bounce for acme")
+    events = api.call("GET", "/events", 200, recipient="gone@acme-customer.test")["items"]
+    assert [e["kind"] for e in events] == ["bounced"] and events[0]["report_id"]
+
+
+def test_a_tenant_token_reaches_its_own_tenant_only(panel: Panel, tokens: dict[str, str]) -> None:
+    api = Api(panel.client(), tokens["alice"])
+    ids = panel.ids
+    assert [t["name"] for t in api.call("GET", "/tenants", 200)["items"]] == ["acme"]
+    for path in (f"/tenants/{ids['globex']}", f"/tenants/{ids['globex']}/credentials",
+                 f"/domains/{ids['globex_domain']}", f"/bounces/{ids['globex_bounce']}",
+                 "/messages/nopqrstuvwxyz"):
+        api.call("GET", path, 404)
+    for path in (f"/tenants/{ids['globex']}/credentials", f"/domains/{ids['globex_domain']}/verify"):
+        api.call("POST", path, 404)
+    api.call("DELETE", f"/suppressions/{ids['globex_suppression']}", 404)
+    api.call("POST", "/domains", 404, {"tenant_id": ids["globex"], "name": "evil.test"})
+    api.call("POST", "/suppressions", 403, {"address": "x@example.org"})  # the global list
+    api.call("POST", "/suppressions", 404, {"address": "x@example.org", "tenant_id": ids["globex"]})
+    assert api.call("POST", "/suppressions", 201, {"address": "x@example.org", "tenant_id": ids["acme"]})
+    for method, path, body in (("POST", "/tenants", {"name": "mine"}), ("GET", "/pools", None),
+                               ("GET", "/queue", None), ("POST", "/queue/flush", None),
+                               ("POST", f"/tenants/{ids['acme']}/pause", None),
+                               ("PATCH", f"/tenants/{ids['acme']}", {"max_per_day": 0})):
+        api.call(method, path, 403, body)
+    assert not any("globex" in e["recipient"] for e in api.call("GET", "/events", 200)["items"])
+    assert api.call("GET", "/messages", 200, q="gone@globex-customer.test")["items"] == []
+
+
+@pytest.mark.parametrize("body", [None, "not an object", {}, {"name": 7}, {"name": "UPPER"},
+                                  {"name": "ok", "extra": 1}, {"name": "a\u0000b"}])
+def test_a_body_the_schema_refuses_gets_a_400_saying_why(panel: Panel, tokens: dict[str, str],
+                                                         body: Any) -> None:
+    client = panel.client()
+    reply = client.post("/api/v1/tenants", json=body, headers={"Authorization": f"Bearer {tokens['root']}"})
+    assert reply.status_code == 400 and reply.get_json()["error"]
+
+
+def test_bad_parameters_get_a_4xx_not_a_crash(panel: Panel, tokens: dict[str, str]) -> None:
+    api = Api(panel.client(), tokens["root"])
+    api.call("GET", "/tenants/99999999999999999999999", 404)
+    api.call("GET", "/tenants/-1", 404)
+    api.call("GET", "/tenants", 400, page="x")
+    api.call("GET", "/tenants", 400, page=0)
+    api.call("GET", "/tenants", 400, q="nul\x00")
+    api.call("GET", "/messages/not-a-key!", 404)
+    api.call("GET", "/messages", 400)
+    api.call("POST", "/queue/actions", 400, {"action": "delete", "queue_ids": ["ALL"]})
