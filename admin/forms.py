@@ -2,20 +2,34 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import IntegerField, PasswordField, SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]  # stubs predate WTForms 3.3
 from wtforms.validators import URL, DataRequired, Length, NumberRange, Optional, Regexp
 
 from admin import patterns
 from core.panel_users import MIN_PASSWORD_LENGTH
+from core.tenants import SENDING_DOMAIN_MAX
 
 NAME = Regexp(patterns.POOL, message="Lower-case letters, digits, - and _; up to 63.")
-DOMAIN = [Length(max=patterns.DOMAIN_MAX),
-          Regexp(patterns.DOMAIN, message="A domain name such as mail.example.com.")]
+DOMAIN_SYNTAX = Regexp(patterns.DOMAIN, message="A domain name such as mail.example.com.")
+DOMAIN = [Length(max=patterns.DOMAIN_MAX), DOMAIN_SYNTAX]
+SENDING_DOMAIN = [Length(max=SENDING_DOMAIN_MAX), DOMAIN_SYNTAX]
 ADDRESS = [Length(max=patterns.ADDRESS_MAX), Regexp(patterns.ADDRESS, message="An e-mail address.")]
 LIMIT = [Optional(), NumberRange(min=0, max=10_000_000)]
 PASSWORD = [DataRequired(), Length(min=MIN_PASSWORD_LENGTH, max=1024)]
+
+
+Choices = list[SelectChoice]
+
+
+def choices(pairs: Iterable[tuple[Any, str]]) -> Choices:
+    """A select's options from (value, label) pairs."""
+    return [SelectChoice(value, label) for value, label in pairs]
 
 
 class LoginForm(FlaskForm):
@@ -46,12 +60,12 @@ class WebhookForm(FlaskForm):
 
 class DomainForm(FlaskForm):
     tenant = SelectField("Tenant", coerce=int, choices=[])
-    name = StringField("Domain", validators=[DataRequired(), *DOMAIN])
-    algorithm = SelectField("DKIM key", choices=[("rsa", "RSA 2048"), ("ed25519", "Ed25519")])
+    name = StringField("Domain", validators=[DataRequired(), *SENDING_DOMAIN])
+    algorithm = SelectField("DKIM key", choices=choices([("rsa", "RSA 2048"), ("ed25519", "Ed25519")]))
 
 
 class RotateKeyForm(FlaskForm):
-    algorithm = SelectField("Algorithm", choices=[("rsa", "RSA 2048"), ("ed25519", "Ed25519")])
+    algorithm = SelectField("Algorithm", choices=choices([("rsa", "RSA 2048"), ("ed25519", "Ed25519")]))
 
 
 class SuppressionForm(FlaskForm):
@@ -88,7 +102,7 @@ class PauseIpForm(FlaskForm):
 class UserForm(FlaskForm):
     username = StringField("Username", validators=[DataRequired(), Length(max=128),
                                                    Regexp(r"^\S+$", message="No spaces.")])
-    role = SelectField("Role", choices=[("tenant", "Tenant user"), ("admin", "Admin")])
+    role = SelectField("Role", choices=choices([("tenant", "Tenant user"), ("admin", "Admin")]))
     tenant = SelectField("Tenant", coerce=int, choices=[])
     password = PasswordField("Password", validators=PASSWORD)
 
@@ -103,6 +117,6 @@ class TokenForm(FlaskForm):
 
 
 class QueueActionForm(FlaskForm):
-    action = SelectField("Action", choices=[("hold", "Hold"), ("release", "Release"), ("requeue", "Requeue"),
-                                           ("delete", "Delete")])
+    action = SelectField("Action", choices=choices([("hold", "Hold"), ("release", "Release"),
+                                                    ("requeue", "Requeue"), ("delete", "Delete")]))
     queue_ids = TextAreaField("Queue ids")

@@ -11,8 +11,9 @@ POOL = POOL_NAME.pattern
 DOMAIN = r"^([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}\.?$"
 DOMAIN_MAX = 253
 # Any address Postfix would take: internal and .test domains included (email-validator refuses those).
-ADDRESS = r"^<?[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+>?$"
+# No \s: Python's and JSON Schema's (ECMA 262) differ on what it matches.
+_ADDRESS_PART = r"[^@<>\x00-\x20\x7f]+"
+ADDRESS = rf"^<?{_ADDRESS_PART}@{_ADDRESS_PART}\.{_ADDRESS_PART}>?$"
 ADDRESS_MAX = 320
-# NUL reaches no database (PostgreSQL refuses it) and lone surrogates encode to no UTF-8.
-UNSTORABLE = "\\x00\\ud800-\\udfff"
-TEXT = f"^[^{UNSTORABLE}]*$"
+# PostgreSQL stores no NUL.
+TEXT = "^[^\\x00]*$"

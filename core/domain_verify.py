@@ -36,9 +36,7 @@ def make_resolver(settings: Settings) -> dns.resolver.Resolver:
 def lookup(resolver: dns.resolver.Resolver, name: str, rdtype: str) -> list[str]:
     try:
         answer = resolver.resolve(name, rdtype)
-    except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer, dns.resolver.NoNameservers):
-        return []
-    except dns.exception.Timeout:
+    except dns.exception.DNSException:  # no answer, a timeout, a name DNS cannot hold: nothing found
         return []
     if rdtype == "TXT":
         return [b"".join(r.strings).decode("utf-8", "replace") for r in answer]

@@ -23,6 +23,9 @@ from core.models import DkimKey, SendingDomain, SmtpCredential, Tenant, utcnow
 from core.passwords import generate_secret, hash_secret
 from core.secretbox import SecretBox
 
+# The longest name made from a sending domain is its DKIM record's, "<selector>._domainkey.<domain>",
+# with selectors of up to 11 characters; a DNS name has at most 253.
+SENDING_DOMAIN_MAX = 253 - len("mr202611r99._domainkey.")
 TENANT_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 _DOMAIN_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 
@@ -89,6 +92,9 @@ def add_domain(session: Session, box: SecretBox, tenant_name: str, domain_name: 
                algorithm: str = "rsa") -> SendingDomain:
     tenant = get_tenant(session, tenant_name)
     name = normalize_domain(domain_name)
+    if len(name) > SENDING_DOMAIN_MAX:
+        raise InvalidInputError(f"a sending domain has at most {SENDING_DOMAIN_MAX} characters: "
+                                "the names of its DNS records must fit in 253")
     if session.scalar(select(SendingDomain).where(SendingDomain.name == name)) is not None:
         raise ConflictError(f"domain {name!r} belongs to a tenant already")
     domain = SendingDomain(tenant=tenant, name=name)

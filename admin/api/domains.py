@@ -68,8 +68,8 @@ def list_domains(q: str = "", page: int = 1, tenant_id: int | None = None) -> di
 
 
 @operation("POST", "/domains", "Add a sending domain with a new DKIM key; publish its records next",
-           tag="domains", result=DOMAIN, status=201, errors=(409, 422),
-           body=obj({"tenant_id": ID, "name": {"type": "string", "maxLength": patterns.DOMAIN_MAX,
+           tag="domains", result=DOMAIN, status=201, errors=(404, 409, 422),
+           body=obj({"tenant_id": ID, "name": {"type": "string", "maxLength": tenants.SENDING_DOMAIN_MAX,
                                                "pattern": patterns.DOMAIN},
                      "algorithm": ALGORITHM}, required=("tenant_id", "name")))
 def create_domain(body: dict[str, Any]) -> dict[str, Any]:

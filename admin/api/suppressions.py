@@ -49,7 +49,7 @@ def list_suppressions(q: str = "", page: int = 1, reason: str = "",
 
 @operation("POST", "/suppressions", "Suppress an address for a tenant, or for every tenant (admins, "
            "without tenant_id); suppressing it again returns the first entry", tag="suppressions",
-           result=ENTRY, status=201, errors=(403,),
+           result=ENTRY, status=201, errors=(403, 404),
            body=obj({"address": ADDRESS, "tenant_id": ID, "detail": text(500)}, required=("address",)))
 def add_suppression(body: dict[str, Any]) -> dict[str, Any]:
     if "tenant_id" in body:

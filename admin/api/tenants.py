@@ -29,7 +29,8 @@ CREDENTIAL = obj({"id": ID, "username": {"type": "string"}, "created_at": TIMEST
 NEW_CREDENTIAL = obj({"id": ID, "username": {"type": "string"},
                       "secret": {"type": "string", "description": "Shown this once only"}})
 WEBHOOK = obj({"id": ID, "url": {"type": "string"}, "created_at": TIMESTAMP})
-WEBHOOK_URL = {"type": "string", "format": "uri", "maxLength": 2000, "pattern": "^https?://[^\\s/?#]+[^\\s]*$"}
+WEBHOOK_URL = {"type": "string", "maxLength": 2000,
+               "pattern": "^https?://[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:[0-9]{1,5})?(/[!-~]*)?$"}
 NEW_WEBHOOK = obj({"id": ID, "url": {"type": "string"},
                    "secret": {"type": "string", "description": "Signs each delivery; shown this once only"}})
 

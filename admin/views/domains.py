@@ -11,7 +11,7 @@ from admin.actions import attempt
 from admin.auth import admin_only, user
 from admin.context import panel
 from admin.database import db
-from admin.forms import ActionForm, DomainForm, RotateKeyForm
+from admin.forms import ActionForm, DomainForm, RotateKeyForm, choices
 from admin.paging import paginate
 from core import tenants
 from core.dns_records import records_for_domain
@@ -23,7 +23,7 @@ bp = Blueprint("domains", __name__, url_prefix="/domains")
 
 def _domain_form() -> DomainForm:
     form = DomainForm()
-    form.tenant.choices = [(t.id, t.name) for t in visible_tenants()]
+    form.tenant.choices = choices((t.id, t.name) for t in visible_tenants())
     return form
 
 

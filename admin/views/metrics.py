@@ -27,7 +27,7 @@ class RelayCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         session = self._session
-        names = dict(session.execute(select(Tenant.id, Tenant.name)).tuples().all())
+        names = dict(session.execute(select(Tenant.id, Tenant.name)).all())
         events = CounterMetricFamily("relay_events", "Events recorded, by kind and tenant",
                                      labels=["kind", "tenant"])
         for kind, tenant_id, count in session.execute(

@@ -21,7 +21,7 @@ def _index(pool_form: PoolForm | None = None, ip_form: PoolIpForm | None = None,
            status: int = 200) -> ResponseReturnValue:
     all_pools = list(db().scalars(select(IpPool).order_by(IpPool.is_default.desc(), IpPool.name)))
     per_pool = select(Tenant.pool_id, func.count()).group_by(Tenant.pool_id)
-    tenant_counts = dict(db().execute(per_pool).tuples().all())
+    tenant_counts = dict(db().execute(per_pool).all())
     today = utcnow().date()
     caps = {ip.id: pools.warmup_cap(ip, today) for p in all_pools for ip in p.ips}
     ip_forms = {p.id: ip_form if ip_form is not None and p.id == ip_pool else PoolIpForm(formdata=None)

@@ -13,7 +13,7 @@ from admin.access import may_see, tenant_names, tenant_scope, visible_tenant, vi
 from admin.actions import attempt
 from admin.auth import is_admin
 from admin.database import db
-from admin.forms import ActionForm, ImportForm, SuppressionForm
+from admin.forms import ActionForm, Choices, ImportForm, SuppressionForm, choices
 from admin.paging import paginate
 from core import suppressions
 from core.errors import InvalidInputError
@@ -25,9 +25,9 @@ GLOBAL = 0  # the tenant choice meaning "every tenant"
 MAX_IMPORT_ROWS = 100_000
 
 
-def _tenant_choices() -> list[tuple[int, str]]:
-    choices = [(t.id, t.name) for t in visible_tenants()]
-    return [(GLOBAL, "Every tenant (global)"), *choices] if is_admin() else choices
+def _tenant_choices() -> Choices:
+    tenants = [(t.id, t.name) for t in visible_tenants()]
+    return choices([(GLOBAL, "Every tenant (global)"), *tenants] if is_admin() else tenants)
 
 
 def _owner_name(tenant_id: int | None) -> str | None:

@@ -11,7 +11,7 @@ from admin.actions import attempt
 from admin.auth import admin_only, is_admin, user
 from admin.context import panel
 from admin.database import db
-from admin.forms import ActionForm, LimitsForm, TenantForm, WebhookForm
+from admin.forms import ActionForm, LimitsForm, TenantForm, WebhookForm, choices
 from admin.paging import paginate
 from core import pools, reputation, tenants, webhooks
 from core.models import IpPool, SmtpCredential, Tenant, Webhook
@@ -45,8 +45,8 @@ def create() -> ResponseReturnValue:
 
 def _limits_form(tenant: Tenant) -> LimitsForm:
     form = LimitsForm(obj=tenant) if request.method == "GET" else LimitsForm()
-    form.pool.choices = [("", "The default pool")] + [
-        (p.name, p.name) for p in db().scalars(select(IpPool).order_by(IpPool.name))]
+    form.pool.choices = choices([("", "The default pool")] + [
+        (p.name, p.name) for p in db().scalars(select(IpPool).order_by(IpPool.name))])
     if request.method == "GET":
         form.pool.data = tenant.pool.name if tenant.pool else ""
     return form

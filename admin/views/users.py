@@ -8,7 +8,7 @@ from flask.typing import ResponseReturnValue
 from admin.access import visible_tenants
 from admin.actions import attempt
 from admin.database import db
-from admin.forms import UserForm
+from admin.forms import UserForm, choices
 from core.panel_users import add_user, list_users
 
 bp = Blueprint("users", __name__, url_prefix="/users")
@@ -16,7 +16,7 @@ bp = Blueprint("users", __name__, url_prefix="/users")
 
 def _form() -> UserForm:
     form = UserForm()
-    form.tenant.choices = [(0, "—")] + [(t.id, t.name) for t in visible_tenants()]
+    form.tenant.choices = choices([(0, "—")] + [(t.id, t.name) for t in visible_tenants()])
     return form
 
 
