@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
+from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, create_engine, event, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.models import DirectoryVersion
+from core.shared_files import shared_dir
 
-MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+MIGRATIONS_DIR = shared_dir("migrations")
 
 
 def make_engine(url: str) -> Engine:
@@ -39,12 +40,27 @@ def session_scope(engine: Engine) -> Iterator[Session]:
         yield session
 
 
-def migrate(url: str) -> None:
-    """Bring the database at url to the newest schema."""
+def _alembic_config(url: str) -> AlembicConfig:
     config = AlembicConfig()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
-    command.upgrade(config, "head")
+    return config
+
+
+def migrate(url: str) -> None:
+    """Bring the database at url to the newest schema."""
+    command.upgrade(_alembic_config(url), "head")
+
+
+def schema_revision(url: str) -> str | None:
+    """The migration the database at url is at (None: an empty database)."""
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            revision: str | None = MigrationContext.configure(connection).get_current_revision()
+            return revision
+    finally:
+        engine.dispose()
 
 
 def bump_directory_version(session: Session) -> None:

@@ -26,8 +26,9 @@ from core.errors import PostfixError
 from core.fsutil import write_atomically
 from core.pools import Transport
 from core.routes import DEFAULT_TRANSPORT, ROUTE_HEADER, profile_transport
+from core.shared_files import shared_dir
 
-TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "postfix-conf"
+TEMPLATES_DIR = shared_dir("postfix-conf")
 RENDERED_FILES = ("main.cf", "master.cf", "milter_header_checks", "smtp_header_checks")
 SIZE_HEADROOM = 1024 * 1024
 SUBMIT_SERVICE = "mailrelay-submit"

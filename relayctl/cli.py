@@ -12,10 +12,11 @@ from sqlalchemy.orm import Session
 
 from core import panel_users, reputation, suppressions, tenants, webhooks
 from core.config import Settings, load_settings
-from core.db import migrate
+from core.db import migrate, schema_revision
 from core.dns_records import format_records, records_for_domain
 from core.errors import RelayError
 from core.events import recent_events
+from core.postfix_instance import PostfixInstance
 from core.secretbox import SecretBox, create_key_file
 from core.tls_cert import create_self_signed
 from relayctl.database import session_command
@@ -39,6 +40,31 @@ def cmd_init(settings: Settings, args: argparse.Namespace) -> int:
         print(f"made a self-signed certificate for {settings.hostname}: {settings.tls_cert_file}")
     render_postfix(settings)
     print(f"Postfix instance configured in {settings.postfix_instance_dir}")
+    return 0
+
+
+def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
+    url = settings.effective_database_url
+    before = schema_revision(url)
+    migrate(url)
+    after = schema_revision(url)
+    if before == after:
+        print(f"database schema is current ({after})")
+    else:
+        print(f"database schema upgraded from {before or 'nothing'} to {after}")
+    return 0
+
+
+def cmd_postfix(settings: Settings, args: argparse.Namespace) -> int:
+    """For a service manager: the instance's Postfix, configured afresh before a start or a reload."""
+    if args.action == "stop":
+        PostfixInstance(settings).stop()
+        return 0
+    instance = render_postfix(settings)
+    if args.action == "start" and instance.is_running():
+        print("Postfix instance is running already", file=sys.stderr)
+        return 1
+    instance.start_or_reload()
     return 0
 
 
@@ -255,6 +281,11 @@ def build_parser() -> argparse.ArgumentParser:
                         ).set_defaults(func=cmd_init)
     commands.add_parser("run", help="run every service of this box in the foreground"
                         ).set_defaults(func=cmd_run)
+    commands.add_parser("migrate", help="bring the database to the newest schema"
+                        ).set_defaults(func=cmd_migrate)
+    postfix = commands.add_parser("postfix", help="the box's Postfix instance (for systemd units)")
+    postfix.add_argument("action", choices=("start", "stop", "reload"))
+    postfix.set_defaults(func=cmd_postfix)
 
     tenant = commands.add_parser("tenant").add_subparsers(dest="action", required=True)
     add = tenant.add_parser("add")
