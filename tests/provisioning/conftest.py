@@ -1,0 +1,91 @@
+"""What the provisioning tests share: the playbook run as an operator runs it, from inside the
+test's network namespace, against booted Debian boxes (tests.support.nspawn)."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from cryptography.fernet import Fernet
+
+from tests.support.nspawn import ROOTFS, Lan
+
+REPO = Path(__file__).resolve().parents[2]
+ANSIBLE = REPO / "ansible"
+# Every dependency's wheel, built by scripts/install-deps; the relay's own is built by the playbook.
+DEPENDENCY_WHEELS = Path("/var/tmp/mailrelay-test-wheels")
+VAULT_PASSWORD = "a vault password for the tests"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    missing = [why for ok, why in (
+        (os.geteuid() == 0, "root (network namespaces, systemd-nspawn)"),
+        (shutil.which("systemd-nspawn") is not None, "systemd-container"),
+        ((ROOTFS / ".mailrelay-stamp").exists(), f"{ROOTFS} (scripts/make-test-rootfs)"),
+        (DEPENDENCY_WHEELS.is_dir(), f"{DEPENDENCY_WHEELS} (scripts/install-deps)"),
+        ((Path(sys.executable).parent / "ansible-playbook").exists(), "ansible (pip install -e '.[test]')"),
+    ) if not ok]
+    for item in items:
+        if "tests/provisioning/" in str(item.fspath) and missing:
+            item.add_marker(pytest.mark.skip(reason="needs " + ", ".join(missing)))
+
+
+def wheelhouse(workdir: Path) -> Path:
+    """The dependencies' wheels without the relay's: the playbook builds that from this tree."""
+    folder = workdir / "wheels"
+    shutil.copytree(DEPENDENCY_WHEELS, folder, ignore=shutil.ignore_patterns("mailrelay-*"))
+    return folder
+
+
+def write_vault(workdir: Path, secrets: dict[str, str]) -> tuple[Path, Path]:
+    """An ansible-vault encrypted vars file and its password file."""
+    password_file = workdir / "vault-password"
+    password_file.write_text(VAULT_PASSWORD)
+    vault = workdir / "vault.yml"
+    vault.write_text(yaml.safe_dump(secrets))
+    subprocess.run([str(Path(sys.executable).parent / "ansible-vault"), "encrypt", "--vault-password-file",
+                    str(password_file), str(vault)], check=True, capture_output=True)
+    assert vault.read_text().startswith("$ANSIBLE_VAULT")
+    return vault, password_file
+
+
+def new_encryption_key() -> str:
+    return Fernet.generate_key().decode()
+
+
+def write_inventory(workdir: Path, key: Path, inventory: dict[str, Any]) -> Path:
+    common = {"ansible_user": "root", "ansible_ssh_private_key_file": str(key),
+              "ansible_ssh_common_args": "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null",
+              "ansible_python_interpreter": "/usr/bin/python3",
+              # The boxes' packages are in the image already; they reach no mirror.
+              "base_apt_update": False}
+    inventory["all"].setdefault("vars", {}).update(common)
+    path = workdir / "hosts.yml"
+    path.write_text(yaml.safe_dump(inventory))
+    return path
+
+
+def playbook(network: Lan, inventory: Path, vault: Path, password_file: Path,
+             log: Path) -> tuple[int, dict[str, int]]:
+    """Run site.yml; its exit code and, per host, how many tasks changed something."""
+    env = {**os.environ, "ANSIBLE_CONFIG": str(ANSIBLE / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1",
+           "ANSIBLE_FORCE_COLOR": "0", "PIP_NO_INDEX": "1"}
+    command = network.command(str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(inventory),
+                              "--vault-password-file", str(password_file), "-e", f"@{vault}",
+                              str(ANSIBLE / "site.yml"))
+    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=1500, check=False)
+    log.write_text(result.stdout + result.stderr)
+    changed = {host: int(count) for host, count in
+               re.findall(r"^(\S+)\s+:\s+ok=\d+\s+changed=(\d+)", result.stdout, re.M)}
+    return result.returncode, changed
+
+
+def tail(path: Path, size: int = 15_000) -> str:
+    return path.read_text(errors="replace")[-size:]

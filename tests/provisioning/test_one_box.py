@@ -1,0 +1,154 @@
+"""The playbook provisions a fresh Debian bookworm box for real (debootstrapped, booted with
+systemd-nspawn, reached over SSH in a network namespace of the test's own); a tenant made on
+the box sends through its front-end, the message reaches a fake MX signed and from the pool
+address; a second run of the playbook changes nothing."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from email import message_from_bytes
+from pathlib import Path
+
+import pytest
+
+from tests.provisioning.conftest import (
+    REPO,
+    new_encryption_key,
+    playbook,
+    tail,
+    wheelhouse,
+    write_inventory,
+    write_vault,
+)
+from tests.support.dns_server import LoopbackDns
+from tests.support.nspawn import GATEWAY, SUBNET, DebianBox, Lan, debian_boxes
+
+pytestmark = pytest.mark.timeout(1800)  # booting and provisioning take minutes
+
+RELAY = f"{SUBNET}.11"
+POOL_ADDRESS = f"{SUBNET}.21"
+MX_PORT = 2525
+VERIFIER = REPO / "tests" / "support" / "dkim_verify.pl"
+
+
+@pytest.fixture(scope="module")
+def provisioned() -> Iterator[tuple[Lan, DebianBox, Path]]:
+    with debian_boxes([("relay1", RELAY)]) as (network, (box,), workdir):
+        vault, password_file = write_vault(workdir, {"vault_relay_encryption_key": new_encryption_key()})
+        inventory = write_inventory(workdir, workdir / "id_ed25519", {"all": {
+            "vars": {
+                "relay_wheelhouse": str(wheelhouse(workdir)),
+                "relay_encryption_key": "{{ vault_relay_encryption_key }}",
+                "relay_relayhost": f"[{GATEWAY}]:{MX_PORT}",
+                "base_admin_networks": [f"{SUBNET}.0/24"],
+                "base_app_networks": [f"{SUBNET}.0/24"],
+            },
+            "children": {
+                "relay": {"hosts": {"relay1": {
+                    "ansible_host": RELAY, "relay_hostname": "relay1.test",
+                    "pool_ips_interface": box.interface,
+                    "pool_ips_addresses": [{"address": POOL_ADDRESS, "prefix": 24, "pool": "default",
+                                            "helo_name": "out1.relay1.test"}]}}},
+                "database": {"hosts": {}},
+            }}})
+        first_log = workdir / "first-run.log"
+        code, _changed = playbook(network, inventory, vault, password_file, first_log)
+        assert code == 0, tail(first_log)
+        second_log = workdir / "second-run.log"
+        code, changed = playbook(network, inventory, vault, password_file, second_log)
+        (workdir / "second-run.changed").write_text(json.dumps(changed))
+        assert code == 0, tail(second_log)
+        yield network, box, workdir
+
+
+def test_a_second_run_of_the_playbook_changes_nothing(provisioned: tuple[Lan, DebianBox, Path]) -> None:
+    _network, _box, workdir = provisioned
+    changed = json.loads((workdir / "second-run.changed").read_text())
+    assert changed and set(changed.values()) == {0}, (changed, tail(workdir / "second-run.log"))
+
+
+def test_every_service_runs_hardened_as_its_own_user(provisioned: tuple[Lan, DebianBox, Path]) -> None:
+    _network, box, _workdir = provisioned
+    for service in ("intake", "milter", "frontend", "panel"):
+        shown = box.ssh(f"systemctl show mailrelay-{service} -p ActiveState -p User -p NoNewPrivileges "
+                        "-p ProtectSystem -p Restart").stdout
+        assert "ActiveState=active" in shown and "User=mailrelay" in shown, shown
+        assert "NoNewPrivileges=yes" in shown and "ProtectSystem=strict" in shown, shown
+        assert "Restart=on-failure" in shown, shown
+    assert "ActiveState=active" in box.ssh("systemctl show mailrelay-postfix -p ActiveState").stdout
+    ruleset = box.ssh("nft list ruleset").stdout
+    assert "policy drop" in ruleset and "tcp dport { 465, 587 }" in ruleset, ruleset
+    # The panel answers through nginx with TLS only.
+    page = box.ssh("python3 -c \"import http.client, ssl; c = http.client.HTTPSConnection('127.0.0.1', "
+                   "context=ssl._create_unverified_context()); c.request('GET', '/'); r = c.getresponse(); "
+                   "print(r.status, r.getheader('Location'))\"", check=False).stdout
+    assert page.startswith("302") and "/login" in page, page
+
+
+def _credential(box: DebianBox) -> tuple[str, str]:
+    output = box.ssh("relayctl credential add acme").stdout
+    found = dict(re.findall(r"^(username|password): (\S+)$", output, re.M))
+    return found["username"], found["password"]
+
+
+def _dkim_record(box: DebianBox) -> tuple[str, str]:
+    """The DKIM record's name and its value in zone syntax (strings of at most 255 octets)."""
+    records = box.ssh("relayctl domain records acme.test").stdout
+    name, value = re.findall(r"^(\S+_domainkey\.acme\.test)\. IN TXT (.+)$", records, re.M)[0]
+    return name, value
+
+
+def _wait_for_message(folder: Path, timeout: float = 120) -> Path:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = sorted(folder.glob("*.eml"))
+        if found:
+            return found[0]
+        time.sleep(1)
+    raise AssertionError("the fake MX received nothing")
+
+
+def test_a_tenant_sends_through_the_front_end_and_the_mx_gets_it_signed(
+        provisioned: tuple[Lan, DebianBox, Path]) -> None:
+    network, box, workdir = provisioned
+    box.ssh("relayctl tenant add acme && relayctl domain add acme acme.test >/dev/null "
+            "&& relayctl domain verify acme.test --operator-override >/dev/null")
+    username, password = _credential(box)
+    inbox = workdir / "mx"
+    mx = network.popen(sys.executable, "-m", "tests.support.mx_process", GATEWAY, str(MX_PORT), str(inbox),
+                       log=workdir / "mx.log")
+    try:
+        time.sleep(12)  # the front-end and the milter pick new tenants up within 10 s
+        sent = network.run("swaks", "--server", RELAY, "--port", "587", "--tls", "--auth", "PLAIN",
+                           "--auth-user", username, "--auth-password", password,
+                           "--from", "app@acme.test", "--to", "someone@example.org",
+                           "--header", "Subject: provisioned", "--body", "hello from a provisioned box",
+                           check=False, timeout=120)
+        journal = box.ssh("journalctl -u 'mailrelay-*' -n 40 --no-pager; "
+                          "tail -n 20 /var/lib/mailrelay/postfix/log/postfix.log", check=False).stdout
+        assert sent.returncode == 0, sent.stdout + sent.stderr + journal
+        received = _wait_for_message(inbox)
+    finally:
+        mx.terminate()
+        mx.wait(10)
+    envelope = json.loads(received.with_suffix(".json").read_text())
+    assert envelope["rcpt_tos"] == ["someone@example.org"]
+    assert envelope["peer"] == POOL_ADDRESS  # it left from the pool's address
+    content = received.read_bytes()
+    message = message_from_bytes(content)
+    assert message["Subject"] == "provisioned" and "d=acme.test" in message["DKIM-Signature"]
+    name, value = _dkim_record(box)
+    dns = LoopbackDns()
+    dns.add(name, "TXT", value)
+    dns.start()
+    try:
+        verdict = subprocess.run(["perl", str(VERIFIER), "127.0.0.1", str(dns.port)], input=content,
+                                 capture_output=True, timeout=60, check=False).stdout.decode()
+    finally:
+        dns.stop()
+    assert "RESULT pass" in verdict, verdict
