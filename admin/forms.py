@@ -47,6 +47,7 @@ class TenantForm(FlaskForm):
 
 class LimitsForm(FlaskForm):
     max_per_second = IntegerField("Per second", validators=LIMIT)
+    max_per_minute = IntegerField("Per minute", validators=LIMIT)
     max_per_hour = IntegerField("Per hour", validators=LIMIT)
     max_per_day = IntegerField("Per day", validators=LIMIT)
     max_connections = IntegerField("Connections", validators=LIMIT)

@@ -100,6 +100,7 @@ class LimitSettings:
     """A tenant's sending limits where the tenant has none of its own; 0 means no limit."""
 
     per_second: int = 50
+    per_minute: int = 0
     per_hour: int = 0
     per_day: int = 50000
     concurrent_connections: int = 20
@@ -392,7 +393,7 @@ def validate(settings: Settings) -> Settings:
     if settings.milter.redis_url and not settings.milter.redis_url.startswith(("redis://", "unix://")):
         raise ConfigError("setting milter.redis_url: a redis:// or unix:// URL")
     _check_profiles(settings.delivery_profiles)
-    for name in ("per_second", "per_hour", "per_day", "concurrent_connections"):
+    for name in ("per_second", "per_minute", "per_hour", "per_day", "concurrent_connections"):
         if getattr(settings.limits, name) < 0:
             raise ConfigError(f"setting limits.{name}: 0 (no limit) or more")
     return settings

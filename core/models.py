@@ -26,6 +26,7 @@ class Tenant(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     # Sending limits; None: the box default (settings.limits); 0: no limit.
     max_per_second: Mapped[int | None] = mapped_column(default=None)
+    max_per_minute: Mapped[int | None] = mapped_column(default=None)
     max_per_hour: Mapped[int | None] = mapped_column(default=None)
     max_per_day: Mapped[int | None] = mapped_column(default=None)
     max_connections: Mapped[int | None] = mapped_column(default=None)

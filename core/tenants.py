@@ -146,7 +146,7 @@ def verify_domain(session: Session, settings: Settings, domain: SendingDomain) -
     return checks
 
 
-LIMIT_FIELDS = ("max_per_second", "max_per_hour", "max_per_day", "max_connections")
+LIMIT_FIELDS = ("max_per_second", "max_per_minute", "max_per_hour", "max_per_day", "max_connections")
 
 
 def set_limits(session: Session, tenant_name: str, **limits: int | None) -> Tenant:

@@ -23,6 +23,7 @@ class Limits:
     """0 means no limit."""
 
     per_second: int
+    per_minute: int
     per_hour: int
     per_day: int
     connections: int
@@ -79,6 +80,7 @@ def _limits(tenant: Tenant, defaults: LimitSettings) -> Limits:
         return default if own is None else own
     return Limits(
         pick(tenant.max_per_second, defaults.per_second),
+        pick(tenant.max_per_minute, defaults.per_minute),
         pick(tenant.max_per_hour, defaults.per_hour),
         pick(tenant.max_per_day, defaults.per_day),
         pick(tenant.max_connections, defaults.concurrent_connections),

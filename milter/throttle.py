@@ -50,8 +50,8 @@ class ThrottleStore(Protocol):
 
 
 def _windows(limits: Limits) -> list[Window]:
-    candidates = [Window("second", 1, limits.per_second), Window("hour", 3600, limits.per_hour),
-                  Window("day", 86400, limits.per_day)]
+    candidates = [Window("second", 1, limits.per_second), Window("minute", 60, limits.per_minute),
+                  Window("hour", 3600, limits.per_hour), Window("day", 86400, limits.per_day)]
     return [w for w in candidates if w.limit > 0]
 
 
@@ -60,6 +60,9 @@ def refusal_text(window: Window, now: float) -> str:
     if window.name == "second":
         return (f"451 4.7.1 Sending rate limit of {window.limit} messages per second reached; "
                 "try again in 1 second")
+    if window.name == "minute":
+        return (f"451 4.7.1 Sending rate limit of {window.limit} messages per minute reached; "
+                f"try again after {retry:%H:%M:%S} UTC")
     if window.name == "hour":
         return (f"451 4.7.1 Hourly limit of {window.limit} messages reached; "
                 f"try again after {retry:%H:%M} UTC")

@@ -298,7 +298,8 @@ def build_parser() -> argparse.ArgumentParser:
     limits = tenant.add_parser("limits", help="show or set a tenant's sending limits "
                                "(a number, 0 for no limit, or 'default' for the box's)")
     limits.add_argument("name")
-    for option, field in (("--per-second", "max_per_second"), ("--per-hour", "max_per_hour"),
+    for option, field in (("--per-second", "max_per_second"), ("--per-minute", "max_per_minute"),
+                          ("--per-hour", "max_per_hour"),
                           ("--per-day", "max_per_day"), ("--connections", "max_connections")):
         limits.add_argument(option, dest=field, type=_limit, default=_UNCHANGED)
     limits.set_defaults(func=cmd_tenant_limits)

@@ -58,8 +58,8 @@ def test_an_admin_runs_a_tenant_through_the_api(panel: Panel, tokens: dict[str, 
     assert tenant["status"] == "active" and tenant["limits"]["max_per_hour"] is None
     api.call("POST", "/tenants", 409, {"name": "initech"})
     changed = api.call("PATCH", f"/tenants/{tenant['id']}", 200, {"max_per_hour": 500, "max_per_day": 0})
-    assert changed["limits"] == {"max_per_second": None, "max_per_hour": 500, "max_per_day": 0,
-                                 "max_connections": None}
+    assert changed["limits"] == {"max_per_second": None, "max_per_minute": None, "max_per_hour": 500,
+                                 "max_per_day": 0, "max_connections": None}
     assert api.call("POST", f"/tenants/{tenant['id']}/pause", 200)["status"] == "paused"
     assert api.call("POST", f"/tenants/{tenant['id']}/resume", 200)["status"] == "active"
     credential = api.call("POST", f"/tenants/{tenant['id']}/credentials", 201)

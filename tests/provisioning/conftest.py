@@ -15,7 +15,7 @@ import pytest
 import yaml
 from cryptography.fernet import Fernet
 
-from tests.support.nspawn import ROOTFS, Lan
+from tests.support.nspawn import ROOTFS, DebianBox, Lan
 
 REPO = Path(__file__).resolve().parents[2]
 ANSIBLE = REPO / "ansible"
@@ -85,6 +85,26 @@ def playbook(network: Lan, inventory: Path, vault: Path, password_file: Path,
     changed = {host: int(count) for host, count in
                re.findall(r"^(\S+)\s+:\s+ok=\d+\s+changed=(\d+)", result.stdout, re.M)}
     return result.returncode, changed
+
+
+def make_tenant(box: DebianBox, *limits: str) -> tuple[str, str]:
+    """Tenant acme with acme.test (verified by the operator) and a credential, made on the box."""
+    box.ssh("relayctl tenant add acme >/dev/null && relayctl domain add acme acme.test >/dev/null "
+            "&& relayctl domain verify acme.test --operator-override >/dev/null"
+            + (f" && relayctl tenant limits acme {' '.join(limits)} >/dev/null" if limits else ""))
+    output = box.ssh("relayctl credential add acme").stdout
+    found = dict(re.findall(r"^(username|password): (\S+)$", output, re.M))
+    return found["username"], found["password"]
+
+
+def swaks(network: Lan, server: str, credential: tuple[str, str],
+          subject: str) -> subprocess.CompletedProcess[str]:
+    """A message from app@acme.test through the box's front-end on 587, by swaks."""
+    return network.run("swaks", "--server", server, "--port", "587", "--tls", "--auth", "PLAIN",
+                       "--auth-user", credential[0], "--auth-password", credential[1],
+                       "--from", "app@acme.test", "--to", "someone@example.org",
+                       "--header", f"Subject: {subject}", "--body", "hello from a provisioned box",
+                       check=False, timeout=120)
 
 
 def tail(path: Path, size: int = 15_000) -> str:

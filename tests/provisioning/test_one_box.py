@@ -18,8 +18,10 @@ import pytest
 
 from tests.provisioning.conftest import (
     REPO,
+    make_tenant,
     new_encryption_key,
     playbook,
+    swaks,
     tail,
     wheelhouse,
     write_inventory,
@@ -90,12 +92,6 @@ def test_every_service_runs_hardened_as_its_own_user(provisioned: tuple[Lan, Deb
     assert page.startswith("302") and "/login" in page, page
 
 
-def _credential(box: DebianBox) -> tuple[str, str]:
-    output = box.ssh("relayctl credential add acme").stdout
-    found = dict(re.findall(r"^(username|password): (\S+)$", output, re.M))
-    return found["username"], found["password"]
-
-
 def _dkim_record(box: DebianBox) -> tuple[str, str]:
     """The DKIM record's name and its value in zone syntax (strings of at most 255 octets)."""
     records = box.ssh("relayctl domain records acme.test").stdout
@@ -116,19 +112,13 @@ def _wait_for_message(folder: Path, timeout: float = 120) -> Path:
 def test_a_tenant_sends_through_the_front_end_and_the_mx_gets_it_signed(
         provisioned: tuple[Lan, DebianBox, Path]) -> None:
     network, box, workdir = provisioned
-    box.ssh("relayctl tenant add acme && relayctl domain add acme acme.test >/dev/null "
-            "&& relayctl domain verify acme.test --operator-override >/dev/null")
-    username, password = _credential(box)
+    credential = make_tenant(box)
     inbox = workdir / "mx"
     mx = network.popen(sys.executable, "-m", "tests.support.mx_process", GATEWAY, str(MX_PORT), str(inbox),
                        log=workdir / "mx.log")
     try:
         time.sleep(12)  # the front-end and the milter pick new tenants up within 10 s
-        sent = network.run("swaks", "--server", RELAY, "--port", "587", "--tls", "--auth", "PLAIN",
-                           "--auth-user", username, "--auth-password", password,
-                           "--from", "app@acme.test", "--to", "someone@example.org",
-                           "--header", "Subject: provisioned", "--body", "hello from a provisioned box",
-                           check=False, timeout=120)
+        sent = swaks(network, RELAY, credential, "provisioned")
         journal = box.ssh("journalctl -u 'mailrelay-*' -n 40 --no-pager; "
                           "tail -n 20 /var/lib/mailrelay/postfix/log/postfix.log", check=False).stdout
         assert sent.returncode == 0, sent.stdout + sent.stderr + journal

@@ -16,7 +16,7 @@ from milter.throttle_memory import MemoryThrottleStore
 from milter.throttle_redis import RedisThrottleStore
 
 NOON = 1_795_000_000.0  # a fixed instant, so windows are deterministic
-NO_LIMITS = Limits(0, 0, 0, 0)
+NO_LIMITS = Limits(0, 0, 0, 0, 0)
 
 
 class Clock:
@@ -58,7 +58,7 @@ async def _admit_many(throttle: Throttle, tenant: str, limits: Limits, count: in
 def test_per_second_limit_refuses_and_names_the_limit(make_store: object) -> None:
     clock = Clock()
     tenant = make_store.tenant  # type: ignore[attr-defined]
-    limits = Limits(3, 0, 0, 0)
+    limits = Limits(3, 0, 0, 0, 0)
 
     async def scenario() -> None:
         throttle = Throttle(make_store(), clock)  # type: ignore[operator]
@@ -72,10 +72,29 @@ def test_per_second_limit_refuses_and_names_the_limit(make_store: object) -> Non
     run(scenario())
 
 
+def test_per_minute_limit_refuses_until_the_minute_ends(make_store: object) -> None:
+    clock = Clock()
+    tenant = make_store.tenant  # type: ignore[attr-defined]
+    limits = Limits(0, 2, 0, 0, 0)
+
+    async def scenario() -> None:
+        throttle = Throttle(make_store(), clock)  # type: ignore[operator]
+        clock.now += 60 - clock.now % 60  # at the start of a minute
+        results = await _admit_many(throttle, tenant, limits, 3)
+        assert results[:2] == [None, None]
+        assert results[2] is not None and "2 messages per minute" in results[2]
+        clock.now += 30
+        assert await throttle.admit(tenant, "c1", limits) is not None
+        clock.now += 30
+        assert await throttle.admit(tenant, "c1", limits) is None
+
+    run(scenario())
+
+
 def test_a_refused_message_is_not_counted(make_store: object) -> None:
     clock = Clock()
     tenant = make_store.tenant  # type: ignore[attr-defined]
-    limits = Limits(1, 0, 5, 0)
+    limits = Limits(1, 0, 0, 5, 0)
 
     async def scenario() -> None:
         throttle = Throttle(make_store(), clock)  # type: ignore[operator]
@@ -92,7 +111,7 @@ def test_a_refused_message_is_not_counted(make_store: object) -> None:
 
 def test_concurrent_connections(make_store: object) -> None:
     tenant = make_store.tenant  # type: ignore[attr-defined]
-    limits = Limits(0, 0, 0, 2)
+    limits = Limits(0, 0, 0, 0, 2)
 
     async def scenario() -> None:
         throttle = Throttle(make_store(), Clock())  # type: ignore[operator]
@@ -110,7 +129,7 @@ def test_concurrent_connections(make_store: object) -> None:
 def test_memory_counts_survive_a_restart(tmp_path: Path) -> None:
     clock = Clock()
     first = MemoryThrottleStore(tmp_path / "throttle.json")
-    limits = Limits(0, 0, 2, 0)
+    limits = Limits(0, 0, 0, 2, 0)
     assert run(_admit_many(Throttle(first, clock), "acme", limits, 2)) == [None, None]
     run(first.close())
     second = MemoryThrottleStore(tmp_path / "throttle.json")
@@ -122,14 +141,14 @@ def test_memory_counts_survive_a_restart(tmp_path: Path) -> None:
 def test_a_damaged_counter_file_starts_from_zero(tmp_path: Path) -> None:
     (tmp_path / "throttle.json").write_text("{not json")
     store = MemoryThrottleStore(tmp_path / "throttle.json")
-    assert run(Throttle(store, Clock()).admit("acme", "c1", Limits(0, 0, 1, 0))) is None
+    assert run(Throttle(store, Clock()).admit("acme", "c1", Limits(0, 0, 0, 1, 0))) is None
 
 
 def test_two_boxes_share_a_tenants_limits_through_redis() -> None:
     url = _redis_url()
     tenant = f"t{uuid.uuid4().hex[:8]}"
     clock = Clock()
-    limits = Limits(0, 4, 0, 1)
+    limits = Limits(0, 0, 4, 0, 1)
 
     async def scenario() -> list[str | None]:
         box1 = Throttle(RedisThrottleStore(url, "box1"), clock)
