@@ -85,9 +85,10 @@ def test_a_per_minute_limit_holds_across_both_relay_boxes(
     # Each relay box accepted some of them: the limit was shared, not per box.
     assert {RELAYS[n % 2] for n, v in enumerate(verdicts) if v.returncode == 0} == set(RELAYS)
 
+    query = "select count(*), count(distinct queue_id) from events where kind = 'delivered'"
+
     def delivered_by() -> str:
-        return database.ssh("runuser -u postgres -- psql -d mailrelay -tA -c \\"select count(*), "
-                            "count(distinct queue_id) from events where kind = 'delivered'\\"").stdout.strip()
+        return database.ssh(f'runuser -u postgres -- psql -d mailrelay -tA -c "{query}"').stdout.strip()
     deadline = time.monotonic() + 120
     while delivered_by() != f"{PER_MINUTE}|{PER_MINUTE}" and time.monotonic() < deadline:
         time.sleep(2)
