@@ -33,18 +33,28 @@ MAX_BATCH_OCTETS = 4 * 1024 * 1024
 
 
 class LogTailer:
-    def __init__(self, engine: Engine, log_path: Path) -> None:
+    def __init__(self, engine: Engine, log_path: Path, box_name: str) -> None:
         self._engine = engine
         self._path = log_path
+        # Relay boxes sharing a database each keep their log at the same path.
+        self._key = f"{box_name}:{log_path}"
         self._handle: IO[bytes] | None = None
+
+    def _position(self, session: Session) -> LogPosition:
+        position = session.scalar(select(LogPosition).where(LogPosition.path == self._key))
+        if position is None:
+            # Kept under the bare path before positions were kept per box: carry on from there.
+            position = session.scalar(select(LogPosition).where(LogPosition.path == str(self._path)))
+            if position is None:
+                position = LogPosition(inode=0, offset=0, pending="{}")
+                session.add(position)
+            position.path = self._key
+        return position
 
     def poll(self) -> int:
         """Read what was added since the last poll; the number of events written."""
         with session_scope(self._engine) as session:
-            position = session.scalar(select(LogPosition).where(LogPosition.path == str(self._path)))
-            if position is None:
-                position = LogPosition(path=str(self._path), inode=0, offset=0, pending="{}")
-                session.add(position)
+            position = self._position(session)
             handle = self._open(position)
             if handle is None:
                 return 0

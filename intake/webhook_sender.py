@@ -45,7 +45,9 @@ class WebhookSender:
 
     def _attempt(self, delivery_id: int) -> bool:
         with session_scope(self._engine) as session:
-            delivery = session.get(WebhookDelivery, delivery_id)
+            # Relay boxes sharing PostgreSQL each run a sender: the one holding the row's lock posts it,
+            # the others pass it by (SQLite, one box, has no row locks and needs none).
+            delivery = session.get(WebhookDelivery, delivery_id, with_for_update={"skip_locked": True})
             if delivery is None or delivery.finished_at is not None:
                 return False
             webhook = session.get(Webhook, delivery.webhook_id)
