@@ -217,6 +217,11 @@ class Settings:
         return self.smtp.tls_key_file or self.state_dir / "tls" / "relay.key"
 
     @property
+    def postfix_reload_request(self) -> Path:
+        """Written by a service that is not root to have root render and reload Postfix."""
+        return self.state_dir / "postfix-reload.request"
+
+    @property
     def milter_dir(self) -> Path:
         return self.state_dir / "milter"
 

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import argparse
 import functools
+import os
+import time
 
 from sqlalchemy.orm import Session
 
 from core.config import Settings
+from core.fsutil import write_atomically
 from core.pools import delivery_transports
 from core.postfix_instance import PostfixInstance
 from relayctl.database import Command, SessionCommand, with_session
@@ -26,8 +29,14 @@ def render_postfix(settings: Settings) -> PostfixInstance:
 def rerender_postfix(settings: Settings) -> None:
     """After a change of pool addresses: new configuration, and a reload if Postfix runs.
 
-    A reload keeps the queue; mail already queued for a transport still finds it.
+    A reload keeps the queue; mail already queued for a transport still finds it. Only root
+    writes the instance's configuration: a service running as the relay's own user (the panel
+    under systemd) asks instead, by writing settings.postfix_reload_request, which a systemd path
+    unit turns into a reload of mailrelay-postfix, which renders first (ansible/roles/postfix).
     """
+    if os.geteuid() != 0:
+        write_atomically(settings.postfix_reload_request, f"{time.time()}\n".encode())
+        return
     instance = render_postfix(settings)
     if instance.is_running():
         instance.start_or_reload()

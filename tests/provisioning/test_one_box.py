@@ -142,3 +142,24 @@ def test_a_tenant_sends_through_the_front_end_and_the_mx_gets_it_signed(
     finally:
         dns.stop()
     assert "RESULT pass" in verdict, verdict
+
+
+def test_a_pool_change_made_without_root_reaches_postfix(provisioned: tuple[Lan, DebianBox, Path]) -> None:
+    """The panel runs as the relay's user: its change of pool addresses is rendered by root.
+    (Last: the new address is not on the interface, and mail would be deferred through it.)"""
+    _network, box, _workdir = provisioned
+
+    def reloads() -> int:
+        return int(box.ssh("grep -c 'reload -- version' /var/lib/mailrelay/postfix/log/postfix.log",
+                           check=False).stdout.strip() or 0)
+    before = reloads()
+    box.ssh("runuser -u mailrelay -- relayctl --config /etc/mailrelay/relay.yaml pool add-ip default "
+            f"{SUBNET}.22 --helo out2.relay1.test")
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        rendered = box.ssh("cat /var/lib/mailrelay/postfix/conf/master.cf").stdout
+        if f"{SUBNET}.22" in rendered and reloads() > before:
+            return
+        time.sleep(1)
+    raise AssertionError("Postfix was not rendered again and reloaded: "
+                         + box.ssh("journalctl -u 'mailrelay-postfix*' -n 20 --no-pager").stdout)
