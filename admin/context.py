@@ -34,7 +34,8 @@ class PanelContext:
     @property
     def queue(self) -> PostfixQueue:
         instance = self.postfix
-        return PostfixQueue(instance.config_dir, instance.queue_dir)
+        return PostfixQueue(instance.config_dir, instance.queue_dir,
+                            self.settings.postfix_queue_helper_socket)
 
 
 def panel() -> PanelContext:

@@ -222,6 +222,11 @@ class Settings:
         return self.state_dir / "postfix-reload.request"
 
     @property
+    def postfix_queue_helper_socket(self) -> Path:
+        """Where a service that is not root asks root to hold, release or delete queued mail."""
+        return self.state_dir / "queue-helper.sock"
+
+    @property
     def milter_dir(self) -> Path:
         return self.state_dir / "milter"
 

@@ -66,6 +66,13 @@ def authenticate(session: Session, username: str, password: str) -> PanelUser | 
     return user
 
 
+def user_by_name(session: Session, username: str) -> PanelUser:
+    user = session.scalar(select(PanelUser).where(PanelUser.username == username.strip()))
+    if user is None:
+        raise NotFoundError(f"no panel user {username}")
+    return user
+
+
 def list_users(session: Session) -> list[PanelUser]:
     return list(session.scalars(select(PanelUser).order_by(PanelUser.username)))
 

@@ -1,7 +1,8 @@
 """The Postfix instance's queue, as postqueue and postsuper show and change it.
 
 Queue ids are checked against Postfix's alphabet before they reach postsuper, whose
-argument "ALL" would otherwise act on the whole queue.
+argument "ALL" would otherwise act on the whole queue. postsuper runs only as root: a service
+running as the relay's own user asks the root queue helper instead (core.postfix_queue_helper).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from core.errors import InvalidInputError, PostfixError
+from core.postfix_queue_helper import ask_queue_helper
 
 QUEUE_ID = re.compile(r"^[0-9A-Za-z]{6,20}$")
 QUEUES = ("maildrop", "incoming", "active", "deferred", "hold")
@@ -32,9 +34,10 @@ class QueuedMessage:
 
 
 class PostfixQueue:
-    def __init__(self, config_dir: Path, queue_dir: Path) -> None:
+    def __init__(self, config_dir: Path, queue_dir: Path, helper_socket: Path | None = None) -> None:
         self._config_dir = config_dir
         self._queue_dir = queue_dir
+        self._helper_socket = helper_socket
 
     def _run(self, *command: str, stdin: str = "") -> str:
         try:
@@ -72,6 +75,9 @@ class PostfixQueue:
             raise InvalidInputError(f"unknown queue action {action!r}")
         if not queue_ids or not all(QUEUE_ID.match(q) for q in queue_ids):
             raise InvalidInputError("give one or more queue ids")
+        if os.geteuid() != 0 and self._helper_socket is not None and self._helper_socket.exists():
+            ask_queue_helper(self._helper_socket, action, queue_ids)
+            return
         # "-": the ids come on standard input, one per line.
         self._run("postsuper", "-c", str(self._config_dir), ACTIONS[action], "-",
                   stdin="\n".join(queue_ids) + "\n")

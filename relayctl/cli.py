@@ -22,6 +22,7 @@ from core.tls_cert import create_self_signed
 from relayctl.database import session_command
 from relayctl.pools_cli import add_pool_commands
 from relayctl.postfix_config import render_postfix
+from relayctl.queue_cli import add_queue_commands
 from relayctl.send_test import send_test
 from relayctl.supervisor import run_services
 
@@ -255,6 +256,14 @@ def cmd_user_add(settings: Settings, session: Session, args: argparse.Namespace)
 
 
 @session_command
+def cmd_user_token(settings: Settings, session: Session, args: argparse.Namespace) -> int:
+    user = panel_users.user_by_name(session, args.username)
+    _row, token = panel_users.new_api_token(session, user, args.name)
+    print(f"API token for {user.username} (shown once): {token}")
+    return 0
+
+
+@session_command
 def cmd_user_list(settings: Settings, session: Session, args: argparse.Namespace) -> int:
     for user in panel_users.list_users(session):
         print(f"{user.username:<32} {user.role:<7} {user.tenant.name if user.tenant else '-'}")
@@ -336,6 +345,7 @@ def build_parser() -> argparse.ArgumentParser:
     remove_key.set_defaults(func=cmd_domain_remove_key)
 
     add_pool_commands(commands)
+    add_queue_commands(commands)
     suppression = commands.add_parser("suppression", help="addresses mail is not sent to").add_subparsers(
         dest="action", required=True)
     for name, func in (("add", cmd_suppression_add), ("remove", cmd_suppression_remove)):
@@ -374,6 +384,10 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--tenant", default=None, help="the tenant a tenant user sees")
     add.set_defaults(func=cmd_user_add)
     user.add_parser("list").set_defaults(func=cmd_user_list)
+    token = user.add_parser("token", help="a new API token for a panel user (for scripts)")
+    token.add_argument("username")
+    token.add_argument("--name", default="relayctl", help="what the token is for")
+    token.set_defaults(func=cmd_user_token)
 
     test = commands.add_parser("send-test", help="send a test message through the front-end")
     test.add_argument("--username", required=True)

@@ -1,18 +1,28 @@
 """The panel's queue page against a running Postfix: mail that cannot leave waits in the deferred
-queue, and an admin holds, releases and deletes it there; a flush asks Postfix to retry."""
+queue, and an admin holds, releases and deletes it there (through the root queue helper when the
+panel is not root); a flush asks Postfix to retry."""
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import socket
+import socketserver
+import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 from flask.testing import FlaskClient
 
 from admin import create_app
 from core import panel_users
+from core.errors import InvalidInputError
 from core.postfix_queue import PostfixQueue, QueuedMessage
+from core.postfix_queue_helper import ask_queue_helper, serve_queue_request
+from relayctl import cli as relayctl
 from tests.admin.conftest import PASSWORD, csrf_token, login
 from tests.support.box import DOMAIN, Box, message, running_box
 from tests.support.sink import Sink
@@ -115,3 +125,58 @@ def test_hostile_queue_ids_never_reach_postsuper(box: Box, admin: FlaskClient) -
         page = act(admin, "delete", hostile)
         assert "give one or more queue ids" in page
     assert queue_row(admin, queue_id)
+
+
+@pytest.fixture
+def queue_helper(box: Box) -> Iterator[Path]:
+    """The root queue helper's protocol served on a Unix socket, as its socket unit does."""
+    path = box.settings.postfix_queue_helper_socket
+    direct = PostfixQueue(box.instance.config_dir, box.instance.queue_dir)
+
+    class Connection(socketserver.StreamRequestHandler):
+        def handle(self) -> None:
+            serve_queue_request(self.rfile, self.wfile, direct.act)
+    server = socketserver.ThreadingUnixStreamServer(str(path), Connection)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield path
+    server.shutdown()
+    server.server_close()
+    path.unlink()
+
+
+def test_a_panel_not_running_as_root_acts_through_the_queue_helper(
+        box: Box, admin: FlaskClient, queue_helper: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    queue_id = deferred_message(box, admin, "not root")
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)  # postsuper would refuse this process
+    assert "hold: 1 message(s)." in act(admin, "hold", queue_id)
+    assert any(m.queue_id == queue_id and m.queue == "hold" for m in queued(box))
+    # The helper checks what it is asked as postsuper's callers here do.
+    with pytest.raises(InvalidInputError, match="give one or more queue ids"):
+        ask_queue_helper(queue_helper, "delete", ["ALL"])
+    with pytest.raises(InvalidInputError, match="unknown queue action"):
+        ask_queue_helper(queue_helper, "purge", [queue_id])
+    for garbage in (b"hold ALL\n", b'["hold", "ALL"]\n', b'{"action": "hold", "queue_ids": [1]}\n',
+                    b"{" * 100_000):
+        with socket.socket(socket.AF_UNIX) as raw:
+            raw.connect(str(queue_helper))
+            raw.sendall(garbage)
+            raw.shutdown(socket.SHUT_WR)
+            assert json.loads(raw.makefile("rb").readline())["invalid"] is True
+    assert "delete: 1 message(s)." in act(admin, "delete", queue_id)
+    assert all(m.queue_id != queue_id for m in queued(box))
+
+
+def test_relayctl_lists_and_requeues_the_queue(box: Box, admin: FlaskClient,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    queue_id = deferred_message(box, admin, "by hand")
+    config = ["--config", str(box.config_path), "queue"]
+    assert relayctl.main([*config, "list"]) == 0
+    listing = capsys.readouterr().out
+    assert re.search(rf"^{queue_id}\s+deferred .*\n\s+someone@example.org  \(.*Connection refused",
+                     listing, re.M), listing
+    assert relayctl.main([*config, "requeue", queue_id]) == 0
+    assert relayctl.main([*config, "delete", "ALL"]) == 2
+    assert "give one or more queue ids" in capsys.readouterr().err
+    assert relayctl.main([*config, "delete", queue_id]) == 0
+    assert all(m.queue_id != queue_id for m in queued(box))

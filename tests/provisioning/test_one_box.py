@@ -5,6 +5,7 @@ address; a second run of the playbook changes nothing."""
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import subprocess
@@ -82,7 +83,8 @@ def test_every_service_runs_hardened_as_its_own_user(provisioned: tuple[Lan, Deb
         assert "ActiveState=active" in shown and "User=mailrelay" in shown, shown
         assert "NoNewPrivileges=yes" in shown and "ProtectSystem=strict" in shown, shown
         assert "Restart=on-failure" in shown, shown
-    assert "ActiveState=active" in box.ssh("systemctl show mailrelay-postfix -p ActiveState").stdout
+    for unit in ("mailrelay-postfix", "mailrelay-queue-helper.socket", "mailrelay-postfix-reload.path"):
+        assert "ActiveState=active" in box.ssh(f"systemctl show {unit} -p ActiveState").stdout, unit
     ruleset = box.ssh("nft list ruleset").stdout
     assert "policy drop" in ruleset and "tcp dport { 465, 587 }" in ruleset, ruleset
     # The panel answers through nginx with TLS only.
@@ -109,15 +111,20 @@ def _wait_for_message(folder: Path, timeout: float = 120) -> Path:
     raise AssertionError("the fake MX received nothing")
 
 
+@pytest.fixture(scope="module")
+def credential(provisioned: tuple[Lan, DebianBox, Path]) -> tuple[str, str]:
+    made = make_tenant(provisioned[1])
+    time.sleep(12)  # the front-end and the milter pick new tenants up within 10 s
+    return made
+
+
 def test_a_tenant_sends_through_the_front_end_and_the_mx_gets_it_signed(
-        provisioned: tuple[Lan, DebianBox, Path]) -> None:
+        provisioned: tuple[Lan, DebianBox, Path], credential: tuple[str, str]) -> None:
     network, box, workdir = provisioned
-    credential = make_tenant(box)
     inbox = workdir / "mx"
     mx = network.popen(sys.executable, "-m", "tests.support.mx_process", GATEWAY, str(MX_PORT), str(inbox),
                        log=workdir / "mx.log")
     try:
-        time.sleep(12)  # the front-end and the milter pick new tenants up within 10 s
         sent = swaks(network, RELAY, credential, "provisioned")
         journal = box.ssh("journalctl -u 'mailrelay-*' -n 40 --no-pager; "
                           "tail -n 20 /var/lib/mailrelay/postfix/log/postfix.log", check=False).stdout
@@ -142,6 +149,47 @@ def test_a_tenant_sends_through_the_front_end_and_the_mx_gets_it_signed(
     finally:
         dns.stop()
     assert "RESULT pass" in verdict, verdict
+
+
+def _panel_api(box: DebianBox, token: str, method: str, path: str, body: object = None) -> object:
+    """A call of the panel's API through nginx on the box, as a script of the operator's would."""
+    script = ("import http.client, json, ssl, sys\n"
+              "c = http.client.HTTPSConnection('127.0.0.1', context=ssl._create_unverified_context())\n"
+              f"c.request({method!r}, {path!r}, body={json.dumps(body)!r} if {body is not None} else None, "
+              f"headers={{'Authorization': 'Bearer {token}', 'Content-Type': 'application/json'}})\n"
+              "r = c.getresponse(); print(json.dumps({'status': r.status, 'body': json.loads(r.read())}))\n")
+    encoded = base64.b64encode(script.encode()).decode()
+    reply = json.loads(box.ssh(f"echo {encoded} | base64 -d | python3").stdout)
+    assert reply["status"] < 300, reply
+    return reply["body"]
+
+
+def _queued(box: DebianBox) -> dict[str, str]:
+    listing = box.ssh("postqueue -c /var/lib/mailrelay/postfix/conf -j").stdout
+    return {item["queue_id"]: item["queue_name"] for item in map(json.loads, listing.splitlines())}
+
+
+def test_the_panel_holds_and_deletes_queued_mail_through_the_root_helper(
+        provisioned: tuple[Lan, DebianBox, Path], credential: tuple[str, str]) -> None:
+    """postsuper is root's; the panel runs as the relay's user with NoNewPrivileges and asks the
+    socket-activated queue helper. (The fake MX is gone: the message waits in the deferred queue.)"""
+    network, box, _workdir = provisioned
+    sent = swaks(network, RELAY, credential, "held")
+    assert sent.returncode == 0, sent.stdout + sent.stderr
+    deadline = time.monotonic() + 60
+    while not (deferred := [q for q, name in _queued(box).items() if name == "deferred"]):
+        assert time.monotonic() < deadline, _queued(box)
+        time.sleep(1)
+    box.ssh("RELAY_PANEL_PASSWORD=operator-password-1 relayctl user add ops --role admin")
+    token = re.findall(r"rlt_\S+", box.ssh("relayctl user token ops --name provisioning-test").stdout)[0]
+    listed = _panel_api(box, token, "GET", "/api/v1/queue")
+    assert deferred[0] in json.dumps(listed)
+    _panel_api(box, token, "POST", "/api/v1/queue/actions", {"action": "hold", "queue_ids": deferred})
+    assert _queued(box)[deferred[0]] == "hold"
+    _panel_api(box, token, "POST", "/api/v1/queue/actions", {"action": "delete", "queue_ids": deferred})
+    assert deferred[0] not in _queued(box)
+    helper = box.ssh("systemctl show mailrelay-queue-helper.socket -p NAccepted").stdout
+    assert helper.strip() == "NAccepted=2", helper
 
 
 def test_a_pool_change_made_without_root_reaches_postfix(provisioned: tuple[Lan, DebianBox, Path]) -> None:
