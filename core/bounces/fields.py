@@ -11,9 +11,17 @@ from email.message import Message
 TEXT_LIMIT = 64 * 1024
 FIELD_LIMIT = 2048
 
-ADDRESS = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
+# A local part is a dot-atom or, rarely, quoted ("neko..nyaan"@example.org, RFC 5321 4.1.2).
+ADDRESS = re.compile(r"(?:\"[^\"\r\n\\]{1,64}\"|[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+)"
+                     r"@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
 STATUS = re.compile(r"\b([245])\.(\d{1,3})\.(\d{1,3})\b")
 REPLY_CODE = re.compile(r"(?<![\d.])([245]\d\d)(?:[ -]|$)", re.MULTILINE)
+
+
+def content_type(part: Message) -> str:
+    """The part's type; a header folded without its ";" ("text/plain\\n charset=...") reads as
+    its first word, as mail clients read it."""
+    return part.get_content_type().split()[0].rstrip(";")
 
 
 def first_address(text: str) -> str | None:
@@ -47,7 +55,7 @@ def text_of(part: Message) -> str:
 def original_recipient(message: Message) -> str | None:
     """The To of the message a report carries back, when it carries one."""
     for part in message.walk():
-        if part.get_content_type() in ("message/rfc822", "text/rfc822-headers"):
+        if content_type(part) in ("message/rfc822", "text/rfc822-headers"):
             payload = part.get_payload()
             inner = payload[0] if isinstance(payload, list) and payload else None
             if not isinstance(inner, Message):

@@ -4,9 +4,11 @@ Reasons are Sisimai's categories, and so is the order of judgement, since the
 corpus labels follow it: first the reasons that the status code or specific words
 settle (a full mailbox, an unknown user refused at RCPT, ...); then, when the status
 code names only a vague reason or none, the words alone; then the code's class, the
-SMTP stage and the action. An unknown user reported after DATA is a content filter's
-verdict, not proof that the address is gone, so it is "filtered" and soft; a
-temporary (4.x.x) failure never makes a hard bounce.
+SMTP stage and the action. An unknown user reported after DATA, or at a stage the
+report does not name, is a content filter's verdict, not proof that the address is
+gone, so it is "filtered" and soft; a temporary (4.x.x) failure never makes a hard
+bounce. Before all of these, the verdicts that particular servers word in their own
+way (core.bounces.verdicts).
 """
 
 from __future__ import annotations
@@ -14,9 +16,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from core.bounces.verdicts import server_verdict
+
 # Reasons the status code alone may name only vaguely: words may still say better.
 _VAGUE = frozenset({"undefined", "onhold", "systemerror", "securityerror", "expired", "networkerror",
                     "hostunknown", "userunknown"})
+_BEFORE_DATA = frozenset({"CONN", "EHLO", "HELO", "MAIL", "RCPT"})
 HARD_REASONS = frozenset({"userunknown", "hostunknown", "hasmoved"})
 
 
@@ -28,6 +33,9 @@ class Diagnosis:
     command: str | None = None  # the SMTP command that was refused: CONN, EHLO, MAIL, RCPT, DATA
     delayed: bool = False  # the report says delivery is still being tried
     local_mailer: bool = False  # a local program (procmail, a pipe) failed, not SMTP
+    # Where the receiving server may be named: the Remote-MTA, the Reporting-MTA, the recipient's domain.
+    remote_hosts: tuple[str, ...] = ()
+    classified: str | None = None  # the reason the reporting software itself gives, when it gives one
 
 
 _PHRASES: dict[str, tuple[str, ...]] = {
@@ -145,6 +153,7 @@ _THEN = ("mailboxfull", "mesgtoobig", "exceedlimit", "suspend", "userunknown", "
 # Enhanced status codes (RFC 3463) that name a reason on their own.
 _STATUS_REASONS = {
     "5.1.1": "userunknown", "5.1.0": "userunknown", "5.1.3": "userunknown", "4.1.1": "userunknown",
+    "5.1.351": "userunknown",  # Exchange Online: "Remote server returned unknown recipient"
     "5.1.6": "hasmoved", "5.1.7": "rejected", "5.1.8": "rejected", "4.1.8": "rejected",
     "5.1.2": "hostunknown", "4.1.2": "hostunknown", "5.1.10": "userunknown", "5.4.4": "hostunknown",
     "5.2.2": "mailboxfull", "4.2.2": "mailboxfull", "5.2.0": "filtered",
@@ -189,7 +198,7 @@ def _settles(reason: str, named: str, d: Diagnosis, words: _Words) -> bool:
     if reason == "filtered":
         if named == "filtered":
             return words.say("userunknown") or words.say("filtered")
-        return d.command == "DATA" and (words.say("filtered") or words.say("userunknown"))
+        return d.command not in _BEFORE_DATA and (words.say("filtered") or words.say("userunknown"))
     return named == reason or words.say(reason)
 
 
@@ -197,6 +206,9 @@ def reason_for(d: Diagnosis) -> str:
     if d.status and d.status.startswith("2."):
         return "delivered"
     words = _Words(d.text)
+    verdict = d.classified or server_verdict(words.text, d.remote_hosts)
+    if verdict and not _ruled_out(verdict, d):
+        return verdict
     named = _STATUS_REASONS.get(d.status or "", "")
     for reason in _FIRST:
         if _settles(reason, named, d, words):
@@ -240,6 +252,13 @@ _COMMAND = re.compile(
     r"(rcpt|mail|data|end of data|ehlo|helo|initial connection|connect|greeting|banner)", re.IGNORECASE)
 
 
+# Commands named in capitals in a transcript, latest stage last; not when part of a word or a
+# name (DATABASE@EXAMPLE.JP).
+_BARE_COMMAND = re.compile(
+    r"(?<![0-9A-Za-z@.])(HELO|EHLO|STARTTLS|AUTH|MAIL FROM|MAIL|RCPT|DATA)(?![0-9A-Za-z@])")
+_STAGE = ("CONN", "HELO", "EHLO", "STARTTLS", "AUTH", "MAIL", "RCPT", "DATA")
+
+
 def command_in(*texts: str) -> str | None:
     """The SMTP command a failure answered, as the report's words give it."""
     for text in texts:
@@ -248,4 +267,9 @@ def command_in(*texts: str) -> str | None:
             word = match.group(1).lower()
             return {"rcpt": "RCPT", "mail": "MAIL", "data": "DATA", "end of data": "DATA", "ehlo": "EHLO",
                     "helo": "HELO"}.get(word, "CONN")
+    for text in texts:
+        named = {found.split()[0] for found in _BARE_COMMAND.findall(text[:8192])}
+        if named:
+            latest: str = max(named, key=_STAGE.index)
+            return latest
     return None

@@ -14,6 +14,7 @@ from core.bounces.fields import (
     ADDRESS,
     FIELD_LIMIT,
     TEXT_LIMIT,
+    content_type,
     first_address,
     original_recipient,
     reply_code_in,
@@ -29,7 +30,7 @@ _ORIGINAL_STARTS = re.compile(
     r"forwarded message|undelivered message|returned message|message headers? follows?|"
     r"content-type: message/rfc822)|^(?:return-path|received):",
     re.IGNORECASE | re.MULTILINE)
-_SYSTEM_LOCAL_PARTS = re.compile(r"^(mailer-daemon|postmaster|mail-daemon|root|noreply|no-reply)@",
+_SYSTEM_LOCAL_PARTS = re.compile(r"^(mailer-daemon|post_?master|mail-daemon|root|noreply|no-reply)@",
                                  re.IGNORECASE)
 _BOUNCE_SUBJECT = re.compile(r"undeliver|deliver(y|ed)? (status|fail|notification|report)|returned mail|"
                              r"mail delivery|failure notice|could not be delivered|not delivered|"
@@ -52,10 +53,13 @@ def human_text(message: Message) -> tuple[str, str]:
     """The report's own words, and what follows them (often the returned message's headers)."""
     texts = []
     for part in message.walk():
-        if part.get_content_type() == "message/rfc822":
+        if content_type(part) == "message/rfc822":
             break
-        if part.get_content_type() == "text/plain":
+        kind = content_type(part)
+        if kind == "text/plain":
             texts.append(text_of(part))
+        elif kind.startswith("multipart/") and isinstance(lost := part.get_payload(), str):
+            texts.append(lost[:TEXT_LIMIT])  # its boundary parameter was lost: one text
     if not texts:
         payload = message.get_payload()
         # A multipart message whose boundary never comes is one text.
@@ -65,6 +69,7 @@ def human_text(message: Message) -> tuple[str, str]:
     return (text[:cut.start()], text[cut.start():]) if cut else (text, "")
 
 
+_RCPT_TO = re.compile(r"rcpt to:\s*<?([^\s<>@]+@[^\s<>]+?)>?(?=[\s,;]|$)", re.IGNORECASE | re.MULTILINE)
 _ORIGINAL_TO = re.compile(r"^to:[ \t]*(.*)$", re.IGNORECASE | re.MULTILINE)
 
 
@@ -97,19 +102,28 @@ def parse_text_bounce(message: Message, words: tuple[str, str]) -> list[ReportRe
         named = [(start, a) for start, a in positions if a in failed]
         if named or all(a in addressee for _, a in positions):
             positions = named or [(0, a) for a in sorted(failed)]
+    # A summary's "RCPT TO:" names the recipient among the other addresses it quotes (not so
+    # in a transcript of a session, ">>> RCPT To:", where each address has its own lines).
+    commanded = {a.lower() for a in _RCPT_TO.findall(text)} if ">>> " not in text else set()
+    if commanded and any(a in commanded for _, a in positions):
+        positions = [(start, a) for start, a in positions if a in commanded]
     if not positions:
         original = _returned_message_recipient(message, returned)
         positions = [(0, original)] if original else []
+    # The report's own domain stands in for the remote host, which free text seldom names.
+    reporter = min(sender, default="").rpartition("@")[2]
     results = []
     for n, (start, address) in enumerate(positions):
         end = positions[n + 1][0] if n + 1 < len(positions) else len(text)
         context = text[start:end] if end > start else text
         status = status_in(context) or status_in(text)
         reply_code = reply_code_in(context) or reply_code_in(text)
-        reason = reason_for(Diagnosis(status, reply_code, context, command_in(context, text)))
+        hosts = (reporter, address.rpartition("@")[2])
+        reason = reason_for(Diagnosis(status, reply_code, context, command_in(context, text),
+                                      remote_hosts=hosts))
         if reason in ("onhold", "undefined"):
             # Some servers give the reason once, before the list of addresses.
-            reason = reason_for(Diagnosis(status, reply_code, text, command_in(text)))
+            reason = reason_for(Diagnosis(status, reply_code, text, command_in(text), remote_hosts=hosts))
         if reason in ("onhold", "undefined") and address.endswith("@googlegroups.com"):
             reason = "rejected"  # a group that bounces a post refused the poster, in any language
         kind = kind_for(reason, status, reply_code)
