@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 from email.message import Message
 
 from core.bounces.fields import FIELD_LIMIT, content_type, first_address, reply_code_in, status_in, text_of
@@ -29,16 +30,18 @@ def _host(field: str) -> str:
     return words[0].strip("[]") if words else ""
 
 
-def _passage(human_text: str, recipient: str, recipients: list[str]) -> str:
-    """What the human-readable part says about one recipient, when it names it: from its
-    address to the next recipient's ("" when it does not)."""
+def _passages(human_text: str, recipients: list[str]) -> dict[str, str]:
+    """What the human-readable part says about each recipient it names: from its address to
+    the next one's (at most PASSAGE_LIMIT characters)."""
     lowered = human_text.lower()
-    start = lowered.find(recipient.lower())
-    if start < 0:
-        return ""
-    ends = [lowered.find(other.lower(), start + len(recipient)) for other in recipients if other != recipient]
-    end = min([e for e in ends if e > 0] + [start + PASSAGE_LIMIT])
-    return human_text[start:end]
+    starts = {r: at for r in recipients if (at := lowered.find(r.lower())) >= 0}
+    ordered = sorted(set(starts.values()))
+    passages = {}
+    for recipient, at in starts.items():
+        following = bisect.bisect_right(ordered, at)
+        end = ordered[following] if following < len(ordered) else len(human_text)
+        passages[recipient] = human_text[at:min(end, at + PASSAGE_LIMIT)]
+    return passages
 
 
 def parse_dsn(message: Message, human_text: str) -> list[ReportResult]:
@@ -51,13 +54,14 @@ def parse_dsn(message: Message, human_text: str) -> list[ReportResult]:
         per_recipient = [_fields(block) for block in blocks[1:] or blocks]
         recipients = [first_address(f.get("final-recipient", "") or f.get("original-recipient", ""))
                       for f in per_recipient]
-        named = [r for r in recipients if r is not None]
+        passages = _passages(human_text, [r for r in recipients if r is not None])
+        text_command = command_in(human_text)
         for fields, recipient in zip(per_recipient, recipients, strict=True):
             if recipient is None:
                 continue
             diagnostic = fields.get("diagnostic-code", "")
             # Some servers give the remote server's words only in the human-readable part.
-            said = diagnostic or _passage(human_text, recipient, named)
+            said = diagnostic or passages.get(recipient, "")
             status = status_in(fields.get("status", ""))
             specific = status_in(said)
             # The remote server's own code is more precise than the reporting MTA's summary
@@ -70,7 +74,7 @@ def parse_dsn(message: Message, human_text: str) -> list[ReportResult]:
                 reason = "delivered"
             else:
                 reason = reason_for(Diagnosis(
-                    status, reply_code, said or human_text, command_in(diagnostic, human_text),
+                    status, reply_code, said or human_text, command_in(diagnostic) or text_command,
                     delayed=action == "delayed", local_mailer=diagnostic.lower().startswith("x-unix"),
                     remote_hosts=(_host(fields.get("remote-mta", "")), reporting_host,
                                   recipient.rpartition("@")[2]),

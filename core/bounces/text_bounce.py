@@ -112,18 +112,25 @@ def parse_text_bounce(message: Message, words: tuple[str, str]) -> list[ReportRe
         positions = [(0, original)] if original else []
     # The report's own domain stands in for the remote host, which free text seldom names.
     reporter = min(sender, default="").rpartition("@")[2]
+    # Read once: what the whole text says, for the addresses whose own passage says too little.
+    text_status, text_reply_code, text_command = status_in(text), reply_code_in(text), command_in(text)
+    whole_text_reasons: dict[tuple[str | None, int | None, tuple[str, str]], str] = {}
     results = []
     for n, (start, address) in enumerate(positions):
         end = positions[n + 1][0] if n + 1 < len(positions) else len(text)
         context = text[start:end] if end > start else text
-        status = status_in(context) or status_in(text)
-        reply_code = reply_code_in(context) or reply_code_in(text)
+        status = status_in(context) or text_status
+        reply_code = reply_code_in(context) or text_reply_code
         hosts = (reporter, address.rpartition("@")[2])
-        reason = reason_for(Diagnosis(status, reply_code, context, command_in(context, text),
+        reason = reason_for(Diagnosis(status, reply_code, context, command_in(context) or text_command,
                                       remote_hosts=hosts))
         if reason in ("onhold", "undefined"):
             # Some servers give the reason once, before the list of addresses.
-            reason = reason_for(Diagnosis(status, reply_code, text, command_in(text), remote_hosts=hosts))
+            key = (status, reply_code, hosts)
+            if key not in whole_text_reasons:
+                whole_text_reasons[key] = reason_for(Diagnosis(status, reply_code, text, text_command,
+                                                               remote_hosts=hosts))
+            reason = whole_text_reasons[key]
         if reason in ("onhold", "undefined") and address.endswith("@googlegroups.com"):
             reason = "rejected"  # a group that bounces a post refused the poster, in any language
         kind = kind_for(reason, status, reply_code)

@@ -137,3 +137,20 @@ def test_a_provider_phrase_counts_only_from_that_provider() -> None:
     assert server_verdict(said, ("lsean.ezweb.ne.jp",)) == "userunknown"
     assert server_verdict("550 : user unknown", ("msmx.au.com",)) == "filtered"
     assert server_verdict(said, ("mx.example.net",)) is None
+
+
+@pytest.mark.timeout(30)  # each was minutes while a passage was looked for per recipient
+def test_reports_on_thousands_of_recipients_are_read_in_linear_time() -> None:
+    many = 5000
+    said = "\r\n".join(f"<user{i}@example.org>: host mx said: 550 5.1.1 user unknown" for i in range(many))
+    blocks = "\r\n\r\n".join(f"Final-Recipient: rfc822; user{i}@example.org\r\nAction: failed\r\n"
+                             "Status: 5.0.0" for i in range(many))
+    dsn = ("From: MAILER-DAEMON@example.net\r\n"
+           "Content-Type: multipart/report; report-type=delivery-status; boundary=b\r\n\r\n"
+           f"--b\r\nContent-Type: text/plain\r\n\r\n{said}\r\n"
+           "--b\r\nContent-Type: message/delivery-status\r\n\r\n"
+           f"Reporting-MTA: dns; example.net\r\n\r\n{blocks}\r\n--b--\r\n").encode()
+    assert len(parse_report(dsn)) == many
+    bare = "\r\n".join(f"<user{i}@example.org>:" for i in range(many))
+    text = f"From: MAILER-DAEMON@example.net\r\nSubject: Undelivered Mail\r\n\r\n{bare}\r\nno reason\r\n"
+    assert parse_report(text.encode())
