@@ -3,7 +3,11 @@
 The report's envelope recipient is the VERP return-path the milter gave the
 message: its tag names the tenant and message. A tag whose mac does not check out
 is forged: it is recorded as such and changes nothing, so nobody can suppress an
-address by sending a made-up bounce.
+address by sending a made-up bounce. A genuine tag is no licence either: whoever
+received the message knows it, so a report acts only on the recipients the log
+tailer has seen the message go to (or, a DSN's Original-Recipient, the address the
+sender used for a forwarded one). Before the tailer has seen any, the tag alone
+vouches: a report can come back faster than a busy box's tailer reads its log.
 """
 
 from __future__ import annotations
@@ -11,12 +15,14 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core import suppressions
 from core.bounces.model import ReportResult
 from core.events import MessageKeys, record_event
-from core.models import Report, Tenant
+from core.models import Event, Report, Tenant
+from core.postfix_log import STATUS_EVENTS
 from core.verp import parse_verp
 
 log = logging.getLogger(__name__)
@@ -44,6 +50,23 @@ def keep_report(session: Session, envelope_recipient: str, raw: bytes, tenant_id
     return report
 
 
+def message_recipients(session: Session, tenant_id: int, message_ref: str) -> set[str]:
+    """The addresses the log tailer has seen one message of a tenant go (or fail to go) to."""
+    rows = session.scalars(select(func.lower(Event.subject)).where(
+        Event.message_ref == message_ref, Event.tenant_id == tenant_id,
+        Event.kind.in_(list(STATUS_EVENTS.values()))).distinct())
+    return set(rows)
+
+
+def _reported_address(result: ReportResult, recipients: set[str]) -> str | None:
+    """The address of the message a result is about; None when it is about none of them."""
+    if not recipients or result.recipient.lower() in recipients:
+        return result.recipient
+    if result.original_recipient is not None and result.original_recipient.lower() in recipients:
+        return result.original_recipient
+    return None
+
+
 def record_report(session: Session, verp_key: bytes, bounce_domain: str, envelope_recipient: str,
                   results: list[ReportResult], raw: bytes, own_report: bool = False) -> Outcome:
     """Record what a report says, and keep the report. For Postfix's own reports (own_report),
@@ -60,16 +83,23 @@ def record_report(session: Session, verp_key: bytes, bounce_domain: str, envelop
                      report_id=report.id)
         return Outcome(None, False, len(results))
     keys = MessageKeys(message_ref=tag.message_ref)
+    recipients = message_recipients(session, tenant.id, tag.message_ref)
     for result in results:
+        address = _reported_address(result, recipients)
+        if address is None:
+            record_event(session, "unmatched_report", result.recipient,
+                         f"not a recipient of message {tag.message_ref}: ignored", tenant_id=tenant.id,
+                         message=keys, report_id=report.id)
+            continue
         detail = (f"reason={result.reason} status={result.status or '-'} "
                   f"reply={result.reply_code or '-'}"
                   + (f" feedback={result.feedback_type}" if result.feedback_type else ""))
         if not own_report:
-            record_event(session, EVENT_KINDS[result.kind], result.recipient, detail, tenant_id=tenant.id,
+            record_event(session, EVENT_KINDS[result.kind], address, detail, tenant_id=tenant.id,
                          message=keys, report_id=report.id)
         reason = SUPPRESSING_KINDS.get(result.kind)
         if reason is not None:
-            suppressions.suppress(session, tenant.name, result.recipient, reason, detail)
-            record_event(session, "suppressed", result.recipient, reason, tenant_id=tenant.id, message=keys,
+            suppressions.suppress(session, tenant.name, address, reason, detail)
+            record_event(session, "suppressed", address, reason, tenant_id=tenant.id, message=keys,
                          report_id=report.id)
     return Outcome(tenant.name, False, len(results))

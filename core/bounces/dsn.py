@@ -79,8 +79,11 @@ def parse_dsn(message: Message, human_text: str) -> list[ReportResult]:
                     remote_hosts=(_host(fields.get("remote-mta", "")), reporting_host,
                                   recipient.rpartition("@")[2]),
                     classified=POWERMTA_CATEGORIES.get(fields.get("x-powermta-bouncecategory", "").lower())))
+            original = first_address(fields.get("original-recipient", ""))
+            if original is not None and original.lower() == recipient.lower():
+                original = None
             results.append(ReportResult(recipient, kind_for(reason, status, reply_code), reason, status,
-                                        reply_code))
+                                        reply_code, original_recipient=original))
     return results
 
 

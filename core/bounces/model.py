@@ -15,3 +15,6 @@ class ReportResult:
     status: str | None = None
     reply_code: int | None = None
     feedback_type: str | None = None
+    # The address the sender used, when the report names it apart (a DSN's Original-Recipient:
+    # the message reached recipient through an alias or a forward).
+    original_recipient: str | None = None

@@ -11,7 +11,7 @@ from core.secretbox import SecretBox
 from core.suppressions import list_suppressions
 from core.verp import new_message_ref, verp_address
 from relay.server import DIRECTORY_POLL_SECONDS
-from tests.support.box import DOMAIN, TENANT, Box
+from tests.support.box import DOMAIN, TENANT, Box, message
 
 
 def dsn(recipient: str, status: str = "5.1.1", diagnostic: str = "550 5.1.1 user unknown") -> bytes:
@@ -83,3 +83,41 @@ def test_a_forged_tag_is_recorded_and_changes_nothing(box: Box) -> None:
     wait_for_event(box, "forged_report", forged)
     with box.db_session() as session:
         assert "innocent@example.org" not in [s.address for s in list_suppressions(session)]
+
+
+def delivered_message_ref(box: Box, recipients: list[str]) -> str:
+    """Send one message through the relay; its message ref once the tailer saw it delivered."""
+    with box.client() as client:
+        client.sendmail(f"app@{DOMAIN}", recipients, message("fan mail", to=", ".join(recipients)))
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        with box.db_session() as session:
+            delivered = [e for e in recent_events(session, "delivered") if e.subject in recipients]
+            if len(delivered) == len(recipients):
+                return delivered[0].message_ref
+        time.sleep(0.2)
+    raise AssertionError("the tailer did not see the message delivered")
+
+
+def test_a_genuine_tag_acts_only_on_the_message_s_own_recipients(box: Box) -> None:
+    """A recipient of a tenant's mail knows its return-path: a report it makes up there names
+    other addresses in vain. A forwarded recipient's report counts for the address used."""
+    fan, friend = "fan@example.org", "friend@example.org"
+    message_ref = delivered_message_ref(box, [fan, friend])
+    key = SecretBox.from_file(box.settings.effective_encryption_key_file).derived_key("verp")
+    with box.db_session() as session:
+        tenant_id = session.query(Tenant).filter_by(name=TENANT).one().id
+    return_path = verp_address(key, box.settings.bounce_domain, tenant_id, message_ref)
+    forwarded = dsn("friend@elsewhere.example.net").replace(
+        b"Action: failed", b"Original-Recipient: rfc822; friend@example.org\r\nAction: failed")
+    with inbound(box) as client:
+        client.sendmail("", [return_path], dsn("victim@example.org"))
+        client.sendmail("", [return_path], dsn(fan))
+        client.sendmail("", [return_path], forwarded)
+    wait_for_event(box, "suppressed", fan)
+    wait_for_event(box, "suppressed", friend)
+    wait_for_event(box, "unmatched_report", "victim@example.org")
+    with box.db_session() as session:
+        suppressed = {s.address for s in list_suppressions(session, TENANT)}
+    assert {fan, friend} <= suppressed and "victim@example.org" not in suppressed
+    assert "friend@elsewhere.example.net" not in suppressed
