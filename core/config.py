@@ -84,6 +84,9 @@ class DnsSettings:
     nameserver_port: int = 53
     # Empty: derived from the relay's hostname (see Settings.bounce_domain / spf_domain).
     bounce_domain: str = ""
+    # Where feedback loops (abuse reports of receiving providers) are sent; the report's copy
+    # of the message carries its return-path. Empty: feedback.<hostname>.
+    feedback_domain: str = ""
     spf_domain: str = ""
     # The mailbox simulator's domain (success@, bounce@, ooto@, complaint@, suppressionlist@):
     # mail to it never leaves the box. Empty: simulator.<hostname>.
@@ -252,6 +255,10 @@ class Settings:
     @property
     def bounce_domain(self) -> str:
         return self.dns.bounce_domain or f"bounces.{self.hostname}"
+
+    @property
+    def feedback_domain(self) -> str:
+        return self.dns.feedback_domain or f"feedback.{self.hostname}"
 
     @property
     def spf_domain(self) -> str:

@@ -64,6 +64,7 @@ class PostfixInstance:
             "message_size_limit": settings.smtp.max_message_size + SIZE_HEADROOM,
             "milter_socket": settings.milter_socket,
             "bounce_domain": settings.bounce_domain,
+            "feedback_domain": settings.feedback_domain,
             "intake_socket": settings.intake_socket,
             "simulator_domain": settings.simulator_domain,
             "simulator_socket": settings.simulator_socket,

@@ -51,3 +51,11 @@ def parse_verp(key: bytes, bounce_domain: str, address: str) -> VerpTag | None:
         return None
     tenant_id, message_ref, mac = int(match[1]), match[2], match[3]
     return VerpTag(tenant_id, message_ref, hmac.compare_digest(mac, _mac(key, tenant_id, message_ref)))
+
+
+def return_path_in(text: str, bounce_domain: str) -> str | None:
+    """The first VERP return-path quoted in text (a feedback report's copy of the message
+    names it in its Return-Path header); its tag is still to be checked."""
+    found = re.search(r"(?<![\w.])" + _TAG.pattern + "@" + re.escape(bounce_domain) + r"\b", text,
+                      re.IGNORECASE)
+    return found.group(0).lower() if found else None

@@ -68,10 +68,12 @@ def _reported_address(result: ReportResult, recipients: set[str]) -> str | None:
 
 
 def record_report(session: Session, verp_key: bytes, bounce_domain: str, envelope_recipient: str,
-                  results: list[ReportResult], raw: bytes, own_report: bool = False) -> Outcome:
+                  results: list[ReportResult], raw: bytes, own_report: bool = False,
+                  return_path: str | None = None) -> Outcome:
     """Record what a report says, and keep the report. For Postfix's own reports (own_report),
-    whose outcomes the log tailer records, only the suppressions they call for."""
-    tag = parse_verp(verp_key, bounce_domain, envelope_recipient)
+    whose outcomes the log tailer records, only the suppressions they call for. return_path:
+    the VERP address that names the message, when it is not the envelope recipient."""
+    tag = parse_verp(verp_key, bounce_domain, return_path or envelope_recipient)
     tenant = session.get(Tenant, tag.tenant_id) if tag is not None and tag.authentic else None
     report = keep_report(session, envelope_recipient, raw, tenant.id if tenant is not None else None)
     if tag is None or not tag.authentic:

@@ -61,7 +61,8 @@ async def serve_lmtp(handler: object, path: Path, hostname: str, **options: Any)
 async def serve(settings: Settings, stop: asyncio.Event) -> None:
     engine = make_engine(settings.effective_database_url)
     box = SecretBox.from_file(settings.effective_encryption_key_file)
-    handler = ReportHandler(engine, box.derived_key("verp"), settings.bounce_domain, settings.hostname)
+    handler = ReportHandler(engine, box.derived_key("verp"), settings.bounce_domain, settings.hostname,
+                            settings.feedback_domain)
     inbound = settings.postfix.inbound_address
     simulator_handler = SimulatorHandler(SimulatorDomain(settings.simulator_domain),
                                          "127.0.0.1" if inbound == "0.0.0.0" else inbound,
@@ -69,8 +70,8 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
     paths = (settings.intake_socket, settings.simulator_socket)
     listeners = (await serve_lmtp(handler, paths[0], settings.hostname, data_size_limit=0),
                  await serve_lmtp(simulator_handler, paths[1], settings.hostname))
-    log.info("bounce intake listening on %s for %s, mailbox simulator on %s for %s",
-             paths[0], settings.bounce_domain, paths[1], settings.simulator_domain)
+    log.info("bounce intake listening on %s for %s and %s, mailbox simulator on %s for %s", paths[0],
+             settings.bounce_domain, settings.feedback_domain, paths[1], settings.simulator_domain)
     tailer = LogTailer(engine, PostfixInstance(settings).log_file, settings.hostname)
     sender = WebhookSender(engine, box, settings.webhooks)
     guard_now = functools.partial(guard_reputation, engine, settings)

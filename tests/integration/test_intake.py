@@ -57,6 +57,7 @@ def test_port_25_takes_the_bounce_domain_only(box: Box) -> None:
         code, reply = client.rcpt("victim@example.net")
         assert code == 554 and b"Relay access denied" in reply
         assert client.rcpt(f"anything@{box.settings.bounce_domain}")[0] == 250
+        assert client.rcpt(f"fbl@{box.settings.feedback_domain}")[0] == 250
         assert "AUTH" not in (client.ehlo_resp or b"").decode()
 
 
@@ -121,3 +122,44 @@ def test_a_genuine_tag_acts_only_on_the_message_s_own_recipients(box: Box) -> No
         suppressed = {s.address for s in list_suppressions(session, TENANT)}
     assert {fan, friend} <= suppressed and "victim@example.org" not in suppressed
     assert "friend@elsewhere.example.net" not in suppressed
+
+
+def arf(return_path: str, recipient: str) -> bytes:
+    """A feedback loop's RFC 5965 report, sent to the address registered with the provider;
+    its copy of the message quotes the message's return-path."""
+    return (
+        "From: feedbackloop@mx.example.org\r\nTo: fbl@example\r\nSubject: Abuse report\r\n"
+        "MIME-Version: 1.0\r\n"
+        'Content-Type: multipart/report; report-type=feedback-report; boundary="f"\r\n\r\n'
+        "--f\r\nContent-Type: text/plain\r\n\r\nA user marked this message as spam.\r\n"
+        "--f\r\nContent-Type: message/feedback-report\r\n\r\n"
+        "Feedback-Type: abuse\r\nUser-Agent: ExampleFBL/1.0\r\nVersion: 1\r\n"
+        f"Original-Rcpt-To: {recipient}\r\n\r\n"
+        "--f\r\nContent-Type: text/rfc822-headers\r\n\r\n"
+        f"Return-Path: <{return_path}>\r\nFrom: app@{DOMAIN}\r\nTo: {recipient}\r\nSubject: fan mail\r\n\r\n"
+        "--f--\r\n"
+    ).encode()
+
+
+def test_feedback_loop_reports_are_tied_to_their_message_by_the_quoted_return_path(box: Box) -> None:
+    reader = "reader@example.org"
+    message_ref = delivered_message_ref(box, [reader])
+    key = SecretBox.from_file(box.settings.effective_encryption_key_file).derived_key("verp")
+    with box.db_session() as session:
+        tenant_id = session.query(Tenant).filter_by(name=TENANT).one().id
+    return_path = verp_address(key, box.settings.bounce_domain, tenant_id, message_ref)
+    feedback = f"fbl@{box.settings.feedback_domain}"
+    local, _, domain = return_path.partition("@")
+    with inbound(box) as client:
+        client.sendmail("feedbackloop@mx.example.org", [feedback], arf(return_path, reader))
+        client.sendmail("feedbackloop@mx.example.org", [feedback],
+                        arf(f"{local[:-4]}aaaa@{domain}", "innocent@example.org"))
+        client.sendmail("feedbackloop@mx.example.org", [feedback],
+                        arf("someone@elsewhere.example.net", "bystander@example.org"))
+    wait_for_event(box, "complained", reader)
+    wait_for_event(box, "suppressed", reader)
+    wait_for_event(box, "forged_report", feedback)
+    wait_for_event(box, "unmatched_report", feedback)
+    with box.db_session() as session:
+        suppressed = {s.address for s in list_suppressions(session, TENANT)}
+    assert reader in suppressed and not {"innocent@example.org", "bystander@example.org"} & suppressed
