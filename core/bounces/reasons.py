@@ -69,7 +69,7 @@ _PHRASES: dict[str, tuple[str, ...]] = {
                     r"(unavailable|not found|does not exist|doesn'?t exist|unknown|invalid)",
                     r"invalid (recipient|mailbox|address)", r"not (a )?valid (recipient|mailbox|user)",
                     r"undeliverable address", r"no mailbox", r"recipient not found", r"not our customer",
-                    r"unrouteable address", r"bad destination mailbox", r"is not a known user",
+                    r"bad destination mailbox", r"is not a known user",
                     r"recipient name is not recognized", r"does(n'?t| not) have an? .{0,20}account",
                     r"recipient address rejected: (access denied|invalid user|unknown user|user unknown)",
                     r"not listed in (the )?(domino|public name & address book|directory)",
@@ -99,7 +99,8 @@ _PHRASES: dict[str, tuple[str, ...]] = {
     "hostunknown": (r"host (or domain name )?(not found|unknown)", r"unknown host", r"host not found",
                     r"domain (not found|does not exist|unknown|is not reachable|name not found)",
                     r"no (mx|such domain)", r"name or service not known", r"nxdomain",
-                    r"unrouteable mail domain", r"domain .{0,60} does not exist", r"\S+\.\S+ does not exist",
+                    r"unrouteable (mail domain|address)", r"domain .{0,60} does not exist",
+                    r"\S+\.\S+ does not exist",
                     r"account or domain may not exist", r"host unknown", r"host \S+ not found"),
     "spamdetected": (r"spam", r"junk mail", r"bulk mail", r"unsolicited", r"message content rejected",
                      r"content filter", r"classified as"),
@@ -128,7 +129,8 @@ _PHRASES: dict[str, tuple[str, ...]] = {
                 r"could not be delivered for", r"message timed out", r"giving up", r"retry timeout",
                 r"will be retried", r"have been failing for a long time",
                 r"delivery (attempts )?will continue", r"has not (yet )?been delivered",
-                r"delivery failed \d+ attempts", r"delayed", r"could not deliver .{0,40} for \d+"),
+                r"delivery failed \d+ attempts", r"delayed", r"could not deliver .{0,40} for \d+",
+                r"not delivered within \d+ days"),
     "securityerror": (r"\btls\b", r"starttls", r"encryption", r"certificate", r"security"),
     "mailererror": (r"mailer error", r"unknown mailer", r"program", r"pipe to", r"command died", r"procmail",
                     r"exited with", r"x-unix"),
@@ -149,6 +151,11 @@ _THEN = ("mailboxfull", "mesgtoobig", "exceedlimit", "suspend", "userunknown", "
          "hostunknown", "authfailure", "badreputation", "toomanyconn", "spamdetected", "virusdetected",
          "blocked", "policyviolation", "norelaying", "systemerror", "networkerror", "contenterror",
          "systemfull", "notaccept", "expired", "securityerror", "hasmoved", "mailererror")
+
+# What a local delivery program's words may say, in the order they are tried.
+_LOCAL_MAILER = ("mailboxfull", "spamdetected", "policyviolation", "virusdetected", "securityerror",
+                 "systemerror", "networkerror", "suspend", "expired", "contenterror", "systemfull",
+                 "notaccept", "mailererror")
 
 # Enhanced status codes (RFC 3463) that name a reason on their own.
 _STATUS_REASONS = {
@@ -209,6 +216,10 @@ def reason_for(d: Diagnosis) -> str:
     verdict = d.classified or server_verdict(words.text, d.remote_hosts)
     if verdict and not _ruled_out(verdict, d):
         return verdict
+    if d.local_mailer:
+        # A local program's failure (procmail, a pipe): its words may name a full mailbox and
+        # the like; an SMTP-style "no such user" from it is the program's trouble, not the address's.
+        return next((r for r in _LOCAL_MAILER if words.say(r)), "mailererror")
     named = _STATUS_REASONS.get(d.status or "", "")
     for reason in _FIRST:
         if _settles(reason, named, d, words):
@@ -224,8 +235,6 @@ def reason_for(d: Diagnosis) -> str:
         return "contenterror"
     if d.status and d.status[2:3] == "7":
         return "securityerror"
-    if d.local_mailer:
-        return "mailererror"
     if words.say("syntaxerror") or d.reply_code in (500, 501, 502, 503, 504):
         return "syntaxerror"
     if d.delayed:

@@ -37,6 +37,7 @@ _PROVIDERS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
     (r"(^|\.)(ezweb\.ne\.jp|au\.com)$", (  # au (KDDI)
         (r">: user unknown", "userunknown"),
         (r"550 : user unknown", "filtered"),
+        (r"rejected by a remote mail server", "filtered"),  # au's own report: its user's filter
     )),
     (r"(^|\.)(yahoodns\.net|yahoo\.com)$", (
         (r"dd this user doesn't have a ", "userunknown"),
