@@ -109,3 +109,10 @@ def swaks(network: Lan, server: str, credential: tuple[str, str],
 
 def tail(path: Path, size: int = 15_000) -> str:
     return path.read_text(errors="replace")[-size:]
+
+
+def failure_report(log: Path, boxes: list[DebianBox]) -> str:
+    """The end of a playbook's log, and what each box's journal warned of."""
+    journals = [f"--- {box.name}\n" + box.ssh("journalctl -p warning -n 30 --no-pager", check=False).stdout
+                for box in boxes]
+    return "\n".join([tail(log), *journals])

@@ -19,6 +19,7 @@ import pytest
 
 from tests.provisioning.conftest import (
     REPO,
+    failure_report,
     make_tenant,
     new_encryption_key,
     playbook,
@@ -61,11 +62,11 @@ def provisioned() -> Iterator[tuple[Lan, DebianBox, Path]]:
             }}})
         first_log = workdir / "first-run.log"
         code, _changed = playbook(network, inventory, vault, password_file, first_log)
-        assert code == 0, tail(first_log)
+        assert code == 0, failure_report(first_log, [box])
         second_log = workdir / "second-run.log"
         code, changed = playbook(network, inventory, vault, password_file, second_log)
         (workdir / "second-run.changed").write_text(json.dumps(changed))
-        assert code == 0, tail(second_log)
+        assert code == 0, failure_report(second_log, [box])
         yield network, box, workdir
 
 

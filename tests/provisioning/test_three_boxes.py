@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 
 from tests.provisioning.conftest import (
+    failure_report,
     make_tenant,
     new_encryption_key,
     playbook,
     swaks,
-    tail,
     wheelhouse,
     write_inventory,
     write_vault,
@@ -58,10 +58,10 @@ def cluster() -> Iterator[tuple[Lan, list[DebianBox], Path]]:
             }}})
         log = workdir / "first-run.log"
         code, _changed = playbook(network, inventory, vault, password_file, log)
-        assert code == 0, tail(log)
+        assert code == 0, failure_report(log, boxes)
         log = workdir / "second-run.log"
         code, changed = playbook(network, inventory, vault, password_file, log)
-        assert code == 0 and changed and set(changed.values()) == {0}, (changed, tail(log))
+        assert code == 0 and changed and set(changed.values()) == {0}, (changed, failure_report(log, boxes))
         yield network, boxes, workdir
 
 
