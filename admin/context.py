@@ -33,9 +33,7 @@ class PanelContext:
 
     @property
     def queue(self) -> PostfixQueue:
-        instance = self.postfix
-        return PostfixQueue(instance.config_dir, instance.queue_dir,
-                            self.settings.postfix_queue_helper_socket)
+        return self.postfix.queue()
 
 
 def panel() -> PanelContext:

@@ -55,8 +55,12 @@ def change_password(user: PanelUser, current: str, new: str) -> None:
     set_password(user, new)
 
 
+def _named(session: Session, username: str) -> PanelUser | None:
+    return session.scalar(select(PanelUser).where(PanelUser.username == username.strip()))
+
+
 def authenticate(session: Session, username: str, password: str) -> PanelUser | None:
-    user = session.scalar(select(PanelUser).where(PanelUser.username == username.strip()))
+    user = _named(session, username)
     if user is None:
         verify_secret(_DUMMY_HASH, password)
         return None
@@ -67,7 +71,7 @@ def authenticate(session: Session, username: str, password: str) -> PanelUser | 
 
 
 def user_by_name(session: Session, username: str) -> PanelUser:
-    user = session.scalar(select(PanelUser).where(PanelUser.username == username.strip()))
+    user = _named(session, username)
     if user is None:
         raise NotFoundError(f"no panel user {username}")
     return user

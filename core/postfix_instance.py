@@ -25,6 +25,7 @@ from core.config import Settings
 from core.errors import PostfixError
 from core.fsutil import write_atomically
 from core.pools import Transport
+from core.postfix_queue import PostfixQueue
 from core.routes import DEFAULT_TRANSPORT, ROUTE_HEADER, profile_transport
 from core.shared_files import shared_dir
 
@@ -45,6 +46,12 @@ class PostfixInstance:
         self.log_file = self.root / "log" / "postfix.log"
         # The front-end's way in: see postfix-conf/master.cf.j2.
         self.submit_socket = self.queue_dir / "public" / SUBMIT_SERVICE
+
+    def queue(self, through_helper: bool = True) -> PostfixQueue:
+        """Its queue; changed through the root queue helper by a caller that is not root, unless
+        through_helper is False (the helper itself)."""
+        return PostfixQueue(self.config_dir, self.queue_dir,
+                            self.settings.postfix_queue_helper_socket if through_helper else None)
 
     def template_context(self, transports: Sequence[Transport] = ()) -> dict[str, object]:
         settings = self.settings

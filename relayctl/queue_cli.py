@@ -13,10 +13,8 @@ from core.postfix_queue import ACTIONS, PostfixQueue
 from core.postfix_queue_helper import serve_queue_request
 
 
-def _queue(settings: Settings, helper: bool = True) -> PostfixQueue:
-    instance = PostfixInstance(settings)
-    return PostfixQueue(instance.config_dir, instance.queue_dir,
-                        settings.postfix_queue_helper_socket if helper else None)
+def _queue(settings: Settings, through_helper: bool = True) -> PostfixQueue:
+    return PostfixInstance(settings).queue(through_helper)
 
 
 def cmd_queue_list(settings: Settings, args: argparse.Namespace) -> int:
@@ -41,7 +39,7 @@ def cmd_queue_flush(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_queue_helper(settings: Settings, args: argparse.Namespace) -> int:
     """Run by the socket unit as root, once per connection: the connection is stdin and stdout."""
-    serve_queue_request(sys.stdin.buffer, sys.stdout.buffer, _queue(settings, helper=False).act)
+    serve_queue_request(sys.stdin.buffer, sys.stdout.buffer, _queue(settings, through_helper=False).act)
     return 0
 
 

@@ -68,7 +68,8 @@ def parse_dsn(message: Message, human_text: str) -> list[ReportResult]:
             # (often 4.4.7 "expired" or x.0.0), unless the two disagree on permanence.
             if specific and (status is None or status[0] == specific[0]):
                 status = specific
-            reply_code = reply_code_in(said.partition(";")[2] or said) if diagnostic else reply_code_in(said)
+            # A Diagnostic-Code's reply follows its type ("smtp; 550 ...").
+            reply_code = reply_code_in(diagnostic.partition(";")[2] or diagnostic if diagnostic else said)
             action = fields.get("action", "").lower()
             if action in ("delivered", "relayed", "expanded"):
                 reason = "delivered"

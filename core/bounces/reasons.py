@@ -23,6 +23,8 @@ _VAGUE = frozenset({"undefined", "onhold", "systemerror", "securityerror", "expi
                     "hostunknown", "userunknown"})
 _BEFORE_DATA = frozenset({"CONN", "EHLO", "HELO", "MAIL", "RCPT"})
 HARD_REASONS = frozenset({"userunknown", "hostunknown", "hasmoved"})
+# What reason_for gives when the words decide nothing.
+UNDECIDED = ("onhold", "undefined")
 
 
 @dataclass(frozen=True)
@@ -268,17 +270,15 @@ _BARE_COMMAND = re.compile(
 _STAGE = ("CONN", "HELO", "EHLO", "STARTTLS", "AUTH", "MAIL", "RCPT", "DATA")
 
 
-def command_in(*texts: str) -> str | None:
+def command_in(text: str) -> str | None:
     """The SMTP command a failure answered, as the report's words give it."""
-    for text in texts:
-        match = _COMMAND.search(text[:8192])
-        if match:
-            word = match.group(1).lower()
-            return {"rcpt": "RCPT", "mail": "MAIL", "data": "DATA", "end of data": "DATA", "ehlo": "EHLO",
-                    "helo": "HELO"}.get(word, "CONN")
-    for text in texts:
-        named = {found.split()[0] for found in _BARE_COMMAND.findall(text[:8192])}
-        if named:
-            latest: str = max(named, key=_STAGE.index)
-            return latest
-    return None
+    match = _COMMAND.search(text[:8192])
+    if match:
+        word = match.group(1).lower()
+        return {"rcpt": "RCPT", "mail": "MAIL", "data": "DATA", "end of data": "DATA", "ehlo": "EHLO",
+                "helo": "HELO"}.get(word, "CONN")
+    named = {found.split()[0] for found in _BARE_COMMAND.findall(text[:8192])}
+    if not named:
+        return None
+    latest: str = max(named, key=_STAGE.index)
+    return latest

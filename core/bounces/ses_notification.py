@@ -62,8 +62,8 @@ def _from_json(notification: dict[str, Any]) -> list[ReportResult]:
                 for r in complaint.get("complainedRecipients") or [] if r.get("emailAddress")]
     if kind == "Delivery":
         delivery = notification.get("delivery") or {}
-        status, code = status_in(str(delivery.get("smtpResponse", ""))), reply_code_in(
-            str(delivery.get("smtpResponse", "")))
+        response = str(delivery.get("smtpResponse", ""))
+        status, code = status_in(response), reply_code_in(response)
         return [ReportResult(str(r), "delivered", "delivered", status, code)
                 for r in delivery.get("recipients") or []]
     bounce = notification.get("bounce") or {}

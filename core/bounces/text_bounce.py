@@ -22,7 +22,7 @@ from core.bounces.fields import (
     text_of,
 )
 from core.bounces.model import ReportResult
-from core.bounces.reasons import Diagnosis, command_in, kind_for, reason_for
+from core.bounces.reasons import UNDECIDED, Diagnosis, command_in, kind_for, reason_for
 
 _ORIGINAL_STARTS = re.compile(
     r"^\s*(?:-+ ?)?(?:this is a copy of|original message|below this line|"
@@ -53,9 +53,9 @@ def human_text(message: Message) -> tuple[str, str]:
     """The report's own words, and what follows them (often the returned message's headers)."""
     texts = []
     for part in message.walk():
-        if content_type(part) == "message/rfc822":
-            break
         kind = content_type(part)
+        if kind == "message/rfc822":
+            break
         if kind == "text/plain":
             texts.append(text_of(part))
         elif kind.startswith("multipart/") and isinstance(lost := part.get_payload(), str):
@@ -124,14 +124,14 @@ def parse_text_bounce(message: Message, words: tuple[str, str]) -> list[ReportRe
         hosts = (reporter, address.rpartition("@")[2])
         reason = reason_for(Diagnosis(status, reply_code, context, command_in(context) or text_command,
                                       remote_hosts=hosts))
-        if reason in ("onhold", "undefined"):
+        if reason in UNDECIDED:
             # Some servers give the reason once, before the list of addresses.
             key = (status, reply_code, hosts)
             if key not in whole_text_reasons:
                 whole_text_reasons[key] = reason_for(Diagnosis(status, reply_code, text, text_command,
                                                                remote_hosts=hosts))
             reason = whole_text_reasons[key]
-        if reason in ("onhold", "undefined") and address.endswith("@googlegroups.com"):
+        if reason in UNDECIDED and address.endswith("@googlegroups.com"):
             reason = "rejected"  # a group that bounces a post refused the poster, in any language
         kind = kind_for(reason, status, reply_code)
         results.append(ReportResult(address, kind, reason, status, reply_code))

@@ -8,9 +8,10 @@ refused; Yahoo's "dd This user doesn't have a yahoo.com account" is final, altho
 comes after DATA, where the general rules would call an unknown user a filter's verdict.
 
 Two tables: phrases of reporting software, whoever sent the report, and phrases of a
-receiving provider, which count only when the remote host (the Remote-MTA, else the
-Reporting-MTA) is that provider's. Sisimai keeps such knowledge in per-server modules; a
-table of phrases is enough here, and what each entry says is in its comment.
+receiving provider, which count only when a host the report names (its Remote-MTA or
+Reporting-MTA, the reporter's domain, the recipient's domain) is that provider's. Sisimai
+keeps such knowledge in per-server modules; a table of phrases is enough here, and what
+each entry says is in its comment.
 """
 
 from __future__ import annotations
