@@ -9,7 +9,13 @@ dkimpy's relaxed canonicalisation does its work with regular expressions, which
 on a 4 KiB message cost more than the RSA signature itself. The same steps are
 done here with byte replacements (relaxed_body, relaxed_header);
 tests/unit/test_dkim_signer.py holds them to dkimpy's on random input. Header
-selection (select_headers) and folding are dkimpy's own.
+selection (select_headers) is dkimpy's own.
+
+The signature header is folded here, not by dkimpy's fold, which breaks a line
+inside any value that has no space (a header name in h=, say): a verifier reads
+that fold as a space in the name. Here lines break only between tags, after a
+colon of h= (where RFC 6376 allows FWS) and inside base64 values; and the hash
+covers the header as folded, so what is signed is what is sent.
 """
 
 from __future__ import annotations
@@ -22,11 +28,13 @@ from dataclasses import dataclass
 
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa, utils
-from dkim import DKIM, fold, select_headers
+from dkim import DKIM, select_headers
 from dkim.canonicalization import correct_empty_body, strip_trailing_lines
 
 SIGNED_HEADERS = frozenset(DKIM.SHOULD)
 HEADER_NAME = b"DKIM-Signature"
+LINE_LIMIT = 78
+_FOLD = b"\r\n\t"
 PrivateKey = rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey
 
 
@@ -81,6 +89,39 @@ def body_hash(body: bytes) -> bytes:
     return base64.b64encode(hashlib.sha256(relaxed_body(body)).digest())
 
 
+def _atoms(tag: bytes, value: bytes) -> list[bytes]:
+    """A tag's text in the pieces a line may break between."""
+    if tag == b"h":
+        names = value.split(b":")
+        return [b"h=" + names[0]] + [b":" + name for name in names[1:]]
+    if tag == b"bh":
+        return [b"bh=" + value[:8]] + [value[i:i + 8] for i in range(8, len(value), 8)]
+    return [tag + b"=" + value]
+
+
+class _Folder:
+    """Lines of at most LINE_LIMIT octets, the first after the header's name and colon."""
+
+    def __init__(self) -> None:
+        self.text = b""
+        self._column = len(HEADER_NAME) + 2
+
+    def add(self, atom: bytes, separator: bytes = b"") -> None:
+        # One octet kept free for the ";" that a fold before the next tag leaves on this line.
+        if self._column + len(separator) + len(atom) >= LINE_LIMIT and self.text:
+            self.text += separator.rstrip() + _FOLD
+            self._column = 1
+        else:
+            self.text += separator
+            self._column += len(separator)
+        self.text += atom
+        self._column += len(atom)
+
+    def add_tag(self, tag: bytes, value: bytes) -> None:
+        for index, atom in enumerate(_atoms(tag, value)):
+            self.add(atom, b"; " if index == 0 and self.text else b"")
+
+
 def sign(headers: list[tuple[bytes, bytes]], body: bytes, key: SigningKey,
          clock: Callable[[], float] = time.time, bh: bytes | None = None) -> str:
     """The value of a DKIM-Signature header (folded with CRLF TAB) for this message.
@@ -101,19 +142,23 @@ def sign(headers: list[tuple[bytes, bytes]], body: bytes, key: SigningKey,
         (b"t", str(int(clock())).encode("ascii")),
         (b"h", b":".join(include)),
         (b"bh", bh or body_hash(body)),
-        (b"b", b""),
     ]
+    folder = _Folder()
+    for tag, value in fields:
+        folder.add_tag(tag, value)
+    folder.add(b"b=", b"; ")
     hasher = hashlib.sha256()
     for name, canonical in select_headers([relaxed_header(n, v) for n, v in signed], include):
         hasher.update(name + b":" + canonical)
-    # The signature header last, with b= empty and no line end; relaxed form, so unfolded.
-    name, canonical = relaxed_header(HEADER_NAME, b"; ".join(b"=".join(f) for f in fields))
+    # The signature header last, as it is sent but with b= empty, and no line end.
+    name, canonical = relaxed_header(HEADER_NAME, folder.text)
     hasher.update(name + b":" + canonical.rstrip())
     digest = hasher.digest()
     if isinstance(key.key, ed25519.Ed25519PrivateKey):
         signature = key.key.sign(digest)
     else:
         signature = key.key.sign(digest, padding.PKCS1v15(), utils.Prehashed(hashes.SHA256()))
-    fields[-1] = (b"b", base64.b64encode(signature))
-    folded: bytes = fold(b"; ".join(b"=".join(f) for f in fields), namelen=len(HEADER_NAME))
-    return folded.decode("ascii").strip()
+    encoded = base64.b64encode(signature)
+    for start in range(0, len(encoded), 8):
+        folder.add(encoded[start:start + 8])
+    return folder.text.decode("ascii")

@@ -11,6 +11,8 @@ import smtplib
 import subprocess
 import time
 from collections.abc import Iterator
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
 from pathlib import Path
 
 import pytest
@@ -29,6 +31,7 @@ from tests.support.opendkim_check import opendkim_verifies
 from tests.support.sink import Received, Sink
 
 VERIFIER = Path(__file__).resolve().parents[1] / "support" / "dkim_verify.pl"
+NODEMAILER = Path(__file__).resolve().parents[1] / "support" / "nodemailer" / "send.js"
 
 
 @pytest.fixture(scope="module")
@@ -113,6 +116,34 @@ def test_signed_with_rsa_then_also_ed25519_once_its_record_is_seen(box: Box, dns
         alone = only_signature(received.content, signature_selector)
         assert opendkim_verifies(alone, txt) == (True, "")
         assert opendkim_verifies(alone.replace(b"hello", b"HELLO"), txt)[0] is False
+
+
+def test_mime_mail_built_by_real_libraries_arrives_signed(box: Box, dns: LoopbackDns) -> None:
+    """Python's EmailMessage and nodemailer in their default forms, verified by Mail::DKIM and
+    OpenDKIM (a fold inside h=...content-transfer-encoding broke every such signature)."""
+    publish_keys(box, dns, DOMAIN)
+    python_mail = EmailMessage()
+    python_mail["From"] = f"App <app@{DOMAIN}>"
+    python_mail["To"] = "someone@example.org"
+    python_mail["Subject"] = "built by EmailMessage"
+    python_mail["Date"] = formatdate()
+    python_mail["Message-ID"] = make_msgid(domain=DOMAIN)
+    python_mail.set_content("Grüße, with a line long enough that the encoder wraps it " * 3)
+    python_mail.add_alternative("<p>Grüße</p>", subtype="html")
+    python_mail.add_attachment(bytes(range(256)), maintype="application", subtype="octet-stream",
+                               filename="data.bin")
+    with box.client() as client:
+        client.send_message(python_mail)
+    sent = subprocess.run(["node", str(NODEMAILER), str(box.submission_port), box.username, box.password,
+                           f"app@{DOMAIN}", "someone@example.org", "built by nodemailer"],
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert sent.returncode == 0 and sent.stdout.startswith("250"), sent.stdout + sent.stderr
+    txt = {name: value[0] for (name, rdtype), value in dns.records.items() if rdtype == "TXT"}
+    for subject in ("built by EmailMessage", "built by nodemailer"):
+        received = box.sink.wait_for_subject(subject)[0]
+        assert b"content-transfer-encoding" in received.content.lower()
+        assert verify(box, dns, received)[-1] == "RESULT pass", received.content[:2000]
+        assert opendkim_verifies(received.content, txt) == (True, "")
 
 
 def test_a_signature_does_not_survive_tampering(box: Box, dns: LoopbackDns) -> None:
