@@ -20,7 +20,7 @@ from core import suppressions
 from core.auth_guard import AuthFailureGuard
 from core.config import Settings
 from core.db import session_scope
-from core.header_from import from_domains
+from core.header_from import read_identities
 from core.postfix_instance import PostfixInstance
 from core.simulator import SimulatorDomain
 from relay import replies
@@ -206,12 +206,9 @@ class RelayHandler:
         upstream = session.upstream
         assert isinstance(envelope.content, bytes) and session.tenant is not None
         assert envelope.mail_from is not None
-        domains = from_domains(envelope.content)
-        if domains is None:
-            return replies.HEADER_FROM_MISSING
-        unowned = [d for d in domains if not self._directory.domain_is_senders(session.tenant, d)]
-        if unowned:
-            return replies.HEADER_FROM_NOT_OWNED.format(domain=unowned[0])
+        refusal = self._identity_refusal(session.tenant, envelope.content)
+        if refusal is not None:
+            return refusal
         if upstream is None:
             return replies.UPSTREAM_UNAVAILABLE
         options = [o for o in envelope.mail_options if o.upper().startswith(_PASSED_MAIL_OPTIONS)]
@@ -223,6 +220,18 @@ class RelayHandler:
         log.debug("tenant=%s from=<%s> nrcpt=%d size=%d reply=%s", session.tenant, envelope.mail_from,
                  len(envelope.rcpt_tos), len(envelope.content), reply)
         return str(reply)
+
+    def _identity_refusal(self, tenant: str, content: bytes) -> str | None:
+        identities = read_identities(content)
+        if identities.from_headers != 1:
+            return replies.HEADER_FROM_MISSING
+        for header, domains in [("From", identities.author), *identities.others]:
+            if domains is None:
+                return replies.IDENTITY_HEADER_UNREADABLE.format(header=header)
+            unowned = [d for d in domains if not self._directory.domain_is_senders(tenant, d)]
+            if unowned:
+                return replies.IDENTITY_HEADER_NOT_OWNED.format(header=header, domain=unowned[0])
+        return None
 
     async def handle_QUIT(self, server: RelaySMTP, session: RelaySession, envelope: Envelope) -> Any:
         if session.upstream is not None:

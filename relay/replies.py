@@ -16,7 +16,10 @@ TENANT_INACTIVE = "550 5.7.1 This account may not send mail"
 TENANT_PAUSED = ("451 4.7.1 Sending is paused for this account: its bounce or complaint rate is too high; "
                  "the relay operator can resume it")
 HEADER_FROM_MISSING = "550 5.6.0 The message needs exactly one From header"
-HEADER_FROM_NOT_OWNED = "550 5.7.1 From header domain {domain} is not a verified domain of this account"
+IDENTITY_HEADER_UNREADABLE = ("550 5.6.0 The {header} header cannot be read the same way by every mail "
+                              "reader; write each address plainly, as Name <user@domain>")
+IDENTITY_HEADER_NOT_OWNED = ("550 5.7.1 {header} header names domain {domain}, which is not a verified "
+                             "domain of this account")
 BAD_ADDRESS = "501 5.1.7 Malformed address"
 BAD_ARGUMENT = "501 5.5.2 NUL bytes and invalid UTF-8 are not allowed in commands"
 

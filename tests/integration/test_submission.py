@@ -108,6 +108,37 @@ def test_header_from_not_owned_is_refused_and_not_delivered(box: Box, header_fro
     assert not box.sink.with_subject(subject)
 
 
+@pytest.mark.parametrize(("headers", "expected"), [
+    (f"From: app@{DOMAIN} <ceo@bank.test>", b"5.6.0 The From header cannot be read"),
+    (f"From: <app@{DOMAIN}> <boss@other.test>", b"5.6.0 The From header cannot be read"),
+    (f'From: "ceo@bank.test" <app@{DOMAIN}>', b"5.7.1 From header names domain bank.test"),
+    (f"From: =?utf-8?q?ceo=40bank=2Etest?= <app@{DOMAIN}>", b"5.7.1 From header names domain bank.test"),
+    (f"From: app@{DOMAIN} (ceo@bank.test)", b"5.7.1 From header names domain bank.test"),
+    (f"From: app@{DOMAIN}\r\nSender: boss@other.test", b"5.7.1 Sender header names domain other.test"),
+    (f"From: app@{DOMAIN}\r\nResent-From: ceo@bank.test", b"5.7.1 Resent-From header names domain bank.test"),
+])
+def test_identity_headers_that_could_show_a_foreign_address_are_refused(box: Box, headers: str,
+                                                                        expected: bytes) -> None:
+    subject = f"identity {headers[:40]}"
+    with box.client() as client:
+        client.mail(f"app@{DOMAIN}")
+        client.rcpt("someone@example.org")
+        code, reply = client.data(f"{headers}\r\nTo: someone@example.org\r\nSubject: {subject}\r\n"
+                                  f"\r\nbody\r\n".encode())
+    assert code == 550 and reply.startswith(expected), reply
+    box.assert_never_delivered(subject)
+
+
+def test_plain_identity_headers_of_own_domains_pass(box: Box) -> None:
+    with box.client() as client:
+        client.mail(f"app@{DOMAIN}")
+        client.rcpt("someone@example.org")
+        code, _ = client.data(f'From: "J. Smith app@{DOMAIN}" <app@{DOMAIN}>\r\nSender: <ops@{DOMAIN}>\r\n'
+                              f"To: someone@example.org\r\nSubject: plain identities\r\n\r\nhi\r\n".encode())
+    assert code == 250
+    box.sink.wait_for_subject("plain identities")
+
+
 def test_message_without_from_header_is_refused(box: Box) -> None:
     with box.client() as client:
         client.mail(f"app@{DOMAIN}")
