@@ -120,6 +120,8 @@ class ReputationSettings:
     bounce_pause: float = 0.10
     complaint_warn: float = 0.001
     complaint_pause: float = 0.005
+    # A pause for complaints needs this many recipients' complaints too: one report is no evidence.
+    min_complaints: int = 5
 
 
 @dataclass(frozen=True)
