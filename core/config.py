@@ -140,6 +140,8 @@ class MilterSettings:
     # "": throttle counters in the milter's memory, saved to state_dir/milter. Or a
     # redis:// URL, which several boxes share.
     redis_url: str = ""
+    # How long the record of each message let through is kept; reports about older ones change nothing.
+    record_days: int = 90
 
 
 @dataclass(frozen=True)

@@ -125,6 +125,28 @@ class PoolIp(Base):
     pool: Mapped[IpPool] = relationship(back_populates="ips")
 
 
+class AcceptedMessage(Base):
+    """A message the milter let through, written before Postfix could queue it: who sent it,
+    as what, to whom. Reports about a message act only on the recipients named here."""
+
+    __tablename__ = "accepted_messages"
+
+    message_ref: Mapped[str] = mapped_column(String(16), primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    queue_id: Mapped[str] = mapped_column(String(32), default="")
+    sender: Mapped[str] = mapped_column(String(320), default="")
+    # Lower-cased, one a line.
+    recipients: Mapped[str] = mapped_column(Text, default="")
+    message_id: Mapped[str] = mapped_column(String(255), default="")
+    transport: Mapped[str] = mapped_column(String(64), default="")
+
+    tenant: Mapped[Tenant] = relationship()
+
+    def has_recipient(self, address: str) -> bool:
+        return address.lower() in self.recipients.split("\n")
+
+
 class Event(Base):
     """Something that happened that a person may want to know of: a paused address, a bounce, ...
 

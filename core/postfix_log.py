@@ -9,7 +9,7 @@ _QUEUE_LINE = re.compile(r"\]: ([0-9A-Za-z]{10,20}|[0-9A-F]{6,12}): (.*)$")
 _SASL = re.compile(r"sasl_username=([^,\s]+)")
 _MESSAGE_ID = re.compile(r"^message-id=(<[^>]*>|\S*)")
 # qmgr's line names the return-path, which the milter made a VERP address (core.verp).
-_VERP_FROM = re.compile(r"^from=<b\.\d{1,12}\.([a-z2-7]{13})\.[a-z2-7]{16}@", re.IGNORECASE)
+_VERP_FROM = re.compile(r"^from=<b\.([a-z2-7]{13})\.[a-z2-7]{16}@", re.IGNORECASE)
 _DELIVERY = re.compile(r"^to=<([^>]*)>,(?:.*?\brelay=([^,]*),)?.*?\bdsn=([0-9.]+), "
                        r"status=(sent|deferred|bounced|expired)(?:,[^(]*)?(?: \((.*)\))?$")
 

@@ -1,7 +1,8 @@
 """VERP return-paths: each message's envelope sender names it, and only we can make one.
 
-The local part is `b.<tenant id>.<message ref>.<mac>`, the mac an HMAC of the
-rest under a key derived from the box's key file. Some servers lower-case
+The local part is `b.<message ref>.<mac>`, the ref random, the mac an HMAC of
+it under a key derived from the box's key file: the address tells nothing about
+the tenant, whom the milter's record of the message names (AcceptedMessage). Some servers lower-case
 return-paths, so the tag uses only lower-case letters and digits and is read
 case-insensitively. A bounce to a tag whose mac does not check out is forged.
 """
@@ -15,12 +16,11 @@ import re
 import secrets
 from dataclasses import dataclass
 
-_TAG = re.compile(r"b\.(\d{1,12})\.([a-z2-7]{13})\.([a-z2-7]{16})")
+_TAG = re.compile(r"b\.([a-z2-7]{13})\.([a-z2-7]{16})")
 
 
 @dataclass(frozen=True)
 class VerpTag:
-    tenant_id: int
     message_ref: str
     authentic: bool
 
@@ -33,12 +33,12 @@ def new_message_ref() -> str:
     return _b32(secrets.token_bytes(8))
 
 
-def _mac(key: bytes, tenant_id: int, message_ref: str) -> str:
-    return _b32(hmac.new(key, f"{tenant_id}.{message_ref}".encode(), hashlib.sha256).digest()[:10])
+def _mac(key: bytes, message_ref: str) -> str:
+    return _b32(hmac.new(key, message_ref.encode(), hashlib.sha256).digest()[:10])
 
 
-def verp_address(key: bytes, bounce_domain: str, tenant_id: int, message_ref: str) -> str:
-    return f"b.{tenant_id}.{message_ref}.{_mac(key, tenant_id, message_ref)}@{bounce_domain}"
+def verp_address(key: bytes, bounce_domain: str, message_ref: str) -> str:
+    return f"b.{message_ref}.{_mac(key, message_ref)}@{bounce_domain}"
 
 
 def parse_verp(key: bytes, bounce_domain: str, address: str) -> VerpTag | None:
@@ -49,8 +49,8 @@ def parse_verp(key: bytes, bounce_domain: str, address: str) -> VerpTag | None:
     match = _TAG.fullmatch(local.lower())
     if match is None:
         return None
-    tenant_id, message_ref, mac = int(match[1]), match[2], match[3]
-    return VerpTag(tenant_id, message_ref, hmac.compare_digest(mac, _mac(key, tenant_id, message_ref)))
+    message_ref, mac = match[1], match[2]
+    return VerpTag(message_ref, hmac.compare_digest(mac, _mac(key, message_ref)))
 
 
 def return_path_in(text: str, bounce_domain: str) -> str | None:

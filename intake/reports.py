@@ -1,13 +1,13 @@
 """What a report that came back changes: events for the tenant, and its suppression list.
 
 The report's envelope recipient is the VERP return-path the milter gave the
-message: its tag names the tenant and message. A tag whose mac does not check out
-is forged: it is recorded as such and changes nothing, so nobody can suppress an
-address by sending a made-up bounce. A genuine tag is no licence either: whoever
-received the message knows it, so a report acts only on the recipients the log
-tailer has seen the message go to (or, a DSN's Original-Recipient, the address the
-sender used for a forwarded one). Before the tailer has seen any, the tag alone
-vouches: a report can come back faster than a busy box's tailer reads its log.
+message: its tag names the message. A tag whose mac does not check out is forged:
+it is recorded as such and changes nothing, so nobody can suppress an address by
+sending a made-up bounce. A genuine tag is no licence either: whoever received the
+message knows it, so a report acts only on the recipients the milter recorded for
+the message before Postfix could queue it (or, a DSN's Original-Recipient, the
+address the sender used for a forwarded one). A message without such a record is
+none of the relay's, and its reports change nothing.
 """
 
 from __future__ import annotations
@@ -15,14 +15,12 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core import suppressions
 from core.bounces.model import ReportResult
 from core.events import MessageKeys, record_event
-from core.models import Event, Report, Tenant
-from core.postfix_log import STATUS_EVENTS
+from core.models import AcceptedMessage, Report
 from core.verp import parse_verp
 
 log = logging.getLogger(__name__)
@@ -50,19 +48,11 @@ def keep_report(session: Session, envelope_recipient: str, raw: bytes, tenant_id
     return report
 
 
-def message_recipients(session: Session, tenant_id: int, message_ref: str) -> set[str]:
-    """The addresses the log tailer has seen one message of a tenant go (or fail to go) to."""
-    rows = session.scalars(select(func.lower(Event.subject)).where(
-        Event.message_ref == message_ref, Event.tenant_id == tenant_id,
-        Event.kind.in_(list(STATUS_EVENTS.values()))).distinct())
-    return set(rows)
-
-
-def _reported_address(result: ReportResult, recipients: set[str]) -> str | None:
+def _reported_address(result: ReportResult, accepted: AcceptedMessage) -> str | None:
     """The address of the message a result is about; None when it is about none of them."""
-    if not recipients or result.recipient.lower() in recipients:
+    if accepted.has_recipient(result.recipient):
         return result.recipient
-    if result.original_recipient is not None and result.original_recipient.lower() in recipients:
+    if result.original_recipient is not None and accepted.has_recipient(result.original_recipient):
         return result.original_recipient
     return None
 
@@ -74,20 +64,21 @@ def record_report(session: Session, verp_key: bytes, bounce_domain: str, envelop
     whose outcomes the log tailer records, only the suppressions they call for. return_path:
     the VERP address that names the message, when it is not the envelope recipient."""
     tag = parse_verp(verp_key, bounce_domain, return_path or envelope_recipient)
-    tenant = session.get(Tenant, tag.tenant_id) if tag is not None and tag.authentic else None
-    report = keep_report(session, envelope_recipient, raw, tenant.id if tenant is not None else None)
+    accepted = session.get(AcceptedMessage, tag.message_ref) if tag is not None and tag.authentic else None
+    report = keep_report(session, envelope_recipient, raw, None if accepted is None else accepted.tenant_id)
     if tag is None or not tag.authentic:
         record_event(session, "forged_report" if tag is not None else "unmatched_report", envelope_recipient,
                      f"{len(results)} result(s) ignored", report_id=report.id)
         return Outcome(None, tag is not None, len(results))
-    if tenant is None:
-        record_event(session, "unmatched_report", envelope_recipient, "the tenant no longer exists",
+    if accepted is None:
+        record_event(session, "unmatched_report", envelope_recipient,
+                     f"no record of message {tag.message_ref} (its tenant is gone, or it is too old)",
                      report_id=report.id)
         return Outcome(None, False, len(results))
-    keys = MessageKeys(message_ref=tag.message_ref)
-    recipients = message_recipients(session, tenant.id, tag.message_ref)
+    tenant = accepted.tenant
+    keys = MessageKeys(tag.message_ref, accepted.queue_id, accepted.message_id)
     for result in results:
-        address = _reported_address(result, recipients)
+        address = _reported_address(result, accepted)
         if address is None:
             record_event(session, "unmatched_report", result.recipient,
                          f"not a recipient of message {tag.message_ref}: ignored", tenant_id=tenant.id,

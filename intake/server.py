@@ -14,6 +14,7 @@ from typing import Any
 from aiosmtpd.lmtp import LMTP
 from sqlalchemy import Engine
 
+from core import accepted_messages
 from core.config import Settings, load_settings
 from core.db import make_engine, session_scope
 from core.logs import setup_logging
@@ -32,6 +33,7 @@ log = logging.getLogger(__name__)
 
 POLL_INTERVAL_SECONDS = 1.0
 REPUTATION_INTERVAL_SECONDS = 30.0
+FORGET_INTERVAL_SECONDS = 3600.0
 
 
 async def keep_polling(what: str, poll: Callable[[], object],
@@ -47,6 +49,11 @@ async def keep_polling(what: str, poll: Callable[[], object],
 def guard_reputation(engine: Engine, settings: Settings) -> list[str]:
     with session_scope(engine) as session:
         return guard(session, settings.reputation)
+
+
+def forget_old_records(engine: Engine, settings: Settings) -> int:
+    with session_scope(engine) as session:
+        return accepted_messages.forget_old(session, settings.milter.record_days)
 
 
 async def serve_lmtp(handler: object, path: Path, hostname: str, **options: Any) -> asyncio.Server:
@@ -78,7 +85,10 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
     tasks = [asyncio.create_task(keep_polling("reading the Postfix log", tailer.poll)),
              asyncio.create_task(keep_polling("sending webhooks", sender.poll)),
              asyncio.create_task(keep_polling("the reputation guard", guard_now,
-                                              REPUTATION_INTERVAL_SECONDS))]
+                                              REPUTATION_INTERVAL_SECONDS)),
+             asyncio.create_task(keep_polling("forgetting old message records",
+                                              functools.partial(forget_old_records, engine, settings),
+                                              FORGET_INTERVAL_SECONDS))]
     await stop.wait()
     for task in tasks:
         task.cancel()

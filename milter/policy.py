@@ -15,7 +15,7 @@ from core.routes import ROUTE_HEADER
 from core.simulator import SimulatorDomain
 from core.verp import new_message_ref, verp_address
 from milter import dkim_signer
-from milter.accepted_log import Accepted, AcceptedLog
+from milter.accepted_record import Accepted, AcceptedRecorder
 from milter.directory import MilterDirectory
 from milter.protocol.session import (
     AddHeader,
@@ -37,6 +37,7 @@ NO_SIGNING_KEY = "451 4.7.5 No active DKIM key for the From domain; the relay op
 NO_ROUTE = ("451 4.7.1 No outbound address of this account's IP pool can send now "
             "(paused, or today's warm-up caps reached); try again later")
 BAD_FROM = "550 5.6.0 The message needs exactly one From header with a verified domain"
+NOT_RECORDED = "451 4.3.0 The relay cannot record the message now; try again later"
 
 
 def _from_values(headers: list[tuple[bytes, bytes]]) -> list[str]:
@@ -56,7 +57,7 @@ SIMULATOR_ROUTE = "simulator"
 
 class RelayPolicy:
     def __init__(self, directory: MilterDirectory, throttle: Throttle, router: Router, verp_key: bytes,
-                 bounce_domain: str, accepted: AcceptedLog, simulator: SimulatorDomain,
+                 bounce_domain: str, accepted: AcceptedRecorder, simulator: SimulatorDomain,
                  clock: Callable[[], float] = time.time) -> None:
         self._directory = directory
         self._throttle = throttle
@@ -107,14 +108,16 @@ class RelayPolicy:
         if not simulated:
             modifications.append(AddHeader(ROUTE_HEADER, transport))
         message_ref = new_message_ref()
-        return_path = verp_address(self._verp_key, self._bounce_domain, tenant.id, message_ref)
-        modifications.append(ChangeFrom(return_path))
-        self._accepted.write(Accepted(
-            at=self._clock(), queue_id=message.macros.get("i", ""), tenant=tenant_name,
-            message_ref=message_ref, sender=message.sender, return_path=return_path,
-            recipients=list(message.recipients), message_id=_first_value(message.headers, b"message-id"),
-            transport=transport,
-        ))
+        modifications.append(ChangeFrom(verp_address(self._verp_key, self._bounce_domain, message_ref)))
+        try:
+            await self._accepted.record(Accepted(
+                at=self._clock(), queue_id=message.macros.get("i", ""), tenant_id=tenant.id,
+                message_ref=message_ref, sender=message.sender, recipients=list(message.recipients),
+                message_id=_first_value(message.headers, b"message-id"), transport=transport,
+            ))
+        except Exception:
+            log.exception("tenant=%s: the message could not be recorded", tenant_name)
+            return Verdict(reply=NOT_RECORDED)
         return Verdict(tuple(modifications))
 
     async def connection_closed(self, connection_id: int) -> None:

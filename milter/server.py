@@ -16,7 +16,7 @@ from core.secretbox import SecretBox
 from core.service import run_until_signalled
 from core.simulator import SimulatorDomain
 from core.unix_sockets import give_to_postfix, prepare_socket_path
-from milter.accepted_log import AcceptedLog
+from milter.accepted_record import AcceptedRecorder
 from milter.directory import MilterDirectory
 from milter.policy import RelayPolicy
 from milter.protocol.session import MilterSession
@@ -57,7 +57,7 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
     box = SecretBox.from_file(settings.effective_encryption_key_file)
     directory = MilterDirectory(engine, settings, box)
     store = make_store(settings)
-    accepted = AcceptedLog(settings.milter_dir / "accepted.jsonl")
+    accepted = AcceptedRecorder(engine)
     router = Router(directory, store, settings.delivery_profiles)
     policy = RelayPolicy(directory, Throttle(store), router, box.derived_key("verp"), settings.bounce_domain,
                          accepted, SimulatorDomain(settings.simulator_domain))
@@ -73,7 +73,6 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(server.wait_closed(), STOP_GRACE_SECONDS)
     await store.close()
-    accepted.close()
     if settings.milter_socket.startswith("unix:"):
         Path(settings.milter_socket.removeprefix("unix:")).unlink(missing_ok=True)
     engine.dispose()

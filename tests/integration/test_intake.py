@@ -5,8 +5,10 @@ from __future__ import annotations
 import smtplib
 import time
 
+from sqlalchemy import delete, select
+
 from core.events import recent_events
-from core.models import Tenant
+from core.models import AcceptedMessage, Event
 from core.secretbox import SecretBox
 from core.suppressions import list_suppressions
 from core.verp import new_message_ref, verp_address
@@ -33,11 +35,23 @@ def inbound(box: Box) -> smtplib.SMTP:
     return smtplib.SMTP(box.settings.postfix.inbound_address, box.settings.postfix.inbound_port, timeout=30)
 
 
-def tenant_verp(box: Box) -> str:
+def return_path_of(box: Box, message_ref: str) -> str:
     key = SecretBox.from_file(box.settings.effective_encryption_key_file).derived_key("verp")
+    return verp_address(key, box.settings.bounce_domain, message_ref)
+
+
+def sent_message_ref(box: Box, recipients: list[str], subject: str = "fan mail") -> str:
+    """Send one message through the relay; its message ref, from the milter's record."""
+    with box.client() as client:
+        client.mail(f"app@{DOMAIN}")
+        for recipient in recipients:
+            client.rcpt(recipient)
+        code, reply = client.data(message(subject, to=", ".join(recipients)))
+    assert code == 250, reply
+    queue_id = reply.split(b"queued as ")[1].decode()
     with box.db_session() as session:
-        tenant_id = session.query(Tenant).filter_by(name=TENANT).one().id
-    return verp_address(key, box.settings.bounce_domain, tenant_id, new_message_ref())
+        return str(session.scalars(select(AcceptedMessage.message_ref)
+                                   .where(AcceptedMessage.queue_id == queue_id)).one())
 
 
 def wait_for_event(box: Box, kind: str, subject: str) -> None:
@@ -62,7 +76,7 @@ def test_port_25_takes_the_bounce_domain_only(box: Box) -> None:
 
 
 def test_a_hard_bounce_suppresses_the_recipient_for_its_tenant(box: Box) -> None:
-    return_path = tenant_verp(box)
+    return_path = return_path_of(box, sent_message_ref(box, ["bounced@example.org"]))
     with inbound(box) as client:
         client.sendmail("", [return_path], dsn("bounced@example.org"))
     wait_for_event(box, "suppressed", "bounced@example.org")
@@ -77,7 +91,7 @@ def test_a_hard_bounce_suppresses_the_recipient_for_its_tenant(box: Box) -> None
 
 
 def test_a_forged_tag_is_recorded_and_changes_nothing(box: Box) -> None:
-    local, _, domain = tenant_verp(box).partition("@")
+    local, _, domain = return_path_of(box, new_message_ref()).partition("@")
     forged = f"{local[:-4]}aaaa@{domain}"
     with inbound(box) as client:
         client.sendmail("", [forged], dsn("innocent@example.org"))
@@ -88,14 +102,14 @@ def test_a_forged_tag_is_recorded_and_changes_nothing(box: Box) -> None:
 
 def delivered_message_ref(box: Box, recipients: list[str]) -> str:
     """Send one message through the relay; its message ref once the tailer saw it delivered."""
-    with box.client() as client:
-        client.sendmail(f"app@{DOMAIN}", recipients, message("fan mail", to=", ".join(recipients)))
+    message_ref = sent_message_ref(box, recipients)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         with box.db_session() as session:
             delivered = [e for e in recent_events(session, "delivered") if e.subject in recipients]
             if len(delivered) == len(recipients):
-                return delivered[0].message_ref
+                assert delivered[0].message_ref == message_ref
+                return message_ref
         time.sleep(0.2)
     raise AssertionError("the tailer did not see the message delivered")
 
@@ -104,11 +118,7 @@ def test_a_genuine_tag_acts_only_on_the_message_s_own_recipients(box: Box) -> No
     """A recipient of a tenant's mail knows its return-path: a report it makes up there names
     other addresses in vain. A forwarded recipient's report counts for the address used."""
     fan, friend = "fan@example.org", "friend@example.org"
-    message_ref = delivered_message_ref(box, [fan, friend])
-    key = SecretBox.from_file(box.settings.effective_encryption_key_file).derived_key("verp")
-    with box.db_session() as session:
-        tenant_id = session.query(Tenant).filter_by(name=TENANT).one().id
-    return_path = verp_address(key, box.settings.bounce_domain, tenant_id, message_ref)
+    return_path = return_path_of(box, delivered_message_ref(box, [fan, friend]))
     forwarded = dsn("friend@elsewhere.example.net").replace(
         b"Action: failed", b"Original-Recipient: rfc822; friend@example.org\r\nAction: failed")
     with inbound(box) as client:
@@ -122,6 +132,31 @@ def test_a_genuine_tag_acts_only_on_the_message_s_own_recipients(box: Box) -> No
         suppressed = {s.address for s in list_suppressions(session, TENANT)}
     assert {fan, friend} <= suppressed and "victim@example.org" not in suppressed
     assert "friend@elsewhere.example.net" not in suppressed
+
+
+def test_a_report_acts_only_on_the_recorded_recipients_even_before_any_log_line(box: Box) -> None:
+    """A receiver can hold a message before its 250 and meanwhile send a DSN naming any address;
+    a delivery whose log lines are lost stays that way. The milter's record names the recipients."""
+    held = "held@example.org"
+    return_path = return_path_of(box, delivered_message_ref(box, [held]))
+    with box.db_session() as session:  # as if the delivery's log lines were never read
+        session.execute(delete(Event).where(Event.subject == held))
+    with inbound(box) as client:
+        client.sendmail("", [return_path], dsn("ceo@bank.example"))
+        client.sendmail("", [return_path], dsn(held))
+    wait_for_event(box, "suppressed", held)
+    wait_for_event(box, "unmatched_report", "ceo@bank.example")
+    with box.db_session() as session:
+        assert "ceo@bank.example" not in {s.address for s in list_suppressions(session)}
+
+
+def test_a_genuine_tag_of_a_message_without_record_changes_nothing(box: Box) -> None:
+    return_path = return_path_of(box, new_message_ref())
+    with inbound(box) as client:
+        client.sendmail("", [return_path], dsn("stranger@example.org"))
+    wait_for_event(box, "unmatched_report", return_path)
+    with box.db_session() as session:
+        assert "stranger@example.org" not in {s.address for s in list_suppressions(session)}
 
 
 def arf(return_path: str, recipient: str) -> bytes:
@@ -143,11 +178,7 @@ def arf(return_path: str, recipient: str) -> bytes:
 
 def test_feedback_loop_reports_are_tied_to_their_message_by_the_quoted_return_path(box: Box) -> None:
     reader = "reader@example.org"
-    message_ref = delivered_message_ref(box, [reader])
-    key = SecretBox.from_file(box.settings.effective_encryption_key_file).derived_key("verp")
-    with box.db_session() as session:
-        tenant_id = session.query(Tenant).filter_by(name=TENANT).one().id
-    return_path = verp_address(key, box.settings.bounce_domain, tenant_id, message_ref)
+    return_path = return_path_of(box, delivered_message_ref(box, [reader]))
     feedback = f"fbl@{box.settings.feedback_domain}"
     local, _, domain = return_path.partition("@")
     with inbound(box) as client:

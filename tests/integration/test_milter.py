@@ -16,13 +16,14 @@ from email.utils import formatdate, make_msgid
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from core import tenants
 from core.dns_records import records_for_domain, zone_txt
+from core.models import AcceptedMessage
 from core.routes import ROUTE_HEADER
 from core.secretbox import SecretBox
 from core.verp import parse_verp
-from milter.accepted_log import read_accepted
 from milter.server import DIRECTORY_POLL_SECONDS
 from relayctl.cli import main as relayctl
 from tests.support.box import DOMAIN, Box, message, running_box
@@ -169,10 +170,10 @@ def test_return_path_is_a_verp_address_and_the_sender_is_kept(box: Box) -> None:
     key = SecretBox.from_file(box.settings.effective_encryption_key_file).derived_key("verp")
     tag = parse_verp(key, box.settings.bounce_domain, received.mail_from)
     assert tag is not None and tag.authentic
-    accepted = read_accepted(box.settings.milter_dir / "accepted.jsonl")
-    record = next(r for r in accepted if r.queue_id == queue_id)
-    assert (record.sender, record.return_path, record.message_ref) == (f"app@{DOMAIN}", received.mail_from,
-                                                                       tag.message_ref)
+    with box.db_session() as session:
+        record = session.scalars(select(AcceptedMessage).where(AcceptedMessage.queue_id == queue_id)).one()
+        assert (record.sender, record.message_ref, record.tenant.name, record.recipients) == (
+            f"app@{DOMAIN}", tag.message_ref, "acme", "someone@example.org")
     local, _, domain = received.mail_from.partition("@")
     forged = f"{local[:-4]}aaaa@{domain}"
     forged_tag = parse_verp(key, box.settings.bounce_domain, forged)
