@@ -73,6 +73,21 @@ def test_port_25_takes_the_bounce_domain_only(box: Box) -> None:
         assert client.rcpt(f"anything@{box.settings.bounce_domain}")[0] == 250
         assert client.rcpt(f"fbl@{box.settings.feedback_domain}")[0] == 250
         assert "AUTH" not in (client.ehlo_resp or b"").decode()
+        for subdomain in (f"x@sub.{box.settings.bounce_domain}", f"x@sub.{box.settings.feedback_domain}",
+                          f"postmaster@{box.settings.hostname}"):
+            code, reply = client.rcpt(subdomain)
+            assert code == 554 and b"Relay access denied" in reply, subdomain
+
+
+def test_postmaster_and_abuse_reach_the_intake_and_are_never_relayed(box: Box) -> None:
+    """SMTP must take a bare <postmaster>; Postfix qualified it with the hostname and relayed it out."""
+    bounce_domain = box.settings.bounce_domain
+    with inbound(box) as client:
+        for recipient in ("postmaster", "abuse", f"postmaster@{bounce_domain}", f"abuse@{bounce_domain}"):
+            client.sendmail("someone@example.org", [recipient], b"Subject: to the postmaster\r\n\r\nhi\r\n")
+    for recipient in (f"postmaster@{bounce_domain}", f"abuse@{bounce_domain}"):
+        wait_for_event(box, "unmatched_report", recipient)
+    box.assert_never_delivered("to the postmaster")
 
 
 def test_a_hard_bounce_suppresses_the_recipient_for_its_tenant(box: Box) -> None:
