@@ -57,6 +57,11 @@ class SmtpSettings:
     max_message_size: int = 25 * 1024 * 1024
     max_recipients: int = 100
     idle_timeout_seconds: int = 300
+    # A new connection must complete TLS (on the smtps port) and send its first command within this.
+    greeting_timeout_seconds: int = 30
+    # Past either cap a new connection gets 421 4.7.0; a client is an IPv4 address or an IPv6 /64.
+    max_connections: int = 2000
+    max_connections_per_client: int = 50
     # None: a self-signed certificate made by `relayctl init` under state_dir/tls.
     tls_cert_file: Path | None = None
     tls_key_file: Path | None = None

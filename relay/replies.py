@@ -36,5 +36,6 @@ NEED_RCPT = "503 5.5.1 Error: need RCPT command"
 DATA_SYNTAX = "501 5.5.4 Syntax: DATA"
 START_DATA = "354 End data with <CR><LF>.<CR><LF>"
 
+TOO_MANY_CONNECTIONS = "421 4.7.0 Too many connections; try again later"
 UPSTREAM_UNAVAILABLE = "451 4.3.0 Mail system temporarily unavailable; try again later"
 SHUTTING_DOWN = "421 4.3.2 Service shutting down; try again later"

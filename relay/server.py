@@ -16,6 +16,7 @@ from core.db import make_engine
 from core.logs import setup_logging
 from core.service import run_until_signalled
 from core.tls_cert import server_context
+from relay.connection_limits import ConnectionLimits, raise_descriptor_limit
 from relay.directory import Directory
 from relay.handler import RelayHandler
 from relay.smtp_protocol import RelaySMTP
@@ -30,9 +31,11 @@ DIRECTORY_POLL_SECONDS = 2.0
 STOP_GRACE_SECONDS = 30.0
 
 
-def protocol_factory(settings: Settings, handler: RelayHandler, tls: ssl.SSLContext,
-                     implicit_tls: bool) -> Callable[[], RelaySMTP]:
+def protocol_factory(settings: Settings, handler: RelayHandler, tls: ssl.SSLContext, implicit_tls: bool,
+                     limits: ConnectionLimits) -> Callable[[], RelaySMTP]:
     common: dict[str, Any] = {
+        "limits": limits,
+        "greeting_timeout": settings.smtp.greeting_timeout_seconds,
         "hostname": settings.hostname,
         "ident": "mailrelay",
         "data_size_limit": settings.smtp.max_message_size,
@@ -58,12 +61,15 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
     guard = AuthFailureGuard(settings.smtp.auth_failures)
     handler = RelayHandler(settings, directory, guard, engine)
     tls = server_context(settings.tls_cert_file, settings.tls_key_file)
+    limits = ConnectionLimits(settings.smtp.max_connections, settings.smtp.max_connections_per_client,
+                              raise_descriptor_limit())
     loop = asyncio.get_running_loop()
     host = settings.smtp.listen_address
-    submission = await loop.create_server(protocol_factory(settings, handler, tls, False),
+    submission = await loop.create_server(protocol_factory(settings, handler, tls, False, limits),
                                           host, settings.smtp.submission_port, reuse_address=True)
-    smtps = await loop.create_server(protocol_factory(settings, handler, tls, True),
-                                     host, settings.smtp.smtps_port, ssl=tls, reuse_address=True)
+    smtps = await loop.create_server(protocol_factory(settings, handler, tls, True, limits),
+                                     host, settings.smtp.smtps_port, ssl=tls, reuse_address=True,
+                                     ssl_handshake_timeout=settings.smtp.greeting_timeout_seconds)
     refresher = asyncio.create_task(directory.keep_fresh(DIRECTORY_POLL_SECONDS))
     log.info("front-end listening on %s:%d (STARTTLS) and %s:%d (TLS)",
              host, settings.smtp.submission_port, host, settings.smtp.smtps_port)

@@ -5,6 +5,9 @@
 - A SIZE= above the limit gets 552 5.3.4.
 - Command arguments with NUL bytes, control characters or invalid UTF-8 get a 5xx.
 - Each connection carries its own session state: the tenant and the Postfix session.
+- Past the connection caps (relay.connection_limits) a connection gets 421 4.7.0 and
+  is closed before aiosmtpd starts on it; until its first command it has the
+  greeting timeout, then the idle timeout.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from typing import Any
 from aiosmtpd.smtp import SMTP, Session
 
 from relay import replies
+from relay.connection_limits import ConnectionLimits
 from relay.data_reader import READ_LIMIT, DataFault, read_message
 from relay.handoff import PostfixSession
 
@@ -77,6 +81,27 @@ def _clean_argument(method: Command) -> Command:
 class RelaySMTP(SMTP):
     line_length_limit = READ_LIMIT
 
+    def __init__(self, handler: Any, *, limits: ConnectionLimits, greeting_timeout: float,
+                 **settings: Any) -> None:
+        super().__init__(handler, **settings)
+        self._limits = limits
+        self._greeting_timeout = greeting_timeout
+        self._admitted: str | None = None
+
+    def connection_made(self, transport: Any) -> None:
+        if self.transport is not None:  # the TLS transport after STARTTLS
+            super().connection_made(transport)
+            return
+        peer = transport.get_extra_info("peername")
+        address = str(peer[0]) if isinstance(peer, tuple) else ""
+        if not self._limits.admit(address):
+            transport.write(replies.TOO_MANY_CONNECTIONS.encode("ascii") + b"\r\n")
+            transport.close()
+            return
+        self._admitted = address
+        super().connection_made(transport)
+        self._reset_timeout(self._greeting_timeout)
+
     def _create_session(self) -> RelaySession:
         return RelaySession(self.loop)
 
@@ -96,6 +121,10 @@ class RelaySMTP(SMTP):
         return plain[1], plain[2]
 
     def connection_lost(self, error: Exception | None) -> None:
+        if self._admitted is None:
+            return
+        self._limits.release(self._admitted)
+        self._admitted = None
         session = self.session
         if isinstance(session, RelaySession) and session.upstream is not None:
             session.upstream.close()

@@ -3,7 +3,9 @@ real subprocess, a recording sink Postfix delivers to, and one tenant ready to s
 
 from __future__ import annotations
 
+import contextlib
 import os
+import resource
 import shutil
 import signal
 import smtplib
@@ -114,9 +116,17 @@ class Box:
     def tls_context(self) -> ssl.SSLContext:
         return client_tls_context(self.settings)
 
-    def start_front_end(self) -> None:
-        self.front_end = subprocess.Popen([sys.executable, "-m", "relay", str(self.config_path)],
-                                          cwd=REPO)
+    def start_front_end(self, open_files: int | None = None, log: Path | None = None) -> None:
+        """open_files: the process's limit on open files, as a unit's LimitNOFILE; log: where its
+        log goes (else the test's own output)."""
+        def limit() -> None:
+            if open_files is not None:
+                resource.setrlimit(resource.RLIMIT_NOFILE, (open_files, open_files))
+
+        with contextlib.ExitStack() as files:
+            output = files.enter_context(log.open("ab")) if log is not None else None
+            self.front_end = subprocess.Popen([sys.executable, "-m", "relay", str(self.config_path)],
+                                              cwd=REPO, preexec_fn=limit, stderr=output)
         wait_for_port("127.0.0.1", self.submission_port)
         wait_for_port("127.0.0.1", self.smtps_port)
 
