@@ -32,7 +32,7 @@ from admin.context import panel
 from admin.database import db
 from admin.forms import LoginForm
 from core.models import PanelUser
-from core.panel_users import authenticate
+from core.panel_users import authenticate, end_sessions
 
 bp = Blueprint("auth", __name__)
 
@@ -49,9 +49,21 @@ def admin_only(view: F) -> F:
 def current_user() -> PanelUser | None:
     if "user" not in g:
         user_id = session.get("user_id")
-        g.user = db().get(PanelUser, user_id) if isinstance(user_id, int) else None
+        found = db().get(PanelUser, user_id) if isinstance(user_id, int) else None
+        if found is not None and session.get("generation") != found.session_generation:
+            session.clear()  # ended by a logout or a new password
+            found = None
+        g.user = found
     user: PanelUser | None = g.user
     return user
+
+
+def start_session(found: PanelUser) -> None:
+    session.clear()  # a new session on login: no fixation
+    session["user_id"] = found.id
+    session["generation"] = found.session_generation
+    session.permanent = True
+    g.user = found
 
 
 def user() -> PanelUser:
@@ -115,15 +127,16 @@ def login() -> ResponseReturnValue:
             with context.guard_lock:
                 for key in keys:
                     context.login_guard.record_success(key)
-            session.clear()  # a new session on login: no fixation
-            session["user_id"] = found.id
-            session.permanent = True
+            start_session(found)
             return redirect(_safe_next(request.args.get("next")))
     return render_template("login.html", form=form), status
 
 
 @bp.route("/logout", methods=["POST"])
 def logout() -> ResponseReturnValue:
+    found = current_user()
+    if found is not None:
+        end_sessions(found)
     session.clear()
     flash("You are logged out.", "info")
     return redirect(url_for("auth.login"))

@@ -115,6 +115,7 @@ class PasswordForm(FlaskForm):
 
 class TokenForm(FlaskForm):
     name = StringField("Name", validators=[DataRequired(), Length(max=128)])
+    password = PasswordField("Your password", validators=[DataRequired(), Length(max=1024)])
 
 
 class QueueActionForm(FlaskForm):

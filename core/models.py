@@ -210,6 +210,9 @@ class PanelUser(Base):
     tenant_id: Mapped[int | None] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(default=None)
+    # A panel session is good while it carries this number: logging out or a new password
+    # raises it, which ends every session of the user, copied cookies included.
+    session_generation: Mapped[int] = mapped_column(default=0)
 
     tenant: Mapped[Tenant | None] = relationship()
 

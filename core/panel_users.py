@@ -44,14 +44,25 @@ def add_user(session: Session, username: str, password: str, role: str,
 
 
 def set_password(user: PanelUser, password: str) -> None:
+    """A new password, which ends every session of the user."""
     if len(password) < MIN_PASSWORD_LENGTH:
         raise InvalidInputError(f"a password has at least {MIN_PASSWORD_LENGTH} characters")
     user.password_hash = hash_secret(password)
+    end_sessions(user)
+
+
+def end_sessions(user: PanelUser) -> None:
+    user.session_generation = (user.session_generation or 0) + 1
+
+
+def check_password(user: PanelUser, password: str) -> None:
+    """For what a stolen session must not do alone: the password again."""
+    if not verify_secret(user.password_hash, password):
+        raise InvalidInputError("This is not your current password.")
 
 
 def change_password(user: PanelUser, current: str, new: str) -> None:
-    if not verify_secret(user.password_hash, current):
-        raise InvalidInputError("This is not your current password.")
+    check_password(user, current)
     set_password(user, new)
 
 

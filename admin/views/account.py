@@ -7,12 +7,12 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
 from admin.actions import attempt
-from admin.auth import user
+from admin.auth import start_session, user
 from admin.database import db
 from admin.forms import ActionForm, PasswordForm, TokenForm
 from core.errors import InvalidInputError
 from core.models import ApiToken
-from core.panel_users import change_password, new_api_token, revoke_api_token
+from core.panel_users import change_password, check_password, new_api_token, revoke_api_token
 
 bp = Blueprint("account", __name__, url_prefix="/account")
 
@@ -39,7 +39,8 @@ def password() -> ResponseReturnValue:
     except InvalidInputError as exc:
         form.current.errors = [str(exc)]
         return _page(password=form, status=400)
-    flash("Password changed.", "success")
+    start_session(user())  # this one goes on; every other session of the user has ended
+    flash("Password changed. Your other sessions have ended.", "success")
     return redirect(url_for(".index"))
 
 
@@ -47,6 +48,11 @@ def password() -> ResponseReturnValue:
 def add_token() -> ResponseReturnValue:
     form = TokenForm()
     if not form.validate_on_submit():
+        return _page(token=form, status=400)
+    try:
+        check_password(user(), form.password.data or "")
+    except InvalidInputError as exc:
+        form.password.errors = [str(exc)]
         return _page(token=form, status=400)
     _row, token = new_api_token(db(), user(), form.name.data or "")
     return _page(new_token=token)

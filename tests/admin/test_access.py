@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from flask.testing import FlaskClient
 from werkzeug.routing import Rule
 
 from tests.admin.conftest import PASSWORD, Panel, csrf_token
@@ -110,3 +111,40 @@ def test_login_does_not_redirect_away_from_the_panel(panel: Panel, target: str) 
                         data={"username": "root", "password": PASSWORD, "csrf_token": token[1]})
     assert reply.status_code == 302
     assert reply.headers["Location"] == "/"
+
+
+def _copied(panel: Panel, client: FlaskClient) -> FlaskClient:
+    """Another browser holding a copy of the client's session cookie."""
+    thief = panel.client()
+    cookie = client.get_cookie("relay_session")
+    assert cookie is not None
+    thief.set_cookie("relay_session", cookie.value)
+    return thief
+
+
+def test_logout_ends_every_session_of_the_user_copied_cookies_included(panel: Panel) -> None:
+    client, elsewhere = panel.client("alice"), panel.client("alice")
+    thief = _copied(panel, client)
+    assert thief.get("/account/").status_code == 200
+    assert client.post("/logout", data={"csrf_token": csrf_token(client)}).status_code == 302
+    for browser in (client, thief, elsewhere):
+        reply = browser.get("/account/")
+        assert reply.status_code == 302 and "/login" in reply.headers["Location"]
+    assert panel.client("alice").get("/account/").status_code == 200  # logging in again works
+
+
+def test_a_new_password_ends_the_other_sessions_and_tokens_need_the_password(panel: Panel) -> None:
+    client = panel.client("alice")
+    thief = _copied(panel, client)
+    new = "a brand new passphrase"
+    reply = client.post("/account/password", data={"current": PASSWORD, "new": new,
+                                                    "csrf_token": csrf_token(client)})
+    assert reply.status_code == 302
+    assert client.get("/account/").status_code == 200  # the one that changed it goes on
+    assert thief.get("/account/").status_code == 302
+    token = csrf_token(client)
+    assert client.post("/account/tokens", data={"name": "x", "csrf_token": token}).status_code == 400
+    wrong = client.post("/account/tokens", data={"name": "x", "password": PASSWORD, "csrf_token": token})
+    assert wrong.status_code == 400 and "not your current password" in wrong.get_data(as_text=True)
+    made = client.post("/account/tokens", data={"name": "x", "password": new, "csrf_token": token})
+    assert made.status_code == 200 and 'id="new-token"' in made.get_data(as_text=True)

@@ -132,7 +132,8 @@ def test_metrics_answer_an_admin_token_only(panel: Panel) -> None:
     root, alice = panel.client("root"), panel.client("alice")
     tokens = []
     for client in (root, alice):
-        page = client.post("/account/tokens", data={"name": "scraper", "csrf_token": csrf_token(client)})
+        page = client.post("/account/tokens", data={"name": "scraper", "password": PASSWORD,
+                                                    "csrf_token": csrf_token(client)})
         found = re.search(r'<code id="new-token">(rlt_[^<]+)</code>', page.get_data(as_text=True))
         assert found
         tokens.append(found[1])
