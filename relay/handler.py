@@ -213,7 +213,14 @@ class RelayHandler:
             return replies.UPSTREAM_UNAVAILABLE
         options = [o for o in envelope.mail_options if o.upper().startswith(_PASSED_MAIL_OPTIONS)]
         try:
+            reused = upstream.submitted > 0
             reply = await upstream.submit(envelope.mail_from, options, envelope.rcpt_tos, envelope.content)
+            if reply.temporary and reused:
+                # Refused by a session kept from earlier messages (its smtpd may have lost the
+                # milter, which is back since): nothing was queued, so a fresh session tries once.
+                upstream = await self._ready_upstream(session)
+                reply = await upstream.submit(envelope.mail_from, options, envelope.rcpt_tos,
+                                              envelope.content)
         except UpstreamUnavailable as exc:
             log.warning("hand-off to Postfix failed at DATA: %s", exc)
             return replies.UPSTREAM_UNAVAILABLE

@@ -13,7 +13,9 @@ client and `sasl_username=<tenant>`, and the milter reads the tenant from
 
 Postfix's replies come back verbatim; anything that keeps Postfix from
 answering raises UpstreamUnavailable, which the front-end turns into a 4xx,
-never a 250.
+never a 250. After a temporary refusal the session is closed, not reset: an
+smtpd whose milter connection broke refuses every later message of its session,
+though the milter is back, so the next message goes to a fresh smtpd.
 """
 
 from __future__ import annotations
@@ -59,6 +61,7 @@ class PostfixSession:
         self._timeout = timeout
         self._wire: SmtpWire | None = None
         self._last_used = 0.0
+        self.submitted = 0
 
     @property
     def is_usable(self) -> bool:
@@ -83,6 +86,7 @@ class PostfixSession:
             self.close()
             raise UpstreamUnavailable(str(exc)) from exc
         self._last_used = time.monotonic()
+        self.submitted = 0
 
     async def submit(self, sender: str, options: list[str], recipients: list[str], content: bytes) -> Reply:
         """Postfix's verdict on one message: its first refusal, or the reply to the content."""
@@ -108,11 +112,13 @@ class PostfixSession:
             self.close()
             raise UpstreamUnavailable(str(exc)) from exc
         self._last_used = time.monotonic()
+        self.submitted += 1
         refusal = next((r for r in replies if not r.ok), None)
-        if refusal is not None:
+        if refusal is not None and refusal.temporary:
+            self.close()
+        elif refusal is not None:
             await self._reset()
-            return refusal
-        return replies[-1]
+        return refusal or replies[-1]
 
     async def _reset(self) -> None:
         assert self._wire is not None

@@ -34,6 +34,10 @@ class Reply:
         return 200 <= self.code < 300
 
     @property
+    def temporary(self) -> bool:
+        return 400 <= self.code < 500
+
+    @property
     def keywords(self) -> set[str]:
         """The EHLO keywords, when this is an EHLO reply."""
         return {line.split(" ", 1)[0].upper() for line in self.text.splitlines()[1:]}

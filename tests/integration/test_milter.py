@@ -7,6 +7,7 @@ keys served by a DNS server on loopback.
 from __future__ import annotations
 
 import re
+import signal
 import smtplib
 import subprocess
 import time
@@ -234,6 +235,22 @@ def test_with_the_milter_stopped_clients_get_4xx_and_nothing_is_lost(box: Box) -
     assert send(box, "milter back")[0] == 250
     box.sink.wait_for_subject("milter back")
     box.assert_never_delivered("milter away")
+
+
+def test_an_open_connection_sends_again_as_soon_as_a_crashed_milter_is_back(box: Box) -> None:
+    """Its Postfix session had lost the milter: every message got 451 for about 30 s."""
+    with box.client() as client:
+        client.mail(f"app@{DOMAIN}")
+        client.rcpt("someone@example.org")
+        assert client.data(message("before the milter crash"))[0] == 250
+        box.stop_milter(signal.SIGKILL)
+        box.start_milter()
+        for n in range(3):
+            client.mail(f"app@{DOMAIN}")
+            client.rcpt("someone@example.org")
+            assert client.data(message(f"after the milter crash {n}"))[0] == 250
+    for n in range(3):
+        box.sink.wait_for_subject(f"after the milter crash {n}")
 
 
 def test_concurrent_connections_over_the_limit_are_tempfailed(box: Box) -> None:
