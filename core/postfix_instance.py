@@ -163,7 +163,9 @@ class PostfixInstance:
         `postfix status` (is_running) takes a second."""
         try:
             pid = int((self.queue_dir / "pid" / "master.pid").read_text().split()[0])
-            return psutil.Process(pid).name() == "master"
+            master = psutil.Process(pid)
+            # A killed master stays a zombie until whoever adopted it reaps it.
+            return master.name() == "master" and master.status() != psutil.STATUS_ZOMBIE
         except (OSError, ValueError, IndexError, psutil.Error):
             return False
 

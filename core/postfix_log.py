@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+_MASTER_STARTED = re.compile(r"/master\[\d+\]: daemon started\b")
 _QUEUE_LINE = re.compile(r"\]: ([0-9A-Za-z]{10,20}|[0-9A-F]{6,12}): (.*)$")
 _SASL = re.compile(r"sasl_username=([^,\s]+)")
 _MESSAGE_ID = re.compile(r"^message-id=(<[^>]*>|\S*)")
@@ -37,7 +38,14 @@ class QueueFact:
     removed: bool = False
 
 
-def read_line(line: str) -> Delivery | QueueFact | None:
+@dataclass(frozen=True)
+class MasterStarted:
+    """Postfix's master started: if it had died, what its daemons did meanwhile went unlogged."""
+
+
+def read_line(line: str) -> Delivery | QueueFact | MasterStarted | None:
+    if _MASTER_STARTED.search(line):
+        return MasterStarted()
     match = _QUEUE_LINE.search(line)
     if match is None:
         return None

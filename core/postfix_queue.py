@@ -61,14 +61,14 @@ class PostfixQueue:
                 recipients=[(r["address"], r.get("delay_reason", "")) for r in item.get("recipients", [])]))
         return found
 
+    def queue_ids(self) -> set[str]:
+        """The queue ids of every message queued, from the queue's directories (cheap, unlike
+        postqueue, and with no master running); a missing or unreadable directory counts as empty."""
+        return {name for queue in QUEUES for _root, _dirs, files in os.walk(self._queue_dir / queue)
+                for name in files}
+
     def size(self) -> int:
-        """Messages in the queue, counted from its directories (cheap, unlike postqueue); a queue
-        directory that is missing or unreadable counts as empty (os.walk skips it)."""
-        total = 0
-        for queue in QUEUES:
-            for _root, _dirs, files in os.walk(self._queue_dir / queue):
-                total += len(files)
-        return total
+        return len(self.queue_ids())
 
     def act(self, action: str, queue_ids: list[str]) -> None:
         if action not in ACTIONS:

@@ -5,6 +5,13 @@ transaction, so after a crash or restart it resumes where the last commit ended
 and no event is written twice. What it knows of messages still queued (their
 tenant from sasl_username, their message-id) is saved with the position.
 
+A gap: when Postfix's master dies, its log daemon dies with it, and what the
+other daemons did meanwhile goes unlogged. At the master's next start line the
+messages still pending that are no longer queued are marked; once the tailer
+has caught up with the log (and a few seconds have passed, so a line being
+written is not missed), each recipient of a marked message (from the milter's
+record) without a final outcome gets an `outcome_unlogged` event.
+
 Rotation (`postfix logrotate` renames the file): the open file is read to its end
 before the new one is opened. A rotation while the tailer is stopped is followed
 too when the renamed file is still there uncompressed; once Postfix's compressor
@@ -16,6 +23,8 @@ from __future__ import annotations
 import json
 import logging
 import os
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
@@ -24,17 +33,24 @@ from sqlalchemy.orm import Session
 
 from core.db import session_scope
 from core.events import MessageKeys, record_event
-from core.models import LogPosition, Tenant
-from core.postfix_log import STATUS_EVENTS, Delivery, QueueFact, read_line
+from core.models import AcceptedMessage, Event, LogPosition, Tenant
+from core.postfix_log import STATUS_EVENTS, Delivery, MasterStarted, QueueFact, read_line
 
 log = logging.getLogger(__name__)
 
 MAX_BATCH_OCTETS = 4 * 1024 * 1024
+SETTLE_SECONDS = 5.0
+FINAL_EVENTS = ("delivered", "bounced", "expired")
+UNLOGGED = ("left Postfix's queue while its log was down (its master had died); "
+            "the outcome was not logged")
 
 
 class LogTailer:
-    def __init__(self, engine: Engine, log_path: Path, box_name: str) -> None:
+    def __init__(self, engine: Engine, log_path: Path, box_name: str,
+                 queue_ids: Callable[[], set[str]], clock: Callable[[], float] = time.time) -> None:
         self._engine = engine
+        self._queue_ids = queue_ids
+        self._clock = clock
         self._path = log_path
         # Relay boxes sharing a database each keep their log at the same path.
         self._key = f"{box_name}:{log_path}"
@@ -63,6 +79,8 @@ class LogTailer:
             complete = data[: data.rfind(b"\n") + 1]
             pending: dict[str, dict[str, str]] = json.loads(position.pending)
             written = self._apply(session, complete.decode("utf-8", "replace").splitlines(), pending)
+            if len(data) < MAX_BATCH_OCTETS:
+                written += self._settle_unlogged(session, pending)
             position.offset += len(complete)
             position.pending = json.dumps(pending)
             if not data and self._rotated(handle):
@@ -112,7 +130,12 @@ class LogTailer:
         written = 0
         for line in lines:
             fact = read_line(line)
-            if isinstance(fact, QueueFact):
+            if isinstance(fact, MasterStarted) and pending:
+                queued = self._queue_ids()
+                for queue_id, known in pending.items():
+                    if queue_id not in queued:
+                        known.setdefault("unlogged_since", str(self._clock()))
+            elif isinstance(fact, QueueFact):
                 if fact.removed:
                     pending.pop(fact.queue_id, None)
                 elif fact.tenant is not None:
@@ -131,4 +154,26 @@ class LogTailer:
                 record_event(session, STATUS_EVENTS[fact.status], fact.recipient, detail,
                              tenant_id=tenant_ids[tenant], message=keys)
                 written += 1
+        return written
+
+    def _settle_unlogged(self, session: Session, pending: dict[str, dict[str, str]]) -> int:
+        written = 0
+        settled = [queue_id for queue_id, known in pending.items()
+                   if self._clock() - float(known.get("unlogged_since", "inf")) >= SETTLE_SECONDS]
+        for queue_id in settled:
+            known = pending.pop(queue_id)
+            accepted = session.get(AcceptedMessage, known.get("message_ref", ""))
+            keys = MessageKeys(known.get("message_ref", ""), queue_id, known.get("message_id", ""))
+            if accepted is None:
+                record_event(session, "outcome_unlogged", queue_id, UNLOGGED, message=keys)
+                written += 1
+                continue
+            final = {subject.lower() for subject in session.scalars(
+                select(Event.subject).where(Event.queue_id == queue_id, Event.kind.in_(FINAL_EVENTS)))}
+            for recipient in accepted.recipients.split("\n"):
+                if recipient not in final:
+                    record_event(session, "outcome_unlogged", recipient, UNLOGGED,
+                                 tenant_id=accepted.tenant_id, message=keys)
+                    written += 1
+            log.warning("queue id %s left the queue while Postfix's log was down", queue_id)
         return written

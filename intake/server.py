@@ -79,7 +79,9 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
                  await serve_lmtp(simulator_handler, paths[1], settings.hostname))
     log.info("bounce intake listening on %s for %s and %s, mailbox simulator on %s for %s", paths[0],
              settings.bounce_domain, settings.feedback_domain, paths[1], settings.simulator_domain)
-    tailer = LogTailer(engine, PostfixInstance(settings).log_file, settings.hostname)
+    instance = PostfixInstance(settings)
+    tailer = LogTailer(engine, instance.log_file, settings.hostname,
+                       instance.queue(through_helper=False).queue_ids)
     sender = WebhookSender(engine, box, settings.webhooks)
     guard_now = functools.partial(guard_reputation, engine, settings)
     tasks = [asyncio.create_task(keep_polling("reading the Postfix log", tailer.poll)),

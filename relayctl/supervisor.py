@@ -1,8 +1,9 @@
 """relayctl run: the box's services in the foreground.
 
-It configures and starts the Postfix instance, runs the bounce intake, the
-milter, the front-end and the panel (under waitress) as child processes (each
-restarted with back-off if it dies), runs
+It configures and starts the Postfix instance (started again with back-off if
+its master dies), runs the bounce intake, the milter, the front-end and the
+panel (under waitress) as child processes (each restarted with back-off if it
+dies), runs
 `relayctl pool check` every dns.pool_check_minutes (a listed address is
 paused), and on SIGINT or SIGTERM stops the front-end, the milter, the intake, then
 Postfix. Mail in Postfix's queue stays there.
@@ -19,7 +20,9 @@ from pathlib import Path
 from types import FrameType
 
 from core.config import Settings
+from core.errors import PostfixError
 from core.logs import setup_logging
+from core.postfix_instance import PostfixInstance
 from relayctl.postfix_config import render_postfix
 
 log = logging.getLogger("relayctl.run")
@@ -52,6 +55,51 @@ class PeriodicCheck:
             self._process.wait()
 
 
+class Backoff:
+    """Seconds to wait before the next restart: doubling, and back to one once a run lasted."""
+
+    def __init__(self) -> None:
+        self._seconds = 1.0
+        self._started = time.monotonic()
+
+    def started(self) -> None:
+        self._started = time.monotonic()
+
+    def next(self) -> float:
+        if time.monotonic() - self._started > STABLE_AFTER_SECONDS:
+            self._seconds = 1.0
+        seconds = self._seconds
+        self._seconds = min(self._seconds * 2, MAX_BACKOFF_SECONDS)
+        return seconds
+
+
+class PostfixWatch:
+    """The instance's master, started again when it is found dead (checked each second)."""
+
+    def __init__(self, instance: PostfixInstance) -> None:
+        self._instance = instance
+        self._backoff = Backoff()
+        self._next_check = 0.0
+
+    def tend(self) -> None:
+        now = time.monotonic()
+        if now < self._next_check:
+            return
+        self._next_check = now + 1.0
+        if self._instance.master_alive():
+            return
+        log.error("Postfix's master is not running; starting the instance again")
+        try:
+            self._instance.start_or_reload()
+        except PostfixError as exc:
+            wait = self._backoff.next()
+            log.error("%s; trying again in %.0fs", exc, wait)
+            self._next_check = now + wait
+            return
+        self._backoff.started()
+        log.info("Postfix instance started again")
+
+
 class Child:
     """One service as a child process, restarted with growing back-off when it dies."""
 
@@ -59,8 +107,7 @@ class Child:
         self.module = module
         self._command = [sys.executable, "-m", module, *([str(config_path)] if config_path else [])]
         self._process = subprocess.Popen(self._command)
-        self._started = time.monotonic()
-        self._backoff = 1.0
+        self._backoff = Backoff()
         self._restart_at: float | None = None
 
     def tend(self) -> None:
@@ -68,16 +115,15 @@ class Child:
         if self._restart_at is not None:
             if now >= self._restart_at:
                 self._process = subprocess.Popen(self._command)
-                self._started, self._restart_at = now, None
+                self._backoff.started()
+                self._restart_at = None
             return
         code = self._process.poll()
         if code is None:
             return
-        if now - self._started > STABLE_AFTER_SECONDS:
-            self._backoff = 1.0
-        log.error("%s exited with status %s; restarting in %.0fs", self.module, code, self._backoff)
-        self._restart_at = now + self._backoff
-        self._backoff = min(self._backoff * 2, MAX_BACKOFF_SECONDS)
+        wait = self._backoff.next()
+        log.error("%s exited with status %s; restarting in %.0fs", self.module, code, wait)
+        self._restart_at = now + wait
 
     def stop(self) -> None:
         if self._process.poll() is not None:
@@ -109,8 +155,10 @@ def run_services(settings: Settings, config_path: Path | None) -> int:
     children = [Child("intake", config_path), Child("milter", config_path), Child("relay", config_path),
                 Child("admin", config_path)]
     pool_check = PeriodicCheck(config_path, settings.dns.pool_check_minutes)
+    postfix = PostfixWatch(instance)
     try:
         while not stopping:
+            postfix.tend()
             for child in children:
                 child.tend()
             pool_check.tend()

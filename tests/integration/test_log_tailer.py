@@ -7,11 +7,15 @@ import subprocess
 import time
 from collections import Counter
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+from sqlalchemy import delete
 
+from core.db import make_engine
 from core.events import recent_events
-from core.models import Tenant
+from core.models import Event, Tenant
+from intake.log_tailer import SETTLE_SECONDS, LogTailer
 from tests.support.box import DOMAIN, TENANT, Box, message, running_box
 from tests.support.sink import Sink
 
@@ -70,3 +74,31 @@ def test_a_rotated_log_is_followed(box: Box) -> None:
     after = send(box, ["after rotation 1", "after rotation 2"])
     seen = delivered_events(box, after)
     assert [seen[q] for q in before + after] == [1, 1, 1]
+
+
+def test_a_message_that_left_the_queue_while_the_log_was_down_is_reported(box: Box, tmp_path: Path) -> None:
+    """A dead master takes its log daemon along: what was delivered meanwhile has no line. The
+    tailer, at the master's next start, finds the message gone from the queue."""
+    [queue_id] = send(box, ["lost lines"])
+    delivered_events(box, [queue_id])
+    with box.db_session() as session:  # as if its delivery had never been logged
+        session.execute(delete(Event).where(Event.queue_id == queue_id))
+    kept = [line for line in box.postfix_log().splitlines()
+            if f"{queue_id}:" in line and "status=" not in line and not line.endswith(": removed")]
+    restart = "Dec  2 06:48:19 relay relaytest/master[999]: daemon started -- version 3.7.11"
+    log = tmp_path / "postfix.log"
+    log.write_text("\n".join([*kept, restart]) + "\n")
+    now = [1000.0]
+    engine = make_engine(box.settings.effective_database_url)
+    tailer = LogTailer(engine, log, "gap-test", box.instance.queue(through_helper=False).queue_ids,
+                       clock=lambda: now[0])
+    try:
+        tailer.poll()
+        now[0] += SETTLE_SECONDS
+        tailer.poll()
+    finally:
+        engine.dispose()
+    with box.db_session() as session:
+        unlogged = [(e.subject, e.tenant_id is not None) for e in recent_events(session, "outcome_unlogged")
+                    if e.queue_id == queue_id]
+    assert unlogged == [("someone@example.org", True)]
