@@ -136,6 +136,9 @@ class WebhookSettings:
     retry_base_seconds: float = 30.0
     timeout_seconds: float = 10.0
     max_age_hours: int = 72
+    # Webhooks reach public addresses only; networks listed here too (e.g. "10.1.2.0/24" for an
+    # operator's own receiver). Checked when a webhook is set and at every request.
+    allow_networks: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -406,6 +409,11 @@ def validate(settings: Settings) -> Settings:
             f"setting postfix.relayhost: {postfix.relayhost!r} is not host, [host] or [host]:port")
     if not re.fullmatch(r"[a-z][a-z0-9_-]*", postfix.syslog_name):
         raise ConfigError("setting postfix.syslog_name: lower-case letters, digits, - and _")
+    for network in settings.webhooks.allow_networks:
+        try:
+            ipaddress.ip_network(network, strict=False)
+        except ValueError as exc:
+            raise ConfigError(f"setting webhooks.allow_networks: {network!r} is not a network") from exc
     if settings.dns.pool_check_minutes < 0:
         raise ConfigError("setting dns.pool_check_minutes: 0 (never) or more")
     for server in settings.dns.nameservers:

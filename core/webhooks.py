@@ -11,22 +11,22 @@ import hashlib
 import hmac
 import json
 import secrets
-from urllib.parse import urlsplit
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.errors import InvalidInputError, NotFoundError
+from core.config import WebhookSettings
+from core.errors import NotFoundError
 from core.models import Event, Tenant, Webhook
 from core.secretbox import SecretBox
 from core.tenants import get_tenant
+from core.webhook_targets import allowed_networks, check_target
 
 
-def add_webhook(session: Session, box: SecretBox, tenant_name: str, url: str) -> tuple[Webhook, str]:
+def add_webhook(session: Session, box: SecretBox, settings: WebhookSettings, tenant_name: str,
+                url: str) -> tuple[Webhook, str]:
     """The new webhook and its signing secret, which is shown only now."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise InvalidInputError(f"{url!r} is not an http(s) URL")
+    check_target(url, allowed_networks(settings.allow_networks))
     secret = secrets.token_urlsafe(32)
     webhook = Webhook(tenant=get_tenant(session, tenant_name), url=url,
                       secret_encrypted=box.encrypt(secret.encode()))

@@ -6,10 +6,9 @@ A receiver that is down or failing gets the delivery again after growing pauses
 
 from __future__ import annotations
 
+import http.client
 import logging
 import time
-import urllib.error
-import urllib.request
 from datetime import timedelta
 
 from sqlalchemy import Engine, select
@@ -17,8 +16,10 @@ from sqlalchemy.orm import Session
 
 from core.config import WebhookSettings
 from core.db import session_scope
+from core.errors import RelayError
 from core.models import Event, Webhook, WebhookDelivery, utcnow
 from core.secretbox import SecretBox
+from core.webhook_targets import TargetRefused, allowed_networks, post
 from core.webhooks import payload, signature
 
 log = logging.getLogger(__name__)
@@ -32,6 +33,7 @@ class WebhookSender:
         self._engine = engine
         self._box = box
         self._settings = settings
+        self._allowed = allowed_networks(settings.allow_networks)
 
     def poll(self) -> int:
         """Try every due delivery once; the number that succeeded."""
@@ -61,16 +63,16 @@ class WebhookSender:
         """'' on a 2xx answer, else what went wrong."""
         timestamp = str(int(time.time()))
         secret = self._box.decrypt(webhook.secret_encrypted).decode()
-        request = urllib.request.Request(webhook.url, data=body, method="POST", headers={
-            "Content-Type": "application/json", "User-Agent": "mailrelay-webhooks",
-            "X-Mailrelay-Timestamp": timestamp, "X-Mailrelay-Signature": signature(secret, timestamp, body)})
+        headers = {"Content-Type": "application/json", "User-Agent": "mailrelay-webhooks",
+                   "X-Mailrelay-Timestamp": timestamp,
+                   "X-Mailrelay-Signature": signature(secret, timestamp, body)}
         try:
-            with urllib.request.urlopen(request, timeout=self._settings.timeout_seconds) as response:
-                return "" if 200 <= response.status < 300 else f"HTTP {response.status}"
-        except urllib.error.HTTPError as exc:
-            return f"HTTP {exc.code}"
-        except (urllib.error.URLError, OSError, ValueError) as exc:
-            return str(getattr(exc, "reason", exc))[:500]
+            status = post(webhook.url, body, headers, self._settings.timeout_seconds, self._allowed)
+        except (TargetRefused, RelayError, OSError, http.client.HTTPException, ValueError) as exc:
+            return str(exc)[:500]
+        if 300 <= status < 400:
+            return f"HTTP {status} (redirects are not followed)"
+        return "" if 200 <= status < 300 else f"HTTP {status}"
 
     def _record(self, session: Session, delivery: WebhookDelivery, event: Event, error: str) -> bool:
         now = utcnow()

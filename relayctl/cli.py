@@ -213,7 +213,7 @@ def cmd_suppression_list(settings: Settings, session: Session, args: argparse.Na
 @session_command
 def cmd_webhook_add(settings: Settings, session: Session, args: argparse.Namespace) -> int:
     box = SecretBox.from_file(settings.effective_encryption_key_file)
-    hook, secret = webhooks.add_webhook(session, box, args.tenant, args.url)
+    hook, secret = webhooks.add_webhook(session, box, settings.webhooks, args.tenant, args.url)
     print(f"webhook {hook.id} for {args.tenant}: {hook.url}")
     print(f"signing secret: {secret}")
     print("The secret is shown only now; requests carry X-Mailrelay-Signature: sha256=HMAC(secret, "

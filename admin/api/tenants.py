@@ -135,7 +135,8 @@ def list_webhooks(tenant_id: int) -> dict[str, Any]:
            tag="tenants", result=NEW_WEBHOOK, status=201, body=obj({"url": WEBHOOK_URL}), errors=(422,))
 def create_webhook(tenant_id: int, body: dict[str, Any]) -> dict[str, Any]:
     tenant = visible_tenant(tenant_id)
-    webhook, secret = webhooks.add_webhook(db(), panel().secret_box, tenant.name, body["url"])
+    webhook, secret = webhooks.add_webhook(db(), panel().secret_box, panel().settings.webhooks, tenant.name,
+                                           body["url"])
     return {"id": webhook.id, "url": webhook.url, "secret": secret}
 
 

@@ -137,7 +137,8 @@ def add_webhook(tenant_id: int) -> ResponseReturnValue:
     if not form.validate_on_submit():
         return _detail(tenant, webhook=form, status=400)
     made = attempt(
-        lambda: webhooks.add_webhook(db(), panel().secret_box, tenant.name, form.url.data or "")).value
+        lambda: webhooks.add_webhook(db(), panel().secret_box, panel().settings.webhooks, tenant.name,
+                                     form.url.data or "")).value
     if made is None:
         return redirect(url_for(".detail", tenant_id=tenant.id))
     return _detail(tenant, shown_secret=(f"webhook {made[0].url}", made[1]))

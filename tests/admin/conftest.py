@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 
 from admin import create_app
 from core import panel_users, suppressions, tenants
-from core.config import PanelSettings, Settings
+from core.config import PanelSettings, Settings, WebhookSettings
 from core.db import make_engine, migrate, session_scope
 from core.events import MessageKeys, record_event
 from core.secretbox import SecretBox, create_key_file
@@ -21,6 +21,8 @@ from tests.support.box import box_root, reset_postgres
 
 BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("RELAY_TEST_DATABASE_URL") else [])
 PASSWORD = "correct horse battery"
+# The operator's own receivers, in a test network: webhooks reach public addresses, and these.
+ALLOWED_WEBHOOK_NETWORK = "192.0.2.0/28"
 _CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"')
 
 
@@ -55,7 +57,8 @@ def login(client: FlaskClient, username: str, password: str = PASSWORD) -> None:
 
 def make_settings(state_dir: Path, database_url: str) -> Settings:
     return Settings(hostname="relay.test", state_dir=state_dir, database_url=database_url,
-                    panel=PanelSettings(secure_cookies=True))
+                    panel=PanelSettings(secure_cookies=True),
+                    webhooks=WebhookSettings(allow_networks=(ALLOWED_WEBHOOK_NETWORK,)))
 
 
 @pytest.fixture

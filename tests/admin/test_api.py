@@ -68,7 +68,11 @@ def test_an_admin_runs_a_tenant_through_the_api(panel: Panel, tokens: dict[str, 
     assert [c["username"] for c in listed] == [credential["username"]] and "secret" not in listed[0]
     api.call("DELETE", f"/tenants/{tenant['id']}/credentials/{credential['id']}", 204)
     assert api.call("GET", f"/tenants/{tenant['id']}/credentials", 200)["items"][0]["revoked_at"]
-    hook = api.call("POST", f"/tenants/{tenant['id']}/webhooks", 201, {"url": "https://hooks.initech.test/x"})
+    hook = api.call("POST", f"/tenants/{tenant['id']}/webhooks", 201, {"url": "https://192.0.2.10/x"})
+    for target in ("http://127.0.0.1:8080/admin", "http://10.0.0.5/", "http://169.254.169.254/",
+                   "http://192.0.2.200/"):
+        refused = api.call("POST", f"/tenants/{tenant['id']}/webhooks", 422, {"url": target})
+        assert "may not reach" in refused["error"], (target, refused)
     hooks = api.call("GET", f"/tenants/{tenant['id']}/webhooks", 200)["items"]
     assert hook["secret"] and [h["id"] for h in hooks] == [hook["id"]]
     api.call("DELETE", f"/tenants/{tenant['id']}/webhooks/{hook['id']}", 204)

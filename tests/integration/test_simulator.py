@@ -30,7 +30,7 @@ def receiver(box: Box) -> Iterator[WebhookReceiver]:
     port = free_port()
     with box.db_session() as session:
         _, secret = add_webhook(session, SecretBox.from_file(box.settings.effective_encryption_key_file),
-                                TENANT, f"http://127.0.0.1:{port}/events")
+                                box.settings.webhooks, TENANT, f"http://127.0.0.1:{port}/events")
     receiver = WebhookReceiver(port, secret)
     receiver.start()
     yield receiver

@@ -1,13 +1,21 @@
-"""Webhooks: a tenant's events reach its receiver signed, and a receiver that was down gets them later."""
+"""Webhooks: a tenant's events reach its receiver signed, a receiver that was down gets them later, and
+no webhook reaches an address the operator has not allowed (here only 127.0.0.1), redirects included."""
 
 from __future__ import annotations
 
 import re
+import threading
 import time
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from sqlalchemy import select
 
+from core.errors import InvalidInputError
+from core.models import Tenant, Webhook, WebhookDelivery
+from core.secretbox import SecretBox
+from core.webhooks import add_webhook
 from relayctl.cli import main as relayctl
 from tests.support.box import DOMAIN, TENANT, Box, message, running_box
 from tests.support.sink import Sink, free_port
@@ -16,7 +24,7 @@ from tests.support.webhook_receiver import WebhookReceiver
 
 @pytest.fixture(scope="module")
 def box(sink: Sink) -> Iterator[Box]:
-    with running_box(sink, webhooks={"retry_base_seconds": 0.5}) as box:
+    with running_box(sink, webhooks={"retry_base_seconds": 0.5, "allow_networks": ["127.0.0.1/32"]}) as box:
         yield box
 
 
@@ -47,3 +55,67 @@ def test_a_receiver_that_was_down_gets_the_event_signed(box: Box, capsys: pytest
         assert len([e for e in receiver.events if e["id"] == delivered[0]["id"]]) == 1
     finally:
         receiver.stop()
+
+
+class Recorder(BaseHTTPRequestHandler):
+    """Records each request's path and headers; answers 302 to REDIRECT_TO when it is set."""
+
+    seen: list[tuple[str, str, dict[str, str]]] = []
+    redirect_to = ""
+
+    def do_POST(self) -> None:
+        self.seen.append((self.server.server_address[0], self.path, dict(self.headers)))  # type: ignore[index]
+        self.send_response(302 if self.redirect_to else 204)
+        if self.redirect_to:
+            self.send_header("Location", self.redirect_to)
+        self.end_headers()
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def serve(address: str) -> ThreadingHTTPServer:
+    server = ThreadingHTTPServer((address, 0), Recorder)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def last_errors(box: Box, url: str) -> list[str]:
+    with box.db_session() as session:
+        return [d.last_error for d in session.scalars(
+            select(WebhookDelivery).join(Webhook).where(Webhook.url == url))]
+
+
+def test_no_webhook_reaches_an_address_that_is_not_allowed(box: Box) -> None:
+    inside = serve("127.0.0.2")  # a service on the operator's network that tenants must not reach
+    front = serve("127.0.0.1")
+    try:
+        inside_url = f"http://127.0.0.2:{inside.server_address[1]}/admin"
+        secrets = SecretBox.from_file(box.settings.effective_encryption_key_file)
+        with pytest.raises(InvalidInputError, match="may not reach"), box.db_session() as session:
+            add_webhook(session, secrets, box.settings.webhooks, TENANT, inside_url)
+        # A name that resolved elsewhere when the webhook was set (rebinding), or a webhook set
+        # before the rule: checked again at every request, after resolving.
+        with box.db_session() as session:
+            tenant = session.scalars(select(Tenant).where(Tenant.name == TENANT)).one()
+            session.add(Webhook(tenant=tenant, url=inside_url, secret_encrypted=secrets.encrypt(b"s")))
+        Recorder.redirect_to = inside_url
+        redirecting = f"http://127.0.0.1:{front.server_address[1]}/hook"
+        assert relayctl(["--config", str(box.config_path), "webhook", "add", TENANT, redirecting]) == 0
+        with box.client() as client:
+            client.mail(f"app@{DOMAIN}")
+            client.rcpt("someone@example.org")
+            assert client.data(message("not for the inside"))[0] == 250
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not (
+                any("may not reach" in e for e in last_errors(box, inside_url))
+                and any("redirects are not followed" in e for e in last_errors(box, redirecting))):
+            time.sleep(0.3)
+        assert any("may not reach" in e for e in last_errors(box, inside_url))
+        assert any("redirects are not followed" in e for e in last_errors(box, redirecting))
+        assert [host for host, _, _ in Recorder.seen if host == "127.0.0.2"] == []
+        assert {path for host, path, _ in Recorder.seen} == {"/hook"}
+    finally:
+        Recorder.redirect_to = ""
+        for server in (inside, front):
+            server.shutdown()

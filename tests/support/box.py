@@ -66,6 +66,8 @@ def box_config(state_dir: Path, sink_port: int, **overrides: Any) -> dict[str, A
                     "inbound_address": "127.0.0.1", "inbound_port": free_port()},
         "dns": {"bounce_domain": "bounces.relay.test"},
         "panel": {"listen_address": "127.0.0.1", "port": free_port()},
+        # The tests' webhook receivers listen on loopback, which webhooks may not reach unless allowed.
+        "webhooks": {"allow_networks": ["127.0.0.0/8"]},
         # Tests that need limits set them; the rest send freely.
         "limits": {"per_second": 0, "per_hour": 0, "per_day": 0, "concurrent_connections": 0},
     }
