@@ -3,8 +3,9 @@
 Every endpoint needs a logged-in user unless it is listed in PUBLIC_ENDPOINTS;
 views that only admins may use are marked with @admin_only (or their blueprint is
 in ADMIN_BLUEPRINTS). The JSON API and /metrics take a bearer token instead
-(admin.api_auth). Failed logins are counted per client address and per username
-(core.auth_guard): slowed down, then locked out.
+(admin.api_auth). Failed logins are counted per client address, per address and
+username, and per username (core.auth_guard): slowed down, then locked out (not
+for the username alone).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from flask.typing import ResponseReturnValue
 from admin.context import panel
 from admin.database import db
 from admin.forms import LoginForm
+from core.auth_guard import Attempt
 from core.models import PanelUser
 from core.panel_users import authenticate, end_sessions
 
@@ -109,9 +111,9 @@ def login() -> ResponseReturnValue:
     if form.validate_on_submit():
         context = panel()
         username = (form.username.data or "").strip()
-        keys = (f"ip:{request.remote_addr}", f"user:{username.lower()}")
+        attempt = Attempt.of(request.remote_addr or "", username)
         with context.guard_lock:
-            locked = any(context.login_guard.is_locked_out(k) for k in keys)
+            locked = context.login_guard.is_locked_out(attempt)
         if locked:
             minutes = context.settings.panel.login_failures.lockout_seconds // 60
             form.form_errors.append(f"Too many failed logins. Try again in {minutes} minutes.")
@@ -119,14 +121,13 @@ def login() -> ResponseReturnValue:
         found = authenticate(db(), username, form.password.data or "")
         if found is None:
             with context.guard_lock:
-                delay = max(context.login_guard.record_failure(k) for k in keys)
+                delay = context.login_guard.record_failure(attempt)
             time.sleep(delay)
             form.form_errors.append("Wrong username or password.")
             status = 401
         else:
             with context.guard_lock:
-                for key in keys:
-                    context.login_guard.record_success(key)
+                context.login_guard.record_success(attempt)
             start_session(found)
             return redirect(_safe_next(request.args.get("next")))
     return render_template("login.html", form=form), status

@@ -17,7 +17,7 @@ from aiosmtpd.smtp import MISSING, AuthResult, Envelope
 from sqlalchemy import Engine
 
 from core import suppressions
-from core.auth_guard import AuthFailureGuard
+from core.auth_guard import Attempt, AuthFailureGuard
 from core.config import Settings
 from core.db import session_scope
 from core.header_from import read_identities
@@ -104,7 +104,7 @@ class RelayHandler:
         if not server.is_encrypted():
             await server.push("538 5.7.11 Encryption required for requested authentication mechanism")
             return False
-        if self._guard.is_locked_out(server.relay_session().client_address):
+        if self._guard.client_locked_out(server.relay_session().client_address):
             await self._lock_out(server)
             return False
         return True
@@ -116,16 +116,20 @@ class RelayHandler:
 
     async def _authenticate(self, server: RelaySMTP, username: bytes, secret: bytes) -> AuthResult:
         peer = server.relay_session().client_address
+        attempt = Attempt.of(peer, username.decode("utf-8", "replace"))
+        if self._guard.is_locked_out(attempt):
+            await self._lock_out(server)
+            return AuthResult(success=False, handled=True)
         tenant = await self._checker.tenant_for(username, secret)
         if tenant is not None:
-            self._guard.record_success(peer)
+            self._guard.record_success(attempt)
             log.info("AUTH ok tenant=%s client=%s", tenant, peer)
             return AuthResult(success=True, auth_data=tenant, message=replies.AUTH_OK)
-        delay = self._guard.record_failure(peer)
+        delay = self._guard.record_failure(attempt)
         log.warning("AUTH failed client=%s username=%r", peer, username[:64].decode("utf-8", "replace"))
         if delay:
             await asyncio.sleep(delay)
-        if self._guard.is_locked_out(peer):
+        if self._guard.is_locked_out(attempt):
             await self._lock_out(server)
             return AuthResult(success=False, handled=True)
         return AuthResult(success=False, handled=False, message=replies.AUTH_INVALID)

@@ -115,6 +115,12 @@ def test_logins_are_locked_out_after_repeated_failures(panel: Panel) -> None:
         assert reply.status_code == 401 and "Wrong username or password" in reply.get_data(as_text=True)
     locked = client.post("/login", data={"username": "root", "password": PASSWORD, "csrf_token": token})
     assert locked.status_code == 429 and "Too many failed logins" in locked.get_data(as_text=True)
+    # The user is not locked out everywhere: anyone could do that by failing under its name.
+    elsewhere = panel.client()
+    elsewhere.environ_base["REMOTE_ADDR"] = "192.0.2.50"
+    token = csrf_token(elsewhere, "/login")
+    reply = elsewhere.post("/login", data={"username": "root", "password": PASSWORD, "csrf_token": token})
+    assert reply.status_code == 302
 
 
 def test_session_cookie_is_secure_httponly_and_samesite(panel: Panel) -> None:

@@ -20,7 +20,8 @@ from tests.support.sink import Sink
 @pytest.fixture(scope="module")
 def box(sink: Sink) -> Iterator[Box]:
     with running_box(sink, smtp={"auth_failures": {
-            "slowdown_after": 2, "slowdown_seconds": 0.3, "lockout_after": 4, "lockout_seconds": 2}}) as box:
+            "window_seconds": 3, "slowdown_after": 2, "slowdown_seconds": 0.3, "lockout_after": 4,
+            "lockout_seconds": 2}}) as box:
         yield box
 
 
@@ -55,10 +56,27 @@ def test_repeated_auth_failures_slow_down_then_lock_out(box: Box) -> None:
         assert session.command(plain_auth(box.username, box.password)).startswith(b"421")
     finally:
         session.close()
-    # The lock-out ends after lockout_seconds.
-    time.sleep(failures.lockout_seconds + 0.2)
+    # The lock-out ends after lockout_seconds; its failures leave the window after window_seconds.
+    time.sleep(max(failures.lockout_seconds, failures.window_seconds) + 0.2)
     with box.client() as client:
         assert client.noop()[0] == 250
+
+
+def test_one_valid_credential_does_not_buy_more_guesses(box: Box) -> None:
+    """A success from an address reset its failure count: unlimited guesses at other credentials."""
+    failures = box.settings.smtp.auth_failures
+    time.sleep(failures.window_seconds + 0.2)  # no failure left from another test
+    guessing = RawSession(box.submission_port, box.tls_context())
+    try:
+        for n in range(failures.lockout_after):
+            if n == failures.lockout_after - 2:
+                with box.client() as client:  # the attacker's own, valid credential
+                    assert client.noop()[0] == 250
+            reply = guessing.command(plain_auth(f"someone-else-{n}", "guess"))
+        assert reply.startswith(b"421 4.7.0"), reply
+    finally:
+        guessing.close()
+    time.sleep(failures.window_seconds + 0.2)
 
 
 def test_new_and_revoked_credentials_take_effect_without_restart(box: Box) -> None:
