@@ -34,14 +34,43 @@ log = logging.getLogger(__name__)
 _PASSED_MAIL_OPTIONS = ("BODY=", "SMTPUTF8", "SIZE=")
 
 
+MAX_HEADER_FIELD_OCTETS = 64 * 1024
+
+
 def address_domain(address: str) -> str | None:
     local, at, domain = address.rpartition("@")
-    if not at or not local or not domain:
+    if not at or not local or not domain or domain.startswith("["):
         return None
     try:
         return domain.encode("idna").decode("ascii").lower()
     except UnicodeError:
         return None
+
+
+def address_refusal(address: str, smtp_utf8: bool) -> str | None:
+    """Why an envelope address is refused, or None."""
+    if address.rpartition("@")[2].startswith("["):
+        return replies.ADDRESS_LITERAL
+    if address_domain(address) is None:
+        return replies.BAD_ADDRESS
+    if not smtp_utf8 and not address.isascii():
+        return replies.NEEDS_SMTPUTF8
+    return None
+
+
+def has_oversized_header(content: bytes) -> bool:
+    """Whether a header field, continuation lines included, passes MAX_HEADER_FIELD_OCTETS
+    (Postfix would cut it short without a word)."""
+    end = content.find(b"\r\n\r\n")
+    head = content if end < 0 else content[:end + 2]
+    if len(head) <= MAX_HEADER_FIELD_OCTETS:
+        return False
+    field = 0
+    for line in head.split(b"\r\n"):
+        field = field + len(line) + 2 if line[:1] in (b" ", b"\t") else len(line) + 2
+        if field > MAX_HEADER_FIELD_OCTETS:
+            return True
+    return False
 
 
 class RelayHandler:
@@ -156,9 +185,11 @@ class RelayHandler:
             return replies.TENANT_INACTIVE
         if not address:
             return replies.SENDER_NULL
+        refusal = address_refusal(address, envelope.smtp_utf8)
+        if refusal is not None:
+            return refusal
         domain = address_domain(address)
-        if domain is None:
-            return replies.BAD_ADDRESS
+        assert domain is not None
         if not self._directory.domain_is_senders(tenant, domain):
             return replies.SENDER_NOT_OWNED.format(domain=domain)
         try:
@@ -174,8 +205,9 @@ class RelayHandler:
                           address: str, rcpt_options: list[str]) -> str:
         if len(envelope.rcpt_tos) >= self._settings.smtp.max_recipients:
             return replies.TOO_MANY_RECIPIENTS
-        if address_domain(address) is None:
-            return replies.BAD_ADDRESS
+        refusal = address_refusal(address, envelope.smtp_utf8)
+        if refusal is not None:
+            return refusal
         assert session.tenant is not None
         simulated = self._simulator.holds(address)
         if envelope.rcpt_tos and simulated != self._simulator.holds(envelope.rcpt_tos[0]):
@@ -210,6 +242,8 @@ class RelayHandler:
         upstream = session.upstream
         assert isinstance(envelope.content, bytes) and session.tenant is not None
         assert envelope.mail_from is not None
+        if has_oversized_header(envelope.content):
+            return replies.HEADER_TOO_BIG.format(limit=MAX_HEADER_FIELD_OCTETS)
         refusal = self._identity_refusal(session.tenant, envelope.content)
         if refusal is not None:
             return refusal
@@ -243,6 +277,11 @@ class RelayHandler:
             if unowned:
                 return replies.IDENTITY_HEADER_NOT_OWNED.format(header=header, domain=unowned[0])
         return None
+
+    async def handle_exception(self, error: Exception) -> str:
+        """aiosmtpd would answer '500 Error: (<exception>) <text>': internals, and permanent."""
+        log.error("SMTP session error", exc_info=error)
+        return replies.INTERNAL_ERROR
 
     async def handle_QUIT(self, server: RelaySMTP, session: RelaySession, envelope: Envelope) -> Any:
         if session.upstream is not None:

@@ -21,6 +21,10 @@ IDENTITY_HEADER_UNREADABLE = ("550 5.6.0 The {header} header cannot be read the 
 IDENTITY_HEADER_NOT_OWNED = ("550 5.7.1 {header} header names domain {domain}, which is not a verified "
                              "domain of this account")
 BAD_ADDRESS = "501 5.1.7 Malformed address"
+ADDRESS_LITERAL = "550 5.1.2 Address literals ([192.0.2.1]) are not accepted; use a domain name"
+NEEDS_SMTPUTF8 = "553 5.6.7 A non-ASCII address needs the SMTPUTF8 parameter of MAIL FROM"
+HEADER_TOO_BIG = "552 5.3.4 A header field exceeds {limit} octets; the message is refused, not cut"
+INTERNAL_ERROR = "451 4.3.0 Internal error; try again later"
 BAD_ARGUMENT = "501 5.5.2 NUL bytes and invalid UTF-8 are not allowed in commands"
 
 RECIPIENT_SUPPRESSED = ("550 5.7.1 Recipient {address} is on the suppression list ({reason}); "

@@ -16,7 +16,7 @@ import functools
 import re
 import sys
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, AnyStr
 
 from aiosmtpd.smtp import SMTP, Session
 
@@ -119,6 +119,11 @@ class RelaySMTP(SMTP):
         if plain is None or (limit and len(plain[1].rpartition("@")[0]) > limit):
             return super()._getaddr(arg)
         return plain[1], plain[2]
+
+    async def push(self, status: AnyStr) -> None:
+        # A reply may quote what the client sent (an address); SMTP replies are ASCII.
+        text = status if isinstance(status, str) else status.decode("ascii", "replace")
+        await super().push(text.encode("ascii", "replace"))
 
     def connection_lost(self, error: Exception | None) -> None:
         if self._admitted is None:
