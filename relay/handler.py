@@ -18,7 +18,7 @@ from sqlalchemy import Engine
 
 from core import suppressions
 from core.auth_guard import Attempt, AuthFailureGuard
-from core.config import Settings
+from core.config import Settings, is_hostname
 from core.db import session_scope
 from core.header_from import read_identities
 from core.postfix_instance import PostfixInstance
@@ -38,13 +38,15 @@ MAX_HEADER_FIELD_OCTETS = 64 * 1024
 
 
 def address_domain(address: str) -> str | None:
+    """The address's domain in its ASCII form; None unless it is a host name."""
     local, at, domain = address.rpartition("@")
-    if not at or not local or not domain or domain.startswith("["):
+    if not at or not local or not domain:
         return None
     try:
-        return domain.encode("idna").decode("ascii").lower()
+        ascii_domain = domain.encode("idna").decode("ascii").lower()
     except UnicodeError:
         return None
+    return ascii_domain if is_hostname(ascii_domain) else None
 
 
 def address_refusal(address: str, smtp_utf8: bool) -> str | None:
