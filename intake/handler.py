@@ -21,7 +21,7 @@ from core.bounces.model import ReportResult
 from core.bounces.parser import parse_report
 from core.db import session_scope
 from intake.feedback import quoted_return_path
-from intake.reports import Outcome, record_report
+from intake.reports import NotRecordedYet, Outcome, record_report
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +56,10 @@ class ReportHandler:
             try:
                 outcome = await asyncio.to_thread(self._record, recipient, results, envelope.original_content,
                                                   own)
+            except NotRecordedYet as exc:
+                log.info("report for %s: %s; Postfix will bring it again", recipient, exc)
+                replies.append("451 4.3.0 The message this report is about is not recorded yet")
+                continue
             except Exception:
                 log.exception("could not record a report for %s; Postfix will retry", recipient)
                 replies.append("451 4.3.0 Could not record the report; try again later")

@@ -5,9 +5,10 @@ message: its tag names the message. A tag whose mac does not check out is forged
 it is recorded as such and changes nothing, so nobody can suppress an address by
 sending a made-up bounce. A genuine tag is no licence either: whoever received the
 message knows it, so a report acts only on the recipients the milter recorded for
-the message before Postfix could queue it (or, a DSN's Original-Recipient, the
-address the sender used for a forwarded one). A message without such a record is
-none of the relay's, and its reports change nothing.
+the message (or, a DSN's Original-Recipient, the address the sender used for a
+forwarded one). A genuine tag whose record is not there (yet: the milter writes
+records a moment after its verdict) raises NotRecordedYet, which the intake
+answers 4xx, so Postfix brings the report again later; it never acts unchecked.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from core import suppressions
 from core.bounces.model import ReportResult
+from core.errors import RelayError
 from core.events import MessageKeys, record_event
 from core.models import AcceptedMessage, Report
 from core.verp import parse_verp
@@ -30,6 +32,10 @@ EVENT_KINDS = {"hard": "bounced", "soft": "deferred", "complaint": "complained",
 SUPPRESSING_KINDS = {"hard": "hard_bounce", "complaint": "complaint"}
 # Reports are kept for the panel up to this size; what is past it is cut off.
 MAX_KEPT_REPORT = 256 * 1024
+
+
+class NotRecordedYet(RelayError):
+    """A genuine tag names a message the database has no record of: not written yet, or gone."""
 
 
 @dataclass(frozen=True)
@@ -71,10 +77,7 @@ def record_report(session: Session, verp_key: bytes, bounce_domain: str, envelop
                      f"{len(results)} result(s) ignored", report_id=report.id)
         return Outcome(None, tag is not None, len(results))
     if accepted is None:
-        record_event(session, "unmatched_report", envelope_recipient,
-                     f"no record of message {tag.message_ref} (its tenant is gone, or it is too old)",
-                     report_id=report.id)
-        return Outcome(None, False, len(results))
+        raise NotRecordedYet(f"no record of message {tag.message_ref} yet")
     tenant = accepted.tenant
     keys = MessageKeys(tag.message_ref, accepted.queue_id, accepted.message_id)
     for result in results:

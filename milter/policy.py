@@ -37,7 +37,6 @@ NO_SIGNING_KEY = "451 4.7.5 No active DKIM key for the From domain; the relay op
 NO_ROUTE = ("451 4.7.1 No outbound address of this account's IP pool can send now "
             "(paused, or today's warm-up caps reached); try again later")
 BAD_FROM = "550 5.6.0 The message needs exactly one From header with a verified domain"
-NOT_RECORDED = "451 4.3.0 The relay cannot record the message now; try again later"
 
 
 def _from_values(headers: list[tuple[bytes, bytes]]) -> list[str]:
@@ -109,15 +108,11 @@ class RelayPolicy:
             modifications.append(AddHeader(ROUTE_HEADER, transport))
         message_ref = new_message_ref()
         modifications.append(ChangeFrom(verp_address(self._verp_key, self._bounce_domain, message_ref)))
-        try:
-            await self._accepted.record(Accepted(
-                at=self._clock(), queue_id=message.macros.get("i", ""), tenant_id=tenant.id,
-                message_ref=message_ref, sender=message.sender, recipients=list(message.recipients),
-                message_id=_first_value(message.headers, b"message-id"), transport=transport,
-            ))
-        except Exception:
-            log.exception("tenant=%s: the message could not be recorded", tenant_name)
-            return Verdict(reply=NOT_RECORDED)
+        self._accepted.record(Accepted(
+            at=self._clock(), queue_id=message.macros.get("i", ""), tenant_id=tenant.id,
+            message_ref=message_ref, sender=message.sender, recipients=list(message.recipients),
+            message_id=_first_value(message.headers, b"message-id"), transport=transport,
+        ))
         return Verdict(tuple(modifications))
 
     async def connection_closed(self, connection_id: int) -> None:

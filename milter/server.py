@@ -73,6 +73,8 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(server.wait_closed(), STOP_GRACE_SECONDS)
     await store.close()
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(accepted.flush(), STOP_GRACE_SECONDS)
     if settings.milter_socket.startswith("unix:"):
         Path(settings.milter_socket.removeprefix("unix:")).unlink(missing_ok=True)
     engine.dispose()
