@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 import yaml
 
 from core.errors import ConfigError
+from core.webhook_targets import allowed_networks
 
 DEFAULT_CONFIG_PATH = Path("/etc/mailrelay/relay.yaml")
 CONFIG_PATH_ENV = "RELAY_CONFIG"
@@ -409,11 +410,10 @@ def validate(settings: Settings) -> Settings:
             f"setting postfix.relayhost: {postfix.relayhost!r} is not host, [host] or [host]:port")
     if not re.fullmatch(r"[a-z][a-z0-9_-]*", postfix.syslog_name):
         raise ConfigError("setting postfix.syslog_name: lower-case letters, digits, - and _")
-    for network in settings.webhooks.allow_networks:
-        try:
-            ipaddress.ip_network(network, strict=False)
-        except ValueError as exc:
-            raise ConfigError(f"setting webhooks.allow_networks: {network!r} is not a network") from exc
+    try:
+        allowed_networks(settings.webhooks.allow_networks)
+    except ValueError as exc:
+        raise ConfigError(f"setting webhooks.allow_networks: {exc}") from exc
     if settings.dns.pool_check_minutes < 0:
         raise ConfigError("setting dns.pool_check_minutes: 0 (never) or more")
     for server in settings.dns.nameservers:

@@ -126,8 +126,8 @@ class PoolIp(Base):
 
 
 class AcceptedMessage(Base):
-    """A message the milter let through, written before Postfix could queue it: who sent it,
-    as what, to whom. Reports about a message act only on the recipients named here."""
+    """A message the milter let through (written a moment after its verdict, milter.accepted_record):
+    who sent it, as what, to whom. Reports about a message act only on the recipients named here."""
 
     __tablename__ = "accepted_messages"
 

@@ -33,8 +33,8 @@ class QuietLoopErrors:
             return
         self._last[kind] = now
         unsaid = self._unsaid.pop(kind, 0)
-        log.error("%s: %s%s", context.get("message", "event loop error"), exception or "",
-                  f" ({unsaid} more like it not logged)" if unsaid else "")
+        log.error("%s%s", context.get("message", "event loop error"),
+                  f" ({unsaid} more like it not logged)" if unsaid else "", exc_info=exception)
 
 
 def run_until_signalled(serve: Callable[[asyncio.Event], Awaitable[None]]) -> None:

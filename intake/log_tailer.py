@@ -158,8 +158,9 @@ class LogTailer:
 
     def _settle_unlogged(self, session: Session, pending: dict[str, dict[str, str]]) -> int:
         written = 0
+        now = self._clock()
         settled = [queue_id for queue_id, known in pending.items()
-                   if self._clock() - float(known.get("unlogged_since", "inf")) >= SETTLE_SECONDS]
+                   if now - float(known.get("unlogged_since", "inf")) >= SETTLE_SECONDS]
         for queue_id in settled:
             known = pending.pop(queue_id)
             accepted = session.get(AcceptedMessage, known.get("message_ref", ""))

@@ -71,13 +71,14 @@ def record_report(session: Session, verp_key: bytes, bounce_domain: str, envelop
     the VERP address that names the message, when it is not the envelope recipient."""
     tag = parse_verp(verp_key, bounce_domain, return_path or envelope_recipient)
     accepted = session.get(AcceptedMessage, tag.message_ref) if tag is not None and tag.authentic else None
+    if tag is not None and tag.authentic and accepted is None:
+        raise NotRecordedYet(f"no record of message {tag.message_ref} yet")
     report = keep_report(session, envelope_recipient, raw, None if accepted is None else accepted.tenant_id)
     if tag is None or not tag.authentic:
         record_event(session, "forged_report" if tag is not None else "unmatched_report", envelope_recipient,
                      f"{len(results)} result(s) ignored", report_id=report.id)
         return Outcome(None, tag is not None, len(results))
-    if accepted is None:
-        raise NotRecordedYet(f"no record of message {tag.message_ref} yet")
+    assert accepted is not None
     tenant = accepted.tenant
     keys = MessageKeys(tag.message_ref, accepted.queue_id, accepted.message_id)
     for result in results:

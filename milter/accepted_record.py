@@ -10,7 +10,9 @@ verdict: awaiting each commit before the verdict cost 40% of the relay's
 throughput on SQLite, whose one writer at a time the log tailer also needs. A
 report that comes back before its message's record is written is answered 4xx
 by the intake, and Postfix brings it again later. While the database is away,
-records wait in memory (up to MAX_WAITING) and are written once it is back.
+records wait in memory (up to MAX_WAITING) and are written once it is back; a
+batch the database refuses (a record whose tenant was removed meanwhile, say) is
+written record by record, so one refused record holds up no other.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError
 
 from core.db import session_scope
 from core.models import AcceptedMessage
@@ -68,7 +71,7 @@ class AcceptedRecorder:
         while self._waiting:
             batch, self._waiting = self._waiting, []
             try:
-                await asyncio.to_thread(self._commit, batch)
+                await asyncio.to_thread(self._commit_or_each, batch)
             except Exception:
                 log.exception("could not write %d message records; trying again", len(batch))
                 self._waiting[:0] = batch
@@ -77,6 +80,19 @@ class AcceptedRecorder:
     def _commit(self, batch: list[Accepted]) -> None:
         with session_scope(self._engine) as session:
             session.add_all([accepted.row() for accepted in batch])
+
+    def _commit_or_each(self, batch: list[Accepted]) -> None:
+        try:
+            self._commit(batch)
+        except IntegrityError:
+            self._commit_each(batch)
+
+    def _commit_each(self, batch: list[Accepted]) -> None:
+        for accepted in batch:
+            try:
+                self._commit([accepted])
+            except IntegrityError as exc:
+                log.error("the record of message %s was refused: %s", accepted.message_ref, exc.orig)
 
     async def flush(self) -> None:
         """Wait until every record so far is written (on stop)."""

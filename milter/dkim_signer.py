@@ -95,8 +95,14 @@ def _atoms(tag: bytes, value: bytes) -> list[bytes]:
         names = value.split(b":")
         return [b"h=" + names[0]] + [b":" + name for name in names[1:]]
     if tag == b"bh":
-        return [b"bh=" + value[:8]] + [value[i:i + 8] for i in range(8, len(value), 8)]
+        first, *rest = _base64_pieces(value)
+        return [b"bh=" + first, *rest]
     return [tag + b"=" + value]
+
+
+def _base64_pieces(value: bytes) -> list[bytes]:
+    """Base64 in pieces of 8: FWS may stand anywhere in it."""
+    return [value[i:i + 8] for i in range(0, len(value), 8)]
 
 
 class _Folder:
@@ -158,7 +164,6 @@ def sign(headers: list[tuple[bytes, bytes]], body: bytes, key: SigningKey,
         signature = key.key.sign(digest)
     else:
         signature = key.key.sign(digest, padding.PKCS1v15(), utils.Prehashed(hashes.SHA256()))
-    encoded = base64.b64encode(signature)
-    for start in range(0, len(encoded), 8):
-        folder.add(encoded[start:start + 8])
+    for piece in _base64_pieces(base64.b64encode(signature)):
+        folder.add(piece)
     return folder.text.decode("ascii")

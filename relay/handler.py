@@ -49,15 +49,22 @@ def address_domain(address: str) -> str | None:
     return ascii_domain if is_hostname(ascii_domain) else None
 
 
-def address_refusal(address: str, smtp_utf8: bool) -> str | None:
-    """Why an envelope address is refused, or None."""
+class AddressRefused(Exception):
+    def __init__(self, reply: str) -> None:
+        super().__init__(reply)
+        self.reply = reply
+
+
+def envelope_domain(address: str, smtp_utf8: bool) -> str:
+    """The domain of an envelope address the relay takes; AddressRefused says why it does not."""
     if address.rpartition("@")[2].startswith("["):
-        return replies.ADDRESS_LITERAL
-    if address_domain(address) is None:
-        return replies.BAD_ADDRESS
+        raise AddressRefused(replies.ADDRESS_LITERAL)
+    domain = address_domain(address)
+    if domain is None:
+        raise AddressRefused(replies.BAD_ADDRESS)
     if not smtp_utf8 and not address.isascii():
-        return replies.NEEDS_SMTPUTF8
-    return None
+        raise AddressRefused(replies.NEEDS_SMTPUTF8)
+    return domain
 
 
 def has_oversized_header(content: bytes) -> bool:
@@ -187,11 +194,10 @@ class RelayHandler:
             return replies.TENANT_INACTIVE
         if not address:
             return replies.SENDER_NULL
-        refusal = address_refusal(address, envelope.smtp_utf8)
-        if refusal is not None:
-            return refusal
-        domain = address_domain(address)
-        assert domain is not None
+        try:
+            domain = envelope_domain(address, envelope.smtp_utf8)
+        except AddressRefused as refused:
+            return refused.reply
         if not self._directory.domain_is_senders(tenant, domain):
             return replies.SENDER_NOT_OWNED.format(domain=domain)
         try:
@@ -207,9 +213,10 @@ class RelayHandler:
                           address: str, rcpt_options: list[str]) -> str:
         if len(envelope.rcpt_tos) >= self._settings.smtp.max_recipients:
             return replies.TOO_MANY_RECIPIENTS
-        refusal = address_refusal(address, envelope.smtp_utf8)
-        if refusal is not None:
-            return refusal
+        try:
+            envelope_domain(address, envelope.smtp_utf8)
+        except AddressRefused as refused:
+            return refused.reply
         assert session.tenant is not None
         simulated = self._simulator.holds(address)
         if envelope.rcpt_tos and simulated != self._simulator.holds(envelope.rcpt_tos[0]):
