@@ -39,8 +39,8 @@ from admin.views import (
 from core.auth_guard import AuthFailureGuard
 from core.config import Settings, load_settings
 from core.db import make_engine
+from core.postfix.reload import rerender_postfix
 from core.secretbox import SecretBox
-from relayctl.postfix_config import rerender_postfix
 
 CONTENT_SECURITY_POLICY = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
                            "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")

@@ -11,8 +11,8 @@ from sqlalchemy import Engine
 
 from core.auth_guard import AuthFailureGuard
 from core.config import Settings
-from core.postfix_instance import PostfixInstance
-from core.postfix_queue import PostfixQueue
+from core.postfix.instance import PostfixInstance
+from core.postfix.queue import PostfixQueue
 from core.secretbox import SecretBox
 
 

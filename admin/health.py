@@ -10,7 +10,7 @@ from pathlib import Path
 import psutil
 
 from core.config import Settings
-from core.postfix_instance import PostfixInstance
+from core.postfix.instance import PostfixInstance
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from core import tenants
-from core.postfix_instance import SUBMIT_SERVICE
+from core.postfix.instance import SUBMIT_SERVICE
 from milter.server import DIRECTORY_POLL_SECONDS
 from relayctl.cli import main as relayctl
 from tests.support.box import DOMAIN, Box, running_box

@@ -1,7 +1,7 @@
 """IP pools: the outbound addresses tenants send from, their weights, states and warm-up.
 
-Each address is a delivery transport in Postfix's master.cf (transport_name), bound
-to it and saying its HELO name. Tenants without a pool of their own use the shared
+Each address is a delivery transport in Postfix's master.cf (core.postfix.transports),
+bound to it and saying its HELO name. Tenants without a pool of their own use the shared
 default pool; while that has no addresses, the box sends from its own address.
 """
 
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy import select
@@ -25,26 +24,6 @@ from core.tenants import get_tenant
 
 DEFAULT_POOL = "default"
 POOL_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
-
-
-@dataclass(frozen=True)
-class Transport:
-    """One master.cf delivery entry; bind_address empty for a removed address's leftover mail."""
-
-    name: str
-    bind_address: str
-    helo_name: str
-
-    @property
-    def ipv6(self) -> bool:
-        return ":" in self.bind_address
-
-
-def transport_name(address: str) -> str:
-    parsed = ipaddress.ip_address(address)
-    if parsed.version == 4:
-        return "smtp_" + parsed.compressed.replace(".", "_")
-    return "smtp_v6_" + parsed.exploded.replace(":", "")
 
 
 def default_pool(session: Session) -> IpPool:
@@ -165,13 +144,6 @@ def warmup_cap(ip: PoolIp, today: date) -> int | None:
     caps = parse_caps(ip.warmup_caps)
     day = (today - ip.warmup_started.date()).days
     return caps[day] if 0 <= day < len(caps) else None
-
-
-def delivery_transports(session: Session) -> list[Transport]:
-    return [
-        Transport(transport_name(ip.address), "" if ip.state == "removed" else ip.address, ip.helo_name)
-        for ip in session.scalars(select(PoolIp).order_by(PoolIp.address))
-    ]
 
 
 def pools_by_name(session: Session) -> dict[str, IpPool]:

@@ -34,7 +34,7 @@ from sqlalchemy.orm import Session
 from core.db import session_scope
 from core.events import MessageKeys, record_event
 from core.models import AcceptedMessage, Event, LogPosition, Tenant
-from core.postfix_log import STATUS_EVENTS, Delivery, MasterStarted, QueueFact, read_line
+from core.postfix.log import STATUS_EVENTS, Delivery, MasterStarted, QueueFact, read_line
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ from core import accepted_messages
 from core.config import Settings, load_settings
 from core.db import make_engine, session_scope
 from core.logs import setup_logging
-from core.postfix_instance import PostfixInstance
+from core.postfix.instance import PostfixInstance
 from core.reputation import guard
 from core.secretbox import SecretBox
 from core.service import run_until_signalled

@@ -12,6 +12,7 @@ from core import pools
 from core.config import LimitSettings, Settings
 from core.db import directory_version
 from core.models import IpPool, SendingDomain, Tenant
+from core.postfix.transports import transport_name
 from core.reputation import SENDING_STATUSES
 from core.secretbox import SecretBox
 from core.snapshot_cache import SnapshotCache
@@ -104,7 +105,7 @@ class MilterDirectory(SnapshotCache[MilterSnapshot]):
             }
             pool_entries = {
                 pool.name: PoolEntry(pool.is_default, tuple(
-                    IpEntry(ip.address, pools.transport_name(ip.address), ip.weight, ip.state,
+                    IpEntry(ip.address, transport_name(ip.address), ip.weight, ip.state,
                             tuple(pools.parse_caps(ip.warmup_caps)),
                             ip.warmup_started.date() if ip.warmup_started else None)
                     for ip in pool.ips if ip.state != "removed"))

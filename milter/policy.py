@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 
 from core.header_from import domains_of_from_values
-from core.routes import ROUTE_HEADER
+from core.postfix.transports import ROUTE_HEADER
 from core.simulator import SimulatorDomain
 from core.verp import new_message_ref, verp_address
 from milter import dkim_signer

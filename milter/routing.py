@@ -20,7 +20,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from core.config import DeliveryProfile
-from core.routes import DEFAULT_TRANSPORT, profile_transport
+from core.postfix.transports import DEFAULT_TRANSPORT, profile_transport
 from milter.directory import IpEntry, MilterDirectory
 from milter.throttle import ThrottleStore, Window
 

@@ -21,7 +21,7 @@ from core.auth_guard import Attempt, AuthFailureGuard
 from core.config import Settings, is_hostname
 from core.db import session_scope
 from core.header_from import read_identities
-from core.postfix_instance import PostfixInstance
+from core.postfix.instance import PostfixInstance
 from core.simulator import SimulatorDomain
 from relay import replies
 from relay.credentials import CredentialChecker

@@ -16,12 +16,12 @@ from core.db import migrate, schema_revision
 from core.dns_records import format_records, records_for_domain
 from core.errors import RelayError
 from core.events import recent_events
-from core.postfix_instance import PostfixInstance
+from core.postfix.instance import PostfixInstance
+from core.postfix.reload import render_postfix
 from core.secretbox import SecretBox, create_key_file
 from core.tls_cert import create_self_signed
 from relayctl.database import session_command
 from relayctl.pools_cli import add_pool_commands
-from relayctl.postfix_config import render_postfix
 from relayctl.queue_cli import add_queue_commands
 from relayctl.send_test import send_test
 from relayctl.supervisor import run_services

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from core.config import Settings
 from core.db import make_engine, session_scope
+from core.postfix.reload import rerender_postfix
 
 
 def with_session(settings: Settings, action: Callable[[Session], int]) -> int:
@@ -30,4 +31,14 @@ def session_command(command: SessionCommand) -> Command:
     @functools.wraps(command)
     def run(settings: Settings, args: argparse.Namespace) -> int:
         return with_session(settings, lambda session: command(settings, session, args))
+    return run
+
+
+def session_command_then_rerender(command: SessionCommand) -> Command:
+    """As session_command, for changes of delivery transports: Postfix is rendered again after."""
+    @functools.wraps(command)
+    def run(settings: Settings, args: argparse.Namespace) -> int:
+        code = with_session(settings, lambda session: command(settings, session, args))
+        rerender_postfix(settings)
+        return code
     return run

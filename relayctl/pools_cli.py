@@ -16,8 +16,8 @@ from core import pools
 from core.config import Settings
 from core.domain_verify import make_resolver
 from core.ip_checks import check_ip
-from relayctl.database import session_command
-from relayctl.postfix_config import session_command_then_rerender
+from core.postfix.transports import transport_name
+from relayctl.database import session_command, session_command_then_rerender
 
 
 @session_command
@@ -47,7 +47,7 @@ def cmd_pool_list(settings: Settings, session: Session, args: argparse.Namespace
 def cmd_ip_add(settings: Settings, session: Session, args: argparse.Namespace) -> int:
     caps = pools.parse_caps(args.warmup) if args.warmup else None
     ip = pools.add_ip(session, args.pool, args.address, args.helo, args.weight, caps)
-    print(f"{ip.address} added to pool {args.pool} as {pools.transport_name(ip.address)} ({ip.state})")
+    print(f"{ip.address} added to pool {args.pool} as {transport_name(ip.address)} ({ip.state})")
     return 0
 
 

@@ -1,5 +1,5 @@
 """relayctl queue ...: the Postfix instance's queue, and the root helper that changes it for the
-services that are not root (core.postfix_queue_helper)."""
+services that are not root (core.postfix.queue_helper)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import sys
 from typing import Any
 
 from core.config import Settings
-from core.postfix_instance import PostfixInstance
-from core.postfix_queue import ACTIONS, PostfixQueue
-from core.postfix_queue_helper import serve_queue_request
+from core.postfix.instance import PostfixInstance
+from core.postfix.queue import ACTIONS, PostfixQueue
+from core.postfix.queue_helper import serve_queue_request
 
 
 def _queue(settings: Settings, through_helper: bool = True) -> PostfixQueue:

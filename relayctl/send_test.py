@@ -10,7 +10,7 @@ from email.message import EmailMessage
 from email.utils import make_msgid
 
 from core.config import Settings
-from core.postfix_instance import PostfixInstance
+from core.postfix.instance import PostfixInstance
 
 _QUEUED_AS = re.compile(r"queued as ([0-9A-Za-z]+)")
 _STATUS = re.compile(r"status=(sent|bounced|deferred|expired)")

@@ -22,8 +22,8 @@ from types import FrameType
 from core.config import Settings
 from core.errors import PostfixError
 from core.logs import setup_logging
-from core.postfix_instance import PostfixInstance
-from relayctl.postfix_config import render_postfix
+from core.postfix.instance import PostfixInstance
+from core.postfix.reload import render_postfix
 
 log = logging.getLogger("relayctl.run")
 

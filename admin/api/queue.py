@@ -7,7 +7,7 @@ from typing import Any
 from admin.api.registry import operation
 from admin.api.schemas import TIMESTAMP, Param, items, obj, text, timestamp
 from admin.context import panel
-from core.postfix_queue import ACTIONS, QUEUE_ID
+from core.postfix.queue import ACTIONS, QUEUE_ID
 
 QUEUED = obj({"queue_id": {"type": "string"}, "queue": {"type": "string"}, "arrived": TIMESTAMP,
               "size": {"type": "integer"}, "sender": {"type": "string"},

@@ -8,7 +8,7 @@ from flask.typing import ResponseReturnValue
 from admin.context import panel
 from admin.forms import ActionForm, QueueActionForm
 from core.errors import RelayError
-from core.postfix_queue import QueuedMessage
+from core.postfix.queue import QueuedMessage
 
 bp = Blueprint("queue", __name__, url_prefix="/queue")
 

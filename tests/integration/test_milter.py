@@ -22,7 +22,7 @@ from sqlalchemy import select
 from core import tenants
 from core.dns_records import records_for_domain, zone_txt
 from core.models import AcceptedMessage
-from core.routes import ROUTE_HEADER
+from core.postfix.transports import ROUTE_HEADER
 from core.secretbox import SecretBox
 from core.verp import parse_verp
 from milter.server import DIRECTORY_POLL_SECONDS

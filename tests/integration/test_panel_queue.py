@@ -20,8 +20,8 @@ from flask.testing import FlaskClient
 from admin import create_app
 from core import panel_users
 from core.errors import InvalidInputError
-from core.postfix_queue import PostfixQueue, QueuedMessage
-from core.postfix_queue_helper import ask_queue_helper, serve_queue_request
+from core.postfix.queue import PostfixQueue, QueuedMessage
+from core.postfix.queue_helper import ask_queue_helper, serve_queue_request
 from relayctl import cli as relayctl
 from tests.admin.conftest import PASSWORD, csrf_token, login
 from tests.support.box import DOMAIN, Box, message, running_box

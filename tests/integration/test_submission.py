@@ -11,7 +11,7 @@ import pytest
 
 from core import tenants
 from core.db import bump_directory_version
-from core.postfix_instance import SUBMIT_SERVICE
+from core.postfix.instance import SUBMIT_SERVICE
 from relay.server import DIRECTORY_POLL_SECONDS
 from relayctl.cli import main as relayctl
 from tests.support.box import DOMAIN, TENANT, Box, message

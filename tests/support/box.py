@@ -27,7 +27,7 @@ import yaml
 from core import tenants
 from core.config import Settings, load_settings
 from core.db import make_engine, session_scope
-from core.postfix_instance import PostfixInstance
+from core.postfix.instance import PostfixInstance
 from core.secretbox import SecretBox
 from relayctl.cli import main as relayctl
 from relayctl.send_test import client_tls_context

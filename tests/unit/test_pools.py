@@ -16,6 +16,7 @@ from core.errors import ConflictError, InvalidInputError, NotFoundError
 from core.events import recent_events
 from core.ip_checks import check_ip
 from core.models import utcnow
+from core.postfix.transports import delivery_transports
 from tests.support.dns_server import LoopbackDns
 
 
@@ -41,7 +42,7 @@ def test_addresses_are_validated_and_transports_stay_for_removed_ones(engine: En
         with pytest.raises(NotFoundError):
             pools.assign_tenant(session, "nobody", "dedicated")
         pools.remove_ip(session, "192.0.2.1")
-        transports = {t.name: t for t in pools.delivery_transports(session)}
+        transports = {t.name: t for t in delivery_transports(session)}
     assert transports["smtp_192_0_2_1"].bind_address == ""
     v6 = transports["smtp_v6_20010db8000000000000000000000001"]
     assert (v6.bind_address, v6.ipv6, v6.helo_name) == ("2001:db8::1", True, "out6.relay.test")

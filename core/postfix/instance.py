@@ -24,9 +24,8 @@ import psutil
 from core.config import Settings
 from core.errors import PostfixError
 from core.fsutil import write_atomically
-from core.pools import Transport
-from core.postfix_queue import PostfixQueue
-from core.routes import DEFAULT_TRANSPORT, ROUTE_HEADER, profile_transport
+from core.postfix.queue import PostfixQueue
+from core.postfix.transports import DEFAULT_TRANSPORT, ROUTE_HEADER, Transport, profile_transport
 from core.shared_files import shared_dir
 
 TEMPLATES_DIR = shared_dir("postfix-conf")

@@ -1,28 +1,25 @@
-"""The Postfix instance rendered from the settings and the database (its delivery transports)."""
+"""The instance rendered again after its delivery transports (the pool addresses) changed."""
 
 from __future__ import annotations
 
-import argparse
-import functools
 import os
 import time
 
-from sqlalchemy.orm import Session
-
 from core.config import Settings
+from core.db import make_engine, session_scope
 from core.fsutil import write_atomically
-from core.pools import delivery_transports
-from core.postfix_instance import PostfixInstance
-from relayctl.database import Command, SessionCommand, with_session
+from core.postfix.instance import PostfixInstance
+from core.postfix.transports import delivery_transports
 
 
 def render_postfix(settings: Settings) -> PostfixInstance:
     instance = PostfixInstance(settings)
-
-    def render(session: Session) -> int:
-        instance.render(delivery_transports(session))
-        return 0
-    with_session(settings, render)
+    engine = make_engine(settings.effective_database_url)
+    try:
+        with session_scope(engine) as session:
+            instance.render(delivery_transports(session))
+    finally:
+        engine.dispose()
     return instance
 
 
@@ -40,13 +37,3 @@ def rerender_postfix(settings: Settings) -> None:
     instance = render_postfix(settings)
     if instance.is_running():
         instance.start_or_reload()
-
-
-def session_command_then_rerender(command: SessionCommand) -> Command:
-    """As session_command, for changes of delivery transports: Postfix is rendered again after."""
-    @functools.wraps(command)
-    def run(settings: Settings, args: argparse.Namespace) -> int:
-        code = with_session(settings, lambda session: command(settings, session, args))
-        rerender_postfix(settings)
-        return code
-    return run

@@ -2,7 +2,7 @@
 
 Queue ids are checked against Postfix's alphabet before they reach postsuper, whose
 argument "ALL" would otherwise act on the whole queue. postsuper runs only as root: a service
-running as the relay's own user asks the root queue helper instead (core.postfix_queue_helper).
+running as the relay's own user asks the root queue helper instead (core.postfix.queue_helper).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from core.errors import InvalidInputError, PostfixError
-from core.postfix_queue_helper import ask_queue_helper
+from core.postfix.queue_helper import ask_queue_helper
 
 QUEUE_ID = re.compile(r"^[0-9A-Za-z]{6,20}$")
 QUEUES = ("maildrop", "incoming", "active", "deferred", "hold")
