@@ -35,6 +35,11 @@ SUBMIT_SERVICE = "mailrelay-submit"
 DEFAULT = Transport(DEFAULT_TRANSPORT, "", "")
 
 
+def inet_protocols(transports: Sequence[Transport]) -> str:
+    """main.cf's protocols: IPv6 as well once a pool address in use is an IPv6 one."""
+    return "ipv4, ipv6" if any(t.ipv6 for t in transports) else "ipv4"
+
+
 class PostfixInstance:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -43,6 +48,8 @@ class PostfixInstance:
         self.queue_dir = self.root / "queue"
         self.data_dir = self.root / "data"
         self.log_file = self.root / "log" / "postfix.log"
+        # What the running master was started with: see start_or_reload.
+        self.started_protocols = self.root / "started-inet-protocols"
         # The front-end's way in: see postfix-conf/master.cf.j2.
         self.submit_socket = self.queue_dir / "public" / SUBMIT_SERVICE
 
@@ -76,6 +83,7 @@ class PostfixInstance:
             "simulator_socket": settings.simulator_socket,
             "inbound_service": self._inbound_service(),
             "inet_interfaces": "loopback-only" if inbound.inbound_address.startswith("127.") else "all",
+            "inet_protocols": inet_protocols(transports),
             "route_header": ROUTE_HEADER,
             # FILTER replaces the next hop as well as the transport: the relayhost must ride along.
             "route_nexthop": settings.postfix.relayhost,
@@ -169,16 +177,38 @@ class PostfixInstance:
             return False
 
     def start_or_reload(self) -> None:
-        action = "reload" if self.is_running() else "start"
+        """Postfix must be stopped and started, not reloaded, for a change of inet_protocols."""
+        protocols = self._postfix_value("inet_protocols")
+        if self.is_running():
+            try:
+                started = self.started_protocols.read_text().strip()
+            except FileNotFoundError:
+                started = protocols
+            if started == protocols:
+                self._run("reload")
+                return
+            self.stop()
+        write_atomically(self.started_protocols, f"{protocols}\n".encode())
+        self._run("start")
+
+    def _run(self, action: str) -> None:
         result = self._postfix(action)
         if result.returncode != 0:
             raise PostfixError(f"postfix {action} failed: {(result.stderr or result.stdout).strip()}")
 
+    def _postfix_value(self, name: str) -> str:
+        try:
+            result = subprocess.run(["postconf", "-c", str(self.config_dir), "-h", name], capture_output=True,
+                                    text=True, timeout=60, check=False)
+        except FileNotFoundError as exc:
+            raise PostfixError("the postconf command is not installed (apt-get install postfix)") from exc
+        if result.returncode != 0:
+            raise PostfixError(f"postconf {name} failed: {result.stderr.strip()}")
+        return result.stdout.strip()
+
     def stop(self) -> None:
         if self.is_running():
-            result = self._postfix("stop")
-            if result.returncode != 0:
-                raise PostfixError(f"postfix stop failed: {(result.stderr or result.stdout).strip()}")
+            self._run("stop")
 
     def flush(self) -> None:
         """Ask Postfix to retry deferred mail now."""

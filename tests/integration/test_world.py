@@ -13,12 +13,14 @@ import sys
 import tempfile
 from pathlib import Path
 
-from tests.world.conftest import WORLD_ENV
+from tests.world.conftest import WORLD_ENV, WORLD_IPV6
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = """
 set -e
 ip link set lo up
+# The world's IPv6 addresses: a pool address and an MX host (tests/world/test_mx_world.py).
+for address in $WORLD_IPV6; do ip -6 addr add "$address/128" dev lo nodad; done
 mount --bind "$RESOLV_CONF" /etc/resolv.conf
 exec "$PYTHON" -m pytest -q -p no:cacheprovider tests/world
 """
@@ -30,7 +32,8 @@ def test_the_world_of_mx_hosts() -> None:
         resolv.flush()
         # The namespace has no route to PostgreSQL or Redis: the world runs on SQLite.
         env = {k: v for k, v in os.environ.items() if not k.startswith("RELAY_TEST_")}
-        env.update({WORLD_ENV: "1", "RESOLV_CONF": resolv.name, "PYTHON": sys.executable})
+        env.update({WORLD_ENV: "1", "RESOLV_CONF": resolv.name, "PYTHON": sys.executable,
+                    "WORLD_IPV6": " ".join(WORLD_IPV6)})
         result = subprocess.run(["unshare", "--net", "--mount", "bash", "-c", SCRIPT], cwd=REPO, env=env,
                                 capture_output=True, text=True, timeout=900, check=False)
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-3000:]

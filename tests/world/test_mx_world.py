@@ -5,6 +5,7 @@ Runs inside the namespace that tests/integration/test_world.py makes (see confte
 
 from __future__ import annotations
 
+import ipaddress
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -15,13 +16,16 @@ from core.events import recent_events
 from core.suppressions import list_suppressions
 from milter.server import DIRECTORY_POLL_SECONDS
 from relayctl.cli import main as relayctl
-from tests.support.box import DOMAIN, Box, message, running_box
+from tests.support.box import DOMAIN, TENANT, Box, message, running_box
 from tests.support.dns_server import LoopbackDns
 from tests.support.fake_mx import FakeMx
 from tests.support.sink import Received, Sink
+from tests.world.conftest import WORLD_IPV6
 
 POOL_ADDRESS = "127.0.0.2"
 POOL_HELO = "out2.relay.test"
+POOL_ADDRESS_V6, MX_V6 = WORLD_IPV6
+POOL_HELO_V6 = "out6.relay.test"
 
 
 @dataclass
@@ -34,13 +38,17 @@ class World:
 @pytest.fixture(scope="module")
 def world() -> Iterator[World]:
     dns = LoopbackDns(port=53)
-    mx = {name: FakeMx(address) for name, address in (("mx1", "127.0.0.31"), ("mx2", "127.0.0.32"))}
-    for domain, host, address in (("world.test", "mx1.world.test", "127.0.0.31"),
-                                  ("backup.test", "mx2.backup.test", "127.0.0.32")):
+    mx = {name: FakeMx(address)
+          for name, address in (("mx1", "127.0.0.31"), ("mx2", "127.0.0.32"), ("mx6", MX_V6))}
+    for domain, host, rdtype, address in (("world.test", "mx1.world.test", "A", "127.0.0.31"),
+                                          ("backup.test", "mx2.backup.test", "A", "127.0.0.32"),
+                                          ("six.test", "mx6.six.test", "AAAA", MX_V6)):
         dns.add(domain, "MX", f"10 {host}.")
-        dns.add(host, "A", address)
+        dns.add(host, rdtype, address)
     dns.add("2.0.0.127.in-addr.arpa", "PTR", f"{POOL_HELO}.")
     dns.add(POOL_HELO, "A", POOL_ADDRESS)
+    dns.add(ipaddress.ip_address(POOL_ADDRESS_V6).reverse_pointer, "PTR", f"{POOL_HELO_V6}.")
+    dns.add(POOL_HELO_V6, "AAAA", POOL_ADDRESS_V6)
     dns.start()
     for server in mx.values():
         server.start()
@@ -158,3 +166,18 @@ def test_a_listed_address_is_paused_with_an_event(world: World, capsys: pytest.C
     finally:
         del world.dns.records[(f"2.0.0.127.{world.box.settings.dns.blocklists[0]}", "A")]
         assert ctl(world.box, "pool", "resume", POOL_ADDRESS) == 0
+
+
+def test_an_ipv6_pool_address_sends_to_an_ipv6_mx(world: World) -> None:
+    assert ctl(world.box, "pool", "add", "six") == 0
+    assert ctl(world.box, "pool", "add-ip", "six", POOL_ADDRESS_V6, "--helo", POOL_HELO_V6) == 0
+    assert "inet_protocols = ipv4, ipv6" in (world.box.instance.config_dir / "main.cf").read_text()
+    assert ctl(world.box, "pool", "assign", TENANT, "six") == 0
+    try:
+        time.sleep(DIRECTORY_POLL_SECONDS * 2 + 0.5)
+        send(world.box, "over ipv6", "someone@six.test")
+        received = arrived(world.mx["mx6"], "over ipv6")
+        assert (received.source_address, received.helo) == (POOL_ADDRESS_V6, POOL_HELO_V6)
+        assert b"DKIM-Signature:" in received.content
+    finally:
+        assert ctl(world.box, "pool", "assign", TENANT, "default") == 0
