@@ -36,7 +36,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from core import tenants
 from core.postfix.instance import SUBMIT_SERVICE
-from milter.server import DIRECTORY_POLL_SECONDS
 from relayctl.cli import main as relayctl
 from tests.support.box import DOMAIN, Box, running_box
 from tests.support.sink import Sink
@@ -199,7 +198,7 @@ def pools_of_one_and_many(box: Box, count: int) -> Target:
     ctl(box, "pool", "assign", "other", "one")
     with box.db_session() as session:
         credential = tenants.add_credential(session, "other")
-    time.sleep(DIRECTORY_POLL_SECONDS * 2 + 0.5)  # the milter reloads its directory
+    box.directory_loaded()
     return front_end(box, credential.username, credential.secret, "other.test")
 
 

@@ -237,6 +237,10 @@ class Settings:
         """Written by a service that is not root to have root render and reload Postfix."""
         return self.state_dir / "postfix-reload.request"
 
+    def directory_loaded_file(self, service: str) -> Path:
+        """The directory version a service (front-end, milter) serves now: see core.snapshot_cache."""
+        return self.state_dir / "directory" / f"{service}.version"
+
     @property
     def postfix_queue_helper_socket(self) -> Path:
         """Where a service that is not root asks root to hold, release or delete queued mail."""

@@ -92,7 +92,7 @@ class MilterDirectory(SnapshotCache[MilterSnapshot]):
     def __init__(self, engine: Engine, settings: Settings, box: SecretBox) -> None:
         self._settings = settings
         self._box = box
-        super().__init__(engine, self._load_snapshot)
+        super().__init__(engine, self._load_snapshot, settings.directory_loaded_file("milter"))
 
     def _load_snapshot(self, engine: Engine) -> MilterSnapshot:
         with Session(engine) as session, session.begin():

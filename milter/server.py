@@ -27,7 +27,6 @@ from milter.throttle_redis import RedisThrottleStore
 
 log = logging.getLogger(__name__)
 
-DIRECTORY_POLL_SECONDS = 2.0
 STOP_GRACE_SECONDS = 10.0
 
 
@@ -62,7 +61,7 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
     policy = RelayPolicy(directory, Throttle(store), router, box.derived_key("verp"), settings.bounce_domain,
                          accepted, SimulatorDomain(settings.simulator_domain))
     server = await start_listener(settings, policy)
-    tasks = [asyncio.create_task(directory.keep_fresh(DIRECTORY_POLL_SECONDS))]
+    tasks = [asyncio.create_task(directory.keep_fresh())]
     if isinstance(store, MemoryThrottleStore):
         tasks.append(asyncio.create_task(store.keep_saved()))
     log.info("milter listening on %s", settings.milter_socket)

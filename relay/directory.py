@@ -7,6 +7,7 @@ the database moves; SMTP sessions only ever read the in-memory snapshot.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
@@ -70,8 +71,8 @@ def load_snapshot(engine: Engine) -> Snapshot:
 
 
 class Directory(SnapshotCache[Snapshot]):
-    def __init__(self, engine: Engine) -> None:
-        super().__init__(engine, load_snapshot)
+    def __init__(self, engine: Engine, loaded_file: Path) -> None:
+        super().__init__(engine, load_snapshot, loaded_file)
 
     def credential(self, username: str) -> CredentialEntry | None:
         return self.snapshot.credentials.get(username)

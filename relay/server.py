@@ -27,7 +27,6 @@ log = logging.getLogger(__name__)
 # TLS-only; RelayHandler checks the transport itself before any AUTH.
 warnings.filterwarnings("ignore", message="Requiring AUTH while not requiring TLS")
 
-DIRECTORY_POLL_SECONDS = 2.0
 STOP_GRACE_SECONDS = 30.0
 
 
@@ -57,7 +56,7 @@ def protocol_factory(settings: Settings, handler: RelayHandler, tls: ssl.SSLCont
 
 async def serve(settings: Settings, stop: asyncio.Event) -> None:
     engine = make_engine(settings.effective_database_url)
-    directory = Directory(engine)
+    directory = Directory(engine, settings.directory_loaded_file("front-end"))
     guard = AuthFailureGuard(settings.smtp.auth_failures)
     handler = RelayHandler(settings, directory, guard, engine)
     tls = server_context(settings.tls_cert_file, settings.tls_key_file)
@@ -70,7 +69,7 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
     smtps = await loop.create_server(protocol_factory(settings, handler, tls, True, limits),
                                      host, settings.smtp.smtps_port, ssl=tls, reuse_address=True,
                                      ssl_handshake_timeout=settings.smtp.greeting_timeout_seconds)
-    refresher = asyncio.create_task(directory.keep_fresh(DIRECTORY_POLL_SECONDS))
+    refresher = asyncio.create_task(directory.keep_fresh())
     log.info("front-end listening on %s:%d (STARTTLS) and %s:%d (TLS)",
              host, settings.smtp.submission_port, host, settings.smtp.smtps_port)
     await stop.wait()

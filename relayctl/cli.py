@@ -12,13 +12,14 @@ from sqlalchemy.orm import Session
 
 from core import panel_users, reputation, suppressions, tenants, webhooks
 from core.config import Settings, load_settings
-from core.db import migrate, schema_revision
+from core.db import directory_version, make_engine, migrate, schema_revision
 from core.dns_records import format_records, records_for_domain
 from core.errors import RelayError
 from core.events import recent_events
 from core.postfix.instance import PostfixInstance
 from core.postfix.reload import render_postfix
 from core.secretbox import SecretBox, create_key_file
+from core.snapshot_cache import SERVICES, served_version
 from core.tls_cert import create_self_signed
 from relayctl.database import session_command
 from relayctl.pools_cli import add_pool_commands
@@ -242,6 +243,22 @@ def cmd_events(settings: Settings, session: Session, args: argparse.Namespace) -
     return 0
 
 
+def cmd_directory(settings: Settings, args: argparse.Namespace) -> int:
+    """Whether the last change (tenants, credentials, domains, pools, ...) reached every service."""
+    engine = make_engine(settings.effective_database_url)
+    try:
+        version = directory_version(engine)
+    finally:
+        engine.dispose()
+    print(f"database   {version}")
+    current = True
+    for service in SERVICES:
+        served = served_version(settings.directory_loaded_file(service))
+        current = current and served == version
+        print(f"{service:<10} {'never loaded' if served is None else served}")
+    return 0 if current else 1
+
+
 PANEL_PASSWORD_ENV = "RELAY_PANEL_PASSWORD"
 
 
@@ -371,6 +388,9 @@ def build_parser() -> argparse.ArgumentParser:
     remove = webhook.add_parser("remove")
     remove.add_argument("id", type=int)
     remove.set_defaults(func=cmd_webhook_remove)
+    directory = commands.add_parser("directory", help="the directory version each service serves; "
+                                    "exit 1 while one lags behind the database")
+    directory.set_defaults(func=cmd_directory)
     events = commands.add_parser("events", help="what happened lately (paused addresses, ...)")
     events.add_argument("--kind", default=None)
     events.add_argument("--limit", type=int, default=50)

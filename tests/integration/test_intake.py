@@ -12,7 +12,6 @@ from core.models import AcceptedMessage, Event
 from core.secretbox import SecretBox
 from core.suppressions import list_suppressions
 from core.verp import new_message_ref, verp_address
-from relay.server import DIRECTORY_POLL_SECONDS
 from tests.support.box import DOMAIN, TENANT, Box, message
 
 
@@ -104,7 +103,7 @@ def test_a_hard_bounce_suppresses_the_recipient_for_its_tenant(box: Box) -> None
     with box.db_session() as session:
         assert next(e.subject for e in recent_events(session, "bounced")) == "bounced@example.org"
         assert [s.address for s in list_suppressions(session, TENANT)] == ["bounced@example.org"]
-    time.sleep(DIRECTORY_POLL_SECONDS * 2 + 0.5)
+    box.directory_loaded()
     with box.client() as client:
         client.mail(f"app@{DOMAIN}")
         code, reply = client.rcpt("bounced@example.org")

@@ -25,7 +25,6 @@ from core.models import AcceptedMessage
 from core.postfix.transports import ROUTE_HEADER
 from core.secretbox import SecretBox
 from core.verp import parse_verp
-from milter.server import DIRECTORY_POLL_SECONDS
 from relayctl.cli import main as relayctl
 from tests.support.box import DOMAIN, Box, message, running_box
 from tests.support.dns_server import LoopbackDns
@@ -74,9 +73,6 @@ def send(box: Box, subject: str, username: str | None = None, password: str | No
         return client.data(message(subject, sender=sender, extra_headers=extra_headers))
 
 
-def wait_for_reload() -> None:
-    time.sleep(DIRECTORY_POLL_SECONDS * 2 + 0.5)
-
 
 def only_signature(content: bytes, selector: str) -> bytes:
     """The message with every DKIM-Signature but the one of this selector taken out."""
@@ -99,14 +95,14 @@ def test_signed_with_rsa_then_also_ed25519_once_its_record_is_seen(box: Box, dns
         secrets = SecretBox.from_file(box.settings.effective_encryption_key_file)
         pending = tenants.add_dkim_key(session, secrets, DOMAIN, "ed25519")
         selector = pending.selector
-    wait_for_reload()
+    box.directory_loaded()
     assert send(box, "pending key does not sign")[0] == 250
     received = box.sink.wait_for_subject("pending key does not sign")[0]
     assert received.content.count(b"DKIM-Signature:") == 1
 
     publish_keys(box, dns, DOMAIN)
     assert relayctl(["--config", str(box.config_path), "domain", "verify", DOMAIN]) == 0
-    wait_for_reload()
+    box.directory_loaded()
     assert send(box, "rsa and ed25519")[0] == 250
     received = box.sink.wait_for_subject("rsa and ed25519")[0]
     assert f"s={selector}".encode() in received.content
@@ -190,7 +186,7 @@ def _tenant_with_domain(box: Box, name: str, **limits: int) -> tuple[str, str, s
         tenants.mark_verified_by_operator(session, domain)
         credential = tenants.add_credential(session, name)
         tenants.set_limits(session, name, **limits)
-    wait_for_reload()
+    box.directory_loaded()
     return credential.username, credential.secret, f"app@{name}.test"
 
 

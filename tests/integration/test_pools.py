@@ -10,7 +10,6 @@ import pytest
 
 from core import tenants
 from milter.policy import NO_ROUTE
-from milter.server import DIRECTORY_POLL_SECONDS
 from relayctl.cli import main as relayctl
 from tests.support.box import DOMAIN, Box, message, running_box
 from tests.support.sink import Sink
@@ -33,9 +32,6 @@ def ctl(box: Box, *args: str) -> None:
 def helo(address: str) -> str:
     return f"out{address.rsplit('.', 1)[1]}.relay.test"
 
-
-def wait_for_reload() -> None:
-    time.sleep(DIRECTORY_POLL_SECONDS * 2 + 0.5)
 
 
 def send_many(box: Box, subject: str, count: int, username: str = "", password: str = "",
@@ -69,7 +65,7 @@ def test_a_pool_sends_from_its_addresses_in_proportion_to_their_weights(box: Box
     for address, weight in WEIGHTS.items():
         ctl(box, "pool", "add-ip", "weighted", address, "--helo", helo(address), "--weight", str(weight))
     ctl(box, "pool", "assign", "acme", "weighted")
-    wait_for_reload()
+    box.directory_loaded()
     total = 300
     assert all(code == 250 for code, _ in send_many(box, "weighted", total))
     sources = Counter(arrived(box, "weighted", total))
@@ -79,7 +75,7 @@ def test_a_pool_sends_from_its_addresses_in_proportion_to_their_weights(box: Box
     assert chi_square < CHI_SQUARE_LIMIT, sources
 
     ctl(box, "pool", "pause", "127.0.0.4", "--reason", "test")
-    wait_for_reload()
+    box.directory_loaded()
     assert all(code == 250 for code, _ in send_many(box, "paused", 30))
     assert "127.0.0.4" not in arrived(box, "paused", 30)
     ctl(box, "pool", "resume", "127.0.0.4")
@@ -96,7 +92,7 @@ def test_a_warm_up_cap_is_held_and_an_empty_pool_gets_451(box: Box) -> None:
     ctl(box, "pool", "add", "warming")
     ctl(box, "pool", "add-ip", "warming", "127.0.0.5", "--helo", helo("127.0.0.5"), "--warmup", "4,8,16")
     ctl(box, "pool", "assign", "other", "warming")
-    wait_for_reload()
+    box.directory_loaded()
     replies = send_many(box, "warm", 6, username, password, sender)
     assert [code for code, _ in replies] == [250] * 4 + [451] * 2
     assert replies[-1][1].decode() == NO_ROUTE.split(" ", 1)[1]
@@ -104,7 +100,7 @@ def test_a_warm_up_cap_is_held_and_an_empty_pool_gets_451(box: Box) -> None:
 
     ctl(box, "pool", "add", "empty")
     ctl(box, "pool", "assign", "other", "empty")
-    wait_for_reload()
+    box.directory_loaded()
     assert send_many(box, "nowhere", 1, username, password, sender)[0][0] == 451
 
 
@@ -112,7 +108,7 @@ def test_mail_queued_for_a_removed_address_is_still_delivered(box: Box) -> None:
     ctl(box, "pool", "add", "leaving")
     ctl(box, "pool", "add-ip", "leaving", "127.0.0.6", "--helo", helo("127.0.0.6"))
     ctl(box, "pool", "assign", "acme", "leaving")
-    wait_for_reload()
+    box.directory_loaded()
     box.sink.stop()
     try:
         assert all(code == 250 for code, _ in send_many(box, "queued", 3))

@@ -13,7 +13,6 @@ import pytest
 from core.secretbox import SecretBox
 from core.suppressions import list_suppressions
 from core.webhooks import add_webhook
-from relay.server import DIRECTORY_POLL_SECONDS
 from tests.support.box import DOMAIN, TENANT, Box, message, running_box
 from tests.support.sink import Sink, free_port
 from tests.support.webhook_receiver import WebhookReceiver
@@ -74,7 +73,7 @@ def test_hard_bounce_and_complaint_suppress_the_address(box: Box, receiver: Webh
         wait_for(receiver, "suppressed", address)
         with box.db_session() as session:
             assert address in {s.address for s in list_suppressions(session, TENANT)}
-        time.sleep(DIRECTORY_POLL_SECONDS + 0.5)
+        box.directory_loaded()
         with box.client() as client:
             client.mail(f"app@{DOMAIN}")
             code, text = client.rcpt(address)

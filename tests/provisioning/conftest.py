@@ -16,6 +16,7 @@ import yaml
 from cryptography.fernet import Fernet
 
 from tests.support.nspawn import ROOTFS, DebianBox, Lan
+from tests.support.waiting import eventually
 
 REPO = Path(__file__).resolve().parents[2]
 ANSIBLE = REPO / "ansible"
@@ -95,6 +96,13 @@ def make_tenant(box: DebianBox, *limits: str) -> tuple[str, str]:
     output = box.ssh("relayctl credential add acme").stdout
     found = dict(re.findall(r"^(username|password): (\S+)$", output, re.M))
     return found["username"], found["password"]
+
+
+def directory_loaded(*boxes: DebianBox) -> None:
+    """Wait until each box's front-end and milter serve the directory as the database has it."""
+    for box in boxes:
+        eventually(lambda: box.ssh("relayctl directory", check=False).returncode == 0,  # noqa: B023
+                   f"{box.name}'s services at the database's directory version", timeout=60, every=0.5)
 
 
 def swaks(network: Lan, server: str, credential: tuple[str, str],

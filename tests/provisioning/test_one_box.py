@@ -19,6 +19,7 @@ import pytest
 
 from tests.provisioning.conftest import (
     REPO,
+    directory_loaded,
     failure_report,
     make_tenant,
     new_encryption_key,
@@ -115,7 +116,7 @@ def _wait_for_message(folder: Path, timeout: float = 120) -> Path:
 @pytest.fixture(scope="module")
 def credential(provisioned: tuple[Lan, DebianBox, Path]) -> tuple[str, str]:
     made = make_tenant(provisioned[1])
-    time.sleep(12)  # the front-end and the milter pick new tenants up within 10 s
+    directory_loaded(provisioned[1])
     return made
 
 

@@ -26,12 +26,14 @@ import yaml
 
 from core import tenants
 from core.config import Settings, load_settings
-from core.db import make_engine, session_scope
+from core.db import directory_version, make_engine, session_scope
 from core.postfix.instance import PostfixInstance
 from core.secretbox import SecretBox
+from core.snapshot_cache import served_version
 from relayctl.cli import main as relayctl
 from relayctl.send_test import client_tls_context
 from tests.support.sink import Sink, free_port
+from tests.support.waiting import eventually
 
 REPO = Path(__file__).resolve().parents[2]
 TENANT = "acme"
@@ -39,14 +41,13 @@ DOMAIN = "acme.test"
 
 
 def wait_for_port(host: str, port: int, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def listening() -> bool:
         try:
             with socket.create_connection((host, port), timeout=1):
-                return
+                return True
         except OSError:
-            time.sleep(0.05)
-    raise AssertionError(f"nothing listens on {host}:{port}")
+            return False
+    eventually(listening, f"listener on {host}:{port}", timeout)
 
 
 def box_config(state_dir: Path, sink_port: int, **overrides: Any) -> dict[str, Any]:
@@ -137,26 +138,39 @@ class Box:
         self.front_end = None
 
     def start_intake(self) -> None:
-        self.intake = subprocess.Popen([sys.executable, "-m", "intake", str(self.config_path)], cwd=REPO)
-        deadline = time.monotonic() + 20
-        while not self.settings.intake_socket.exists():
-            assert time.monotonic() < deadline, "the intake did not start"
-            assert self.intake.poll() is None, "the intake exited"
-            time.sleep(0.05)
+        intake = self.intake = subprocess.Popen([sys.executable, "-m", "intake", str(self.config_path)],
+                                                cwd=REPO)
+
+        def started() -> bool:
+            assert intake.poll() is None, "the intake exited"
+            return self.settings.intake_socket.exists()
+        eventually(started, "intake socket")
 
     def start_milter(self) -> None:
         self.milter = subprocess.Popen([sys.executable, "-m", "milter", str(self.config_path)], cwd=REPO)
         kind, _, where = self.settings.milter_socket.partition(":")
         host, _, port = where.rpartition(":")
         address: str | tuple[str, int] = where if kind == "unix" else (host, int(port))
-        deadline = time.monotonic() + 20
-        while True:
-            assert time.monotonic() < deadline, "the milter did not start"
-            assert self.milter.poll() is None, "the milter exited"
+        milter = self.milter
+
+        def listening() -> bool:
+            assert milter.poll() is None, "the milter exited"
             with socket.socket(socket.AF_UNIX if kind == "unix" else socket.AF_INET) as probe:
-                if probe.connect_ex(address) == 0:
-                    return
-            time.sleep(0.05)
+                return probe.connect_ex(address) == 0
+        eventually(listening, "milter listener")
+
+    def directory_loaded(self) -> None:
+        """Wait until each running front-end and milter serves the directory as it is now."""
+        engine = make_engine(self.settings.effective_database_url)
+        try:
+            version = directory_version(engine)
+        finally:
+            engine.dispose()
+        for service, process in (("front-end", self.front_end), ("milter", self.milter)):
+            if process is not None:
+                loaded = self.settings.directory_loaded_file(service)
+                eventually(lambda: (served_version(loaded) or 0) >= version,  # noqa: B023
+                           f"{service} at directory version {version}")
 
     def stop_milter(self, sig: int = signal.SIGTERM) -> None:
         _stop(self.milter, sig)

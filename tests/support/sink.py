@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import socket
 import threading
-import time
 from dataclasses import dataclass, field
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
+
+from tests.support.waiting import eventually
 
 
 @dataclass
@@ -68,20 +69,13 @@ class Sink:
             self._recorder.messages.clear()
 
     def wait_for(self, count: int, timeout: float = 20.0) -> list[Received]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if len(self.messages) >= count:
-                return self.messages
-            time.sleep(0.05)
-        raise AssertionError(f"sink got {len(self.messages)} messages, expected {count}")
+        def arrived() -> list[Received]:
+            messages = self.messages
+            return messages if len(messages) >= count else []
+        return eventually(arrived, f"{count} messages at the sink", timeout)
 
     def with_subject(self, subject: str) -> list[Received]:
         return [m for m in self.messages if f"Subject: {subject}\r\n".encode() in m.content]
 
     def wait_for_subject(self, subject: str, timeout: float = 20.0) -> list[Received]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if found := self.with_subject(subject):
-                return found
-            time.sleep(0.05)
-        raise AssertionError(f"no message with subject {subject!r} reached the sink")
+        return eventually(lambda: self.with_subject(subject), f"message {subject!r} at the sink", timeout)

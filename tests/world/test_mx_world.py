@@ -14,7 +14,6 @@ import pytest
 
 from core.events import recent_events
 from core.suppressions import list_suppressions
-from milter.server import DIRECTORY_POLL_SECONDS
 from relayctl.cli import main as relayctl
 from tests.support.box import DOMAIN, TENANT, Box, message, running_box
 from tests.support.dns_server import LoopbackDns
@@ -97,7 +96,7 @@ def arrived(server: FakeMx, subject: str) -> Received:
 def test_mail_goes_to_the_mx_from_the_pool_address_with_its_helo(world: World) -> None:
     assert ctl(world.box, "pool", "add-ip", "default", POOL_ADDRESS, "--helo", POOL_HELO) == 0
     assert ctl(world.box, "pool", "check", POOL_ADDRESS) == 0  # FCrDNS holds, listed nowhere
-    time.sleep(DIRECTORY_POLL_SECONDS * 2 + 0.5)
+    world.box.directory_loaded()
     send(world.box, "to the world", "someone@world.test")
     received = arrived(world.mx["mx1"], "to the world")
     assert (received.source_address, received.helo) == (POOL_ADDRESS, POOL_HELO)
@@ -174,7 +173,7 @@ def test_an_ipv6_pool_address_sends_to_an_ipv6_mx(world: World) -> None:
     assert "inet_protocols = ipv4, ipv6" in (world.box.instance.config_dir / "main.cf").read_text()
     assert ctl(world.box, "pool", "assign", TENANT, "six") == 0
     try:
-        time.sleep(DIRECTORY_POLL_SECONDS * 2 + 0.5)
+        world.box.directory_loaded()
         send(world.box, "over ipv6", "someone@six.test")
         received = arrived(world.mx["mx6"], "over ipv6")
         assert (received.source_address, received.helo) == (POOL_ADDRESS_V6, POOL_HELO_V6)
