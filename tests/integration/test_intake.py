@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import smtplib
-import time
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete
 
 from core.events import recent_events
-from core.models import AcceptedMessage, Event
+from core.models import Event
 from core.secretbox import SecretBox
 from core.suppressions import list_suppressions
 from core.verp import new_message_ref, verp_address
 from tests.support.box import DOMAIN, TENANT, Box, message
+from tests.support.waiting import eventually
 
 
 def dsn(recipient: str, status: str = "5.1.1", diagnostic: str = "550 5.1.1 user unknown") -> bytes:
@@ -47,26 +47,14 @@ def sent_message_ref(box: Box, recipients: list[str], subject: str = "fan mail")
             client.rcpt(recipient)
         code, reply = client.data(message(subject, to=", ".join(recipients)))
     assert code == 250, reply
-    queue_id = reply.split(b"queued as ")[1].decode()
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:  # the milter writes its record a moment after its verdict
-        with box.db_session() as session:
-            ref = session.scalar(select(AcceptedMessage.message_ref)
-                                 .where(AcceptedMessage.queue_id == queue_id))
-        if ref is not None:
-            return str(ref)
-        time.sleep(0.05)
-    raise AssertionError(f"the milter wrote no record of {queue_id}")
+    return box.accepted_record(reply.split(b"queued as ")[1].decode()).message_ref
 
 
 def wait_for_event(box: Box, kind: str, subject: str) -> None:
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
+    def seen() -> bool:
         with box.db_session() as session:
-            if any(e.subject == subject for e in recent_events(session, kind)):
-                return
-        time.sleep(0.2)
-    raise AssertionError(f"no {kind} event for {subject}")
+            return any(e.subject == subject for e in recent_events(session, kind))
+    eventually(seen, f"{kind} event for {subject}")
 
 
 def test_port_25_takes_the_bounce_domain_only(box: Box) -> None:
@@ -123,15 +111,13 @@ def test_a_forged_tag_is_recorded_and_changes_nothing(box: Box) -> None:
 def delivered_message_ref(box: Box, recipients: list[str]) -> str:
     """Send one message through the relay; its message ref once the tailer saw it delivered."""
     message_ref = sent_message_ref(box, recipients)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
+
+    def delivered() -> list[str]:
         with box.db_session() as session:
-            delivered = [e for e in recent_events(session, "delivered") if e.subject in recipients]
-            if len(delivered) == len(recipients):
-                assert delivered[0].message_ref == message_ref
-                return message_ref
-        time.sleep(0.2)
-    raise AssertionError("the tailer did not see the message delivered")
+            found = [e.message_ref for e in recent_events(session, "delivered") if e.subject in recipients]
+        return found if len(found) == len(recipients) else []
+    assert eventually(delivered, "delivered events from the tailer", timeout=30)[0] == message_ref
+    return message_ref
 
 
 def test_a_genuine_tag_acts_only_on_the_message_s_own_recipients(box: Box) -> None:
@@ -175,9 +161,7 @@ def test_a_genuine_tag_of_a_message_without_record_waits_and_changes_nothing(box
     return_path = return_path_of(box, new_message_ref())
     with inbound(box) as client:
         client.sendmail("", [return_path], dsn("stranger@example.org"))
-    deadline = time.monotonic() + 20
-    while f"to=<{return_path}>" not in box.postfix_log() and time.monotonic() < deadline:
-        time.sleep(0.2)
+    eventually(lambda: f"to=<{return_path}>" in box.postfix_log(), "the report's deferral in Postfix's log")
     deferred = [line for line in box.postfix_log().splitlines() if f"to=<{return_path}>" in line]
     assert deferred and all("status=deferred" in line and "not recorded yet" in line for line in deferred)
     with box.db_session() as session:

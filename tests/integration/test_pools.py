@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 from collections.abc import Iterator
 
@@ -12,7 +11,8 @@ from core import tenants
 from milter.policy import NO_ROUTE
 from relayctl.cli import main as relayctl
 from tests.support.box import DOMAIN, Box, message, running_box
-from tests.support.sink import Sink
+from tests.support.sink import Received, Sink
+from tests.support.waiting import eventually
 
 WEIGHTS = {"127.0.0.2": 1, "127.0.0.3": 2, "127.0.0.4": 3}
 # Chi-square with 2 degrees of freedom: exceeded by chance once in a thousand runs.
@@ -47,12 +47,10 @@ def send_many(box: Box, subject: str, count: int, username: str = "", password: 
 
 
 def arrived(box: Box, subject: str, count: int) -> list[str]:
-    deadline = time.monotonic() + 60
-    while True:
-        found = [m for m in box.sink.messages if f"Subject: {subject} ".encode() in m.content]
-        if len(found) >= count or time.monotonic() > deadline:
-            break
-        time.sleep(0.2)
+    def all_of_them() -> list[Received]:
+        messages = [m for m in box.sink.messages if f"Subject: {subject} ".encode() in m.content]
+        return messages if len(messages) >= count else []
+    found = eventually(all_of_them, f"{count} messages {subject!r}", timeout=60)
     assert len(found) == count
     for received in found:
         if received.source_address != "127.0.0.1":
@@ -112,7 +110,10 @@ def test_mail_queued_for_a_removed_address_is_still_delivered(box: Box) -> None:
     box.sink.stop()
     try:
         assert all(code == 250 for code, _ in send_many(box, "queued", 3))
-        time.sleep(1.0)
+        def deferred() -> bool:  # each tried once from the address, while the sink is down
+            return sum("smtp_127_0_0_6" in line and "status=deferred" in line
+                       for line in box.postfix_log().splitlines()) >= 3
+        eventually(deferred, "3 deferrals from 127.0.0.6")
         ctl(box, "pool", "remove-ip", "127.0.0.6")
     finally:
         box.sink.start()

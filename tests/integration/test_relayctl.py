@@ -7,7 +7,6 @@ import re
 import signal
 import subprocess
 import sys
-import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +17,7 @@ import yaml
 from tests.support.box import REPO, box_config, box_root, reset_postgres, wait_for_port
 from tests.support.dns_server import LoopbackDns
 from tests.support.sink import Sink
+from tests.support.waiting import eventually
 
 RECORD = re.compile(r'^(\S+)\. IN (TXT|CNAME) (.+)$')
 
@@ -105,7 +105,6 @@ def test_readme_flow(sink: Sink, dns: LoopbackDns) -> None:
             assert run.wait(60) == 0
         assert len(sink.with_subject("mailrelay test message")) == 2
         # A clean stop stops the Postfix instance too.
-        time.sleep(0.5)
-        status = subprocess.run(["postfix", "-c", str(root / "state" / "postfix" / "conf"), "status"],
-                                capture_output=True, check=False)
-        assert status.returncode != 0
+        status = ["postfix", "-c", str(root / "state" / "postfix" / "conf"), "status"]
+        eventually(lambda: subprocess.run(status, capture_output=True, check=False).returncode != 0,
+                   "Postfix stopped")

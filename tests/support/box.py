@@ -23,10 +23,13 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from core import tenants
 from core.config import Settings, load_settings
 from core.db import directory_version, make_engine, session_scope
+from core.models import AcceptedMessage
 from core.postfix.instance import PostfixInstance
 from core.secretbox import SecretBox
 from core.snapshot_cache import served_version
@@ -181,6 +184,17 @@ class Box:
         self.instance.flush()
         time.sleep(1.0)
         assert not self.sink.with_subject(subject)
+
+    def accepted_record(self, queue_id: str) -> AcceptedMessage:
+        """The milter's record of an accepted message, which it writes a moment after its verdict."""
+        def find() -> AcceptedMessage | None:
+            with self.db_session() as session:
+                record = session.scalar(select(AcceptedMessage).options(joinedload(AcceptedMessage.tenant))
+                                        .where(AcceptedMessage.queue_id == queue_id))
+                if record is not None:
+                    session.expunge(record)
+                return record
+        return eventually(find, f"record of {queue_id}", timeout=10)
 
     def postfix_log(self) -> str:
         log = self.instance.log_file
