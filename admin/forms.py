@@ -12,6 +12,7 @@ from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]  #
 from wtforms.validators import URL, DataRequired, Length, NumberRange, Optional, Regexp
 
 from admin import patterns
+from core.limits import LIMITS, MAXIMUM
 from core.panel_users import MIN_PASSWORD_LENGTH
 from core.tenants import SENDING_DOMAIN_MAX
 
@@ -20,7 +21,7 @@ DOMAIN_SYNTAX = Regexp(patterns.DOMAIN, message="A domain name such as mail.exam
 DOMAIN = [Length(max=patterns.DOMAIN_MAX), DOMAIN_SYNTAX]
 SENDING_DOMAIN = [Length(max=SENDING_DOMAIN_MAX), DOMAIN_SYNTAX]
 ADDRESS = [Length(max=patterns.ADDRESS_MAX), Regexp(patterns.ADDRESS, message="An e-mail address.")]
-LIMIT = [Optional(), NumberRange(min=0, max=10_000_000)]
+LIMIT = [Optional(), NumberRange(min=0, max=MAXIMUM)]
 PASSWORD = [DataRequired(), Length(min=MIN_PASSWORD_LENGTH, max=1024)]
 
 
@@ -46,12 +47,13 @@ class TenantForm(FlaskForm):
 
 
 class LimitsForm(FlaskForm):
-    max_per_second = IntegerField("Per second", validators=LIMIT)
-    max_per_minute = IntegerField("Per minute", validators=LIMIT)
-    max_per_hour = IntegerField("Per hour", validators=LIMIT)
-    max_per_day = IntegerField("Per day", validators=LIMIT)
-    max_connections = IntegerField("Connections", validators=LIMIT)
+    """A field per limit in core/limits.py, named as the limit, then the pool."""
+
     pool = SelectField("IP pool", choices=[])
+
+
+for _limit in LIMITS:
+    setattr(LimitsForm, _limit.name, IntegerField(_limit.label, validators=LIMIT))
 
 
 class WebhookForm(FlaskForm):

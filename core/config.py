@@ -18,13 +18,15 @@ import re
 import socket
 import types
 import typing
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
 
-from core.errors import ConfigError
+from core import limits as sending_limits
+from core.errors import ConfigError, InvalidInputError
 from core.webhook_targets import allowed_networks
 
 DEFAULT_CONFIG_PATH = Path("/etc/mailrelay/relay.yaml")
@@ -102,17 +104,6 @@ class DnsSettings:
     blocklists: tuple[str, ...] = ("zen.spamhaus.org", "bl.spamcop.net", "b.barracudacentral.org")
     # How often relayctl run checks every pool address (FCrDNS, blocklists); 0: never.
     pool_check_minutes: int = 60
-
-
-@dataclass(frozen=True)
-class LimitSettings:
-    """A tenant's sending limits where the tenant has none of its own; 0 means no limit."""
-
-    per_second: int = 50
-    per_minute: int = 0
-    per_hour: int = 0
-    per_day: int = 50000
-    concurrent_connections: int = 20
 
 
 @dataclass(frozen=True)
@@ -206,7 +197,8 @@ class Settings:
     postfix: PostfixSettings = field(default_factory=PostfixSettings)
     dns: DnsSettings = field(default_factory=DnsSettings)
     milter: MilterSettings = field(default_factory=MilterSettings)
-    limits: LimitSettings = field(default_factory=LimitSettings)
+    # A tenant's sending limits where the tenant has none of its own (core.limits); 0: no limit.
+    limits: Mapping[str, int] = field(default_factory=sending_limits.default_values)
     delivery_profiles: tuple[DeliveryProfile, ...] = DEFAULT_DELIVERY_PROFILES
     webhooks: WebhookSettings = field(default_factory=WebhookSettings)
     reputation: ReputationSettings = field(default_factory=ReputationSettings)
@@ -329,6 +321,11 @@ def _coerce(hint: Any, value: object, name: str) -> object:
         return _coerce(options[0], value, name)
     if dataclasses.is_dataclass(hint):
         return _build(hint, value, f"{name}.")  # type: ignore[arg-type]
+    if origin is Mapping:
+        if not isinstance(value, dict):
+            raise ConfigError(f"setting {name}: expected a mapping")
+        (_, value_type) = typing.get_args(hint)
+        return {str(key): _coerce(value_type, item, f"{name}.{key}") for key, item in value.items()}
     if origin is tuple:
         if not isinstance(value, list):
             raise ConfigError(f"setting {name}: expected a list")
@@ -431,7 +428,9 @@ def validate(settings: Settings) -> Settings:
     if settings.milter.redis_url and not settings.milter.redis_url.startswith(("redis://", "unix://")):
         raise ConfigError("setting milter.redis_url: a redis:// or unix:// URL")
     _check_profiles(settings.delivery_profiles)
-    for name in ("per_second", "per_minute", "per_hour", "per_day", "concurrent_connections"):
-        if getattr(settings.limits, name) < 0:
-            raise ConfigError(f"setting limits.{name}: 0 (no limit) or more")
-    return settings
+    for name, value in settings.limits.items():
+        try:
+            sending_limits.check(name, value)
+        except InvalidInputError as exc:
+            raise ConfigError(f"setting limits.{name}: {exc}") from exc
+    return dataclasses.replace(settings, limits={**sending_limits.default_values(), **settings.limits})

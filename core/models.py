@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -24,12 +24,9 @@ class Tenant(Base):
     name: Mapped[str] = mapped_column(String(63), unique=True)
     status: Mapped[str] = mapped_column(String(16), default="active")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    # Sending limits; None: the box default (settings.limits); 0: no limit.
-    max_per_second: Mapped[int | None] = mapped_column(default=None)
-    max_per_minute: Mapped[int | None] = mapped_column(default=None)
-    max_per_hour: Mapped[int | None] = mapped_column(default=None)
-    max_per_day: Mapped[int | None] = mapped_column(default=None)
-    max_connections: Mapped[int | None] = mapped_column(default=None)
+    # The tenant's own sending limits by name (core/limits.py); a limit not here is the box
+    # default (settings.limits); 0: no limit. Replaced whole, never changed in place.
+    limits: Mapped[dict[str, int]] = mapped_column(JSON, default=dict, server_default="{}")
     # None: the shared default pool.
     pool_id: Mapped[int | None] = mapped_column(ForeignKey("ip_pools.id"), default=None)
 

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core import limits
 from core.config import Settings
 from core.db import bump_directory_version
 from core.dkim_keys import default_selector, generate_key
@@ -146,18 +148,14 @@ def verify_domain(session: Session, settings: Settings, domain: SendingDomain) -
     return checks
 
 
-LIMIT_FIELDS = ("max_per_second", "max_per_minute", "max_per_hour", "max_per_day", "max_connections")
-
-
-def set_limits(session: Session, tenant_name: str, **limits: int | None) -> Tenant:
-    """Set some of a tenant's limits: a number (0: no limit), or None for the box default."""
+def set_limits(session: Session, tenant_name: str, changes: Mapping[str, int | None]) -> Tenant:
+    """Set some of a tenant's limits (core/limits.py): a number (0: no limit), or None for the box
+    default."""
     tenant = get_tenant(session, tenant_name)
-    for name, value in limits.items():
-        if name not in LIMIT_FIELDS:
-            raise InvalidInputError(f"no limit named {name!r}; one of {', '.join(LIMIT_FIELDS)}")
-        if value is not None and value < 0:
-            raise InvalidInputError(f"{name} must be 0 (no limit) or more")
-        setattr(tenant, name, value)
+    for name, value in changes.items():
+        limits.check(name, value)
+    own = {**tenant.limits, **changes}
+    tenant.limits = {name: value for name, value in own.items() if value is not None}
     bump_directory_version(session)
     return tenant
 

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, selectinload
 
-from core import pools
-from core.config import LimitSettings, Settings
+from core import limits, pools
+from core.config import Settings
 from core.db import directory_version
 from core.models import IpPool, SendingDomain, Tenant
 from core.postfix.transports import transport_name
@@ -20,21 +21,11 @@ from milter.dkim_signer import SigningKey
 
 
 @dataclass(frozen=True)
-class Limits:
-    """0 means no limit."""
-
-    per_second: int
-    per_minute: int
-    per_hour: int
-    per_day: int
-    connections: int
-
-
-@dataclass(frozen=True)
 class TenantEntry:
     id: int
     active: bool
-    limits: Limits
+    # Each limit by name (core/limits.py) as it holds for the tenant; 0: no limit.
+    limits: Mapping[str, int]
     pool: str
 
 
@@ -76,18 +67,6 @@ class MilterSnapshot:
     pools: dict[str, PoolEntry] = field(default_factory=dict)
 
 
-def _limits(tenant: Tenant, defaults: LimitSettings) -> Limits:
-    def pick(own: int | None, default: int) -> int:
-        return default if own is None else own
-    return Limits(
-        pick(tenant.max_per_second, defaults.per_second),
-        pick(tenant.max_per_minute, defaults.per_minute),
-        pick(tenant.max_per_hour, defaults.per_hour),
-        pick(tenant.max_per_day, defaults.per_day),
-        pick(tenant.max_connections, defaults.concurrent_connections),
-    )
-
-
 class MilterDirectory(SnapshotCache[MilterSnapshot]):
     def __init__(self, engine: Engine, settings: Settings, box: SecretBox) -> None:
         self._settings = settings
@@ -99,7 +78,8 @@ class MilterDirectory(SnapshotCache[MilterSnapshot]):
             version = directory_version(engine)
             default = pools.DEFAULT_POOL
             tenants = {
-                t.name: TenantEntry(t.id, t.status in SENDING_STATUSES, _limits(t, self._settings.limits),
+                t.name: TenantEntry(t.id, t.status in SENDING_STATUSES,
+                                    limits.effective(t.limits, self._settings.limits),
                                     t.pool.name if t.pool is not None else default)
                 for t in session.scalars(select(Tenant).options(selectinload(Tenant.pool)))
             }

@@ -2,7 +2,7 @@
 
 The file is rewritten atomically at most every SAVE_INTERVAL_SECONDS while counts
 change, and on a clean stop; a crash loses at most that interval's counts.
-Per-second windows are not saved: they are over before a restart is.
+Windows of a second are not saved: they are over before a restart is.
 """
 
 from __future__ import annotations
@@ -13,12 +13,13 @@ import logging
 from pathlib import Path
 
 from core.fsutil import write_atomically
+from core.limits import WINDOWS
 from milter.throttle import CONNECTION_LEASE_SECONDS, Window
 
 log = logging.getLogger(__name__)
 
 SAVE_INTERVAL_SECONDS = 0.5
-_SAVED_WINDOWS = ("hour", "day")
+_SAVED_WINDOWS = frozenset(w.name for w in WINDOWS if w.window_seconds > 1)
 
 
 class MemoryThrottleStore:
@@ -39,7 +40,8 @@ class MemoryThrottleStore:
             log.warning("throttle counters in %s unreadable (%s); starting from zero", self._state_file, exc)
             return
         for tenant, name, index, count in saved.get("counts", []):
-            self._counts[(str(tenant), str(name), int(index))] = int(count)
+            if name in _SAVED_WINDOWS:
+                self._counts[(str(tenant), str(name), int(index))] = int(count)
 
     def save(self) -> None:
         counts = [[t, n, i, c] for (t, n, i), c in self._counts.items() if n in _SAVED_WINDOWS]

@@ -16,6 +16,7 @@ from core.db import directory_version, make_engine, migrate, schema_revision
 from core.dns_records import format_records, records_for_domain
 from core.errors import RelayError
 from core.events import recent_events
+from core.limits import LIMITS
 from core.postfix.instance import PostfixInstance
 from core.postfix.reload import render_postfix
 from core.secretbox import SecretBox, create_key_file
@@ -173,20 +174,21 @@ def cmd_domain_remove_key(settings: Settings, session: Session, args: argparse.N
 def _limit(text: str) -> int | None:
     if text == "default":
         return None
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError("0 (no limit), more, or 'default'")
-    return value
+    try:
+        return int(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError("a number, 0 for no limit, or 'default'") from exc
 
 
 @session_command
 def cmd_tenant_limits(settings: Settings, session: Session, args: argparse.Namespace) -> int:
-    given = {field: getattr(args, field) for field in tenants.LIMIT_FIELDS
-             if getattr(args, field) is not _UNCHANGED}
-    tenant = tenants.set_limits(session, args.name, **given)
-    for field in tenants.LIMIT_FIELDS:
-        value = getattr(tenant, field)
-        print(f"{field:<16} {'default' if value is None else value or 'no limit'}")
+    given = {limit.name: getattr(args, limit.name) for limit in LIMITS
+             if getattr(args, limit.name) is not _UNCHANGED}
+    tenant = tenants.set_limits(session, args.name, given)
+    for limit in LIMITS:
+        own = tenant.limits.get(limit.name)
+        value = settings.limits[limit.name] if own is None else own
+        print(f"{limit.name:<24} {value or 'no limit'}{' (default)' if own is None else ''}")
     return 0
 
 
@@ -324,10 +326,9 @@ def build_parser() -> argparse.ArgumentParser:
     limits = tenant.add_parser("limits", help="show or set a tenant's sending limits "
                                "(a number, 0 for no limit, or 'default' for the box's)")
     limits.add_argument("name")
-    for option, field in (("--per-second", "max_per_second"), ("--per-minute", "max_per_minute"),
-                          ("--per-hour", "max_per_hour"),
-                          ("--per-day", "max_per_day"), ("--connections", "max_connections")):
-        limits.add_argument(option, dest=field, type=_limit, default=_UNCHANGED)
+    for limit in LIMITS:
+        limits.add_argument("--" + limit.name.replace("_", "-"), dest=limit.name, type=_limit,
+                            default=_UNCHANGED, help=limit.label.lower())
     limits.set_defaults(func=cmd_tenant_limits)
 
     credential = commands.add_parser("credential").add_subparsers(dest="action", required=True)

@@ -16,13 +16,14 @@ from admin.database import db
 from admin.paging import paginate
 from core import pools, reputation, tenants, webhooks
 from core.errors import NotFoundError
+from core.limits import BY_NAME, LIMITS, MAXIMUM
 from core.models import SmtpCredential, Tenant, Webhook
 
-LIMIT: Schema = nullable({"type": "integer", "minimum": 0, "maximum": 10_000_000})
-LIMITS = obj({name: LIMIT for name in tenants.LIMIT_FIELDS})
+LIMIT: Schema = nullable({"type": "integer", "minimum": 0, "maximum": MAXIMUM})
+LIMITS_SCHEMA = obj({limit.name: LIMIT for limit in LIMITS})
 TENANT = obj({"id": ID, "name": {"type": "string"}, "status": {"enum": ["active", "paused"]},
-              "pool": nullable({"type": "string"}), "created_at": TIMESTAMP, "limits": LIMITS})
-CHANGES = obj({**{name: LIMIT for name in tenants.LIMIT_FIELDS},
+              "pool": nullable({"type": "string"}), "created_at": TIMESTAMP, "limits": LIMITS_SCHEMA})
+CHANGES = obj({**{limit.name: LIMIT for limit in LIMITS},
                "pool": nullable({"type": "string", "pattern": patterns.POOL})}, required=())
 CREDENTIAL = obj({"id": ID, "username": {"type": "string"}, "created_at": TIMESTAMP,
                   "revoked_at": nullable(TIMESTAMP)})
@@ -38,7 +39,7 @@ NEW_WEBHOOK = obj({"id": ID, "url": {"type": "string"},
 def tenant_json(tenant: Tenant) -> dict[str, Any]:
     return {"id": tenant.id, "name": tenant.name, "status": tenant.status,
             "pool": tenant.pool.name if tenant.pool else None, "created_at": timestamp(tenant.created_at),
-            "limits": {name: getattr(tenant, name) for name in tenants.LIMIT_FIELDS}}
+            "limits": {limit.name: tenant.limits.get(limit.name) for limit in LIMITS}}
 
 
 @operation("GET", "/tenants", "List tenants (a tenant user sees its own)", tag="tenants",
@@ -68,7 +69,7 @@ def get_tenant(tenant_id: int) -> dict[str, Any]:
            admin_only=True)
 def change_tenant(tenant_id: int, body: dict[str, Any]) -> dict[str, Any]:
     tenant = visible_tenant(tenant_id)
-    tenants.set_limits(db(), tenant.name, **{k: v for k, v in body.items() if k in tenants.LIMIT_FIELDS})
+    tenants.set_limits(db(), tenant.name, {k: v for k, v in body.items() if k in BY_NAME})
     if body.get("pool"):
         pools.assign_tenant(db(), tenant.name, body["pool"])
     elif "pool" in body:

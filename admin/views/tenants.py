@@ -14,6 +14,7 @@ from admin.database import db
 from admin.forms import ActionForm, LimitsForm, TenantForm, WebhookForm, choices
 from admin.paging import paginate
 from core import pools, reputation, tenants, webhooks
+from core.limits import LIMITS
 from core.models import IpPool, SmtpCredential, Tenant, Webhook
 
 bp = Blueprint("tenants", __name__, url_prefix="/tenants")
@@ -44,7 +45,7 @@ def create() -> ResponseReturnValue:
 
 
 def _limits_form(tenant: Tenant) -> LimitsForm:
-    form = LimitsForm(obj=tenant) if request.method == "GET" else LimitsForm()
+    form = LimitsForm(data=dict(tenant.limits)) if request.method == "GET" else LimitsForm()
     form.pool.choices = choices([("", "The default pool")] + [
         (p.name, p.name) for p in db().scalars(select(IpPool).order_by(IpPool.name))])
     if request.method == "GET":
@@ -60,7 +61,7 @@ def _detail(tenant: Tenant, limits: LimitsForm | None = None, webhook: WebhookFo
     return render_template("tenants/detail.html", tenant=tenant, credentials=credentials, webhooks=hooks,
                            limits=limits or _limits_form(tenant), webhook_form=webhook or WebhookForm(),
                            action=ActionForm(), shown_secret=shown_secret,
-                           defaults=panel().settings.limits), status
+                           defaults=panel().settings.limits, sending_limits=LIMITS), status
 
 
 @bp.route("/<int:tenant_id>")
@@ -75,10 +76,10 @@ def limits(tenant_id: int) -> ResponseReturnValue:
     form = _limits_form(tenant)
     if not form.validate_on_submit():
         return _detail(tenant, limits=form, status=400)
-    values = {name: getattr(form, name).data for name in tenants.LIMIT_FIELDS}
+    values = {limit.name: form[limit.name].data for limit in LIMITS}
 
     def change() -> None:
-        tenants.set_limits(db(), tenant.name, **values)
+        tenants.set_limits(db(), tenant.name, values)
         if form.pool.data:
             pools.assign_tenant(db(), tenant.name, form.pool.data)
         elif tenant.pool_id is not None:

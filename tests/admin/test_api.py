@@ -55,11 +55,11 @@ def test_the_api_takes_a_bearer_token_and_nothing_else(panel: Panel, tokens: dic
 def test_an_admin_runs_a_tenant_through_the_api(panel: Panel, tokens: dict[str, str]) -> None:
     api = Api(panel.client(), tokens["root"])
     tenant = api.call("POST", "/tenants", 201, {"name": "initech"})
-    assert tenant["status"] == "active" and tenant["limits"]["max_per_hour"] is None
+    assert tenant["status"] == "active" and tenant["limits"]["per_hour"] is None
     api.call("POST", "/tenants", 409, {"name": "initech"})
-    changed = api.call("PATCH", f"/tenants/{tenant['id']}", 200, {"max_per_hour": 500, "max_per_day": 0})
-    assert changed["limits"] == {"max_per_second": None, "max_per_minute": None, "max_per_hour": 500,
-                                 "max_per_day": 0, "max_connections": None}
+    changed = api.call("PATCH", f"/tenants/{tenant['id']}", 200, {"per_hour": 500, "per_day": 0})
+    assert changed["limits"] == {"per_second": None, "per_minute": None, "per_hour": 500,
+                                 "per_day": 0, "concurrent_connections": None}
     assert api.call("POST", f"/tenants/{tenant['id']}/pause", 200)["status"] == "paused"
     assert api.call("POST", f"/tenants/{tenant['id']}/resume", 200)["status"] == "active"
     credential = api.call("POST", f"/tenants/{tenant['id']}/credentials", 201)
@@ -132,7 +132,7 @@ def test_a_tenant_token_reaches_its_own_tenant_only(panel: Panel, tokens: dict[s
     for method, path, body in (("POST", "/tenants", {"name": "mine"}), ("GET", "/pools", None),
                                ("GET", "/queue", None), ("POST", "/queue/flush", None),
                                ("POST", f"/tenants/{ids['acme']}/pause", None),
-                               ("PATCH", f"/tenants/{ids['acme']}", {"max_per_day": 0})):
+                               ("PATCH", f"/tenants/{ids['acme']}", {"per_day": 0})):
         api.call(method, path, 403, body)
     assert not any("globex" in e["recipient"] for e in api.call("GET", "/events", 200)["items"])
     assert api.call("GET", "/messages", 200, q="gone@globex-customer.test")["items"] == []

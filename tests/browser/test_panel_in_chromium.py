@@ -9,7 +9,6 @@ import shutil
 import smtplib
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -24,6 +23,7 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 from relayctl.cli import main as relayctl
 from tests.support.box import REPO, Box, running_box, wait_for_port
 from tests.support.sink import Sink
+from tests.support.waiting import eventually
 
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 ADMIN_PASSWORD = "a long admin passphrase"
@@ -64,13 +64,6 @@ def browser() -> Iterator[WebDriver]:
 
 def url(box: Box, path: str) -> str:
     return f"http://127.0.0.1:{box.settings.panel.port}{path}"
-
-
-def eventually(check: Callable[[], bool], what: str, timeout: float = 90.0, every: float = 1.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, f"never: {what}"
-        time.sleep(every)
 
 
 def click(driver: WebDriver, text: str, accept: bool = False) -> None:
@@ -137,15 +130,15 @@ def test_an_admin_sets_up_a_tenant_sends_through_the_simulator_and_sees_the_boun
             return False
     message = (f"From: app@webshop.test\r\nTo: {bounce_to}\r\nSubject: rehearsal\r\n"
                "Message-ID: <rehearsal@webshop.test>\r\n\r\nhi\r\n").encode()
-    eventually(sent, "the front-end accepts the new credential", timeout=60)
+    eventually(sent, "the front-end accepts the new credential", timeout=60, every=1.0)
 
     def shows(path: str, text: str) -> Callable[[], bool]:
         def check() -> bool:
             browser.get(url(box, path))
             return text in body(browser)
         return check
-    eventually(shows("/bounces/?kind=bounced", bounce_to), "the bounce in the panel")
-    eventually(shows("/suppressions/", bounce_to), "the suppression in the panel")
+    eventually(shows("/bounces/?kind=bounced", bounce_to), "the bounce in the panel", timeout=90, every=1.0)
+    eventually(shows("/suppressions/", bounce_to), "the suppression in the panel", timeout=90, every=1.0)
     assert "hard_bounce" in body(browser)
     browser.get(url(box, "/messages/?q=%3Crehearsal%40webshop.test%3E"))
     browser.get(browser.find_element(By.CSS_SELECTOR, "td a[href^='/messages/']").get_attribute("href") or "")
@@ -165,7 +158,7 @@ def test_a_report_carrying_html_and_script_is_shown_inert(box: Box, browser: Web
     def listed() -> bool:
         browser.get(url(box, "/bounces/?kind=forged_report"))
         return forged in body(browser)
-    eventually(listed, "the forged report in the panel", timeout=60)
+    eventually(listed, "the forged report in the panel", timeout=60, every=1.0)
     browser.get(browser.find_element(By.CSS_SELECTOR, "td a[href^='/bounces/']").get_attribute("href") or "")
     raw = browser.find_element(By.ID, "raw-report").text
     assert "<script>window.xss=2;document.title='owned'</script>" in raw

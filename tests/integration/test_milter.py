@@ -181,13 +181,13 @@ def _tenant_with_domain(box: Box, name: str, **limits: int) -> tuple[str, str, s
                                     name, f"{name}.test")
         tenants.mark_verified_by_operator(session, domain)
         credential = tenants.add_credential(session, name)
-        tenants.set_limits(session, name, **limits)
+        tenants.set_limits(session, name, limits)
     box.directory_loaded()
     return credential.username, credential.secret, f"app@{name}.test"
 
 
 def test_over_its_rate_a_tenant_gets_451_4_7_1_and_under_it_does_not(box: Box) -> None:
-    username, password, sender = _tenant_with_domain(box, "rated", max_per_second=2)
+    username, password, sender = _tenant_with_domain(box, "rated", per_second=2)
     replies = []
     with box.client(login=False) as client:
         client.login(username, password)
@@ -206,7 +206,7 @@ def test_over_its_rate_a_tenant_gets_451_4_7_1_and_under_it_does_not(box: Box) -
 
 
 def test_a_daily_quota_survives_a_milter_restart(box: Box) -> None:
-    username, password, sender = _tenant_with_domain(box, "quota", max_per_day=2)
+    username, password, sender = _tenant_with_domain(box, "quota", per_day=2)
     assert send(box, "quota 1", username, password, sender)[0] == 250
     assert send(box, "quota 2", username, password, sender)[0] == 250
     code, reply = send(box, "quota 3", username, password, sender)
@@ -247,7 +247,7 @@ def test_an_open_connection_sends_again_as_soon_as_a_crashed_milter_is_back(box:
 
 
 def test_concurrent_connections_over_the_limit_are_tempfailed(box: Box) -> None:
-    username, password, sender = _tenant_with_domain(box, "conns", max_connections=1)
+    username, password, sender = _tenant_with_domain(box, "conns", concurrent_connections=1)
     with box.client(login=False) as first, box.client(login=False) as second:
         first.login(username, password)
         second.login(username, password)

@@ -10,8 +10,7 @@ import re
 import socket
 import socketserver
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -26,6 +25,7 @@ from relayctl import cli as relayctl
 from tests.admin.conftest import PASSWORD, csrf_token, login
 from tests.support.box import DOMAIN, Box, message, running_box
 from tests.support.sink import Sink
+from tests.support.waiting import eventually
 
 
 @pytest.fixture(scope="module")
@@ -58,14 +58,6 @@ def queue_row(client: FlaskClient, queue_id: str) -> str:
     return found.group(0) if found else ""
 
 
-def eventually(check: Callable[[], object], what: str, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.5)
-    raise AssertionError(what)
-
 
 def deferred_message(box: Box, client: FlaskClient, subject: str) -> str:
     with box.client() as smtp:
@@ -81,7 +73,7 @@ def deferred_message(box: Box, client: FlaskClient, subject: str) -> str:
                 found.append(item.queue_id)
                 return True
         return False
-    eventually(listed, f"{subject} never reached the deferred queue")
+    eventually(listed, f"{subject} in the deferred queue", timeout=60)
     return found[0]
 
 
@@ -103,10 +95,10 @@ def test_an_admin_holds_releases_and_deletes_a_deferred_message(box: Box, admin:
 
     act(admin, "release", queue_id)
     eventually(lambda: "hold" not in queue_row(admin, queue_id) and queue_row(admin, queue_id),
-               "the released message did not leave the hold queue")
+               "the released message out of the hold queue", timeout=60)
 
     assert "delete: 1 message(s)." in act(admin, "delete", queue_id)
-    eventually(lambda: not queue_row(admin, queue_id), "the deleted message is still listed")
+    eventually(lambda: not queue_row(admin, queue_id), "the deleted message gone from the list", timeout=60)
     assert all(m.queue_id != queue_id for m in queued(box))
 
 
@@ -116,7 +108,8 @@ def test_flush_asks_postfix_to_retry_now(box: Box, admin: FlaskClient) -> None:
                        follow_redirects=True)
     assert "Postfix is retrying the deferred mail now." in reply.get_data(as_text=True)
     # The relay host still refuses: the message goes back to the deferred queue, not lost.
-    eventually(lambda: "deferred" in queue_row(admin, queue_id), "the flushed message vanished")
+    eventually(lambda: "deferred" in queue_row(admin, queue_id), "the flushed message listed as deferred",
+               timeout=60)
 
 
 def test_hostile_queue_ids_never_reach_postsuper(box: Box, admin: FlaskClient) -> None:

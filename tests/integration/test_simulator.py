@@ -4,7 +4,6 @@ tenant's webhook receiver, signed, as the right kind of event."""
 from __future__ import annotations
 
 import smtplib
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,6 +14,7 @@ from core.suppressions import list_suppressions
 from core.webhooks import add_webhook
 from tests.support.box import DOMAIN, TENANT, Box, message, running_box
 from tests.support.sink import Sink, free_port
+from tests.support.waiting import eventually
 from tests.support.webhook_receiver import WebhookReceiver
 
 
@@ -44,13 +44,9 @@ def send(box: Box, recipient: str, subject: str) -> None:
 
 
 def wait_for(receiver: WebhookReceiver, kind: str, recipient: str, timeout: float = 60) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for event in list(receiver.events):
-            if event["type"] == kind and event["recipient"] == recipient:
-                return event
-        time.sleep(0.2)
-    raise AssertionError(f"no {kind} event for {recipient}: {receiver.events}")
+    def found() -> list[dict[str, Any]]:
+        return [e for e in list(receiver.events) if e["type"] == kind and e["recipient"] == recipient]
+    return eventually(found, f"{kind} event for {recipient}", timeout, every=0.2)[0]
 
 
 @pytest.mark.parametrize(("local_part", "kind"), [

@@ -10,13 +10,18 @@ from pathlib import Path
 
 import pytest
 
-from milter.directory import Limits
 from milter.throttle import Throttle, ThrottleStore
 from milter.throttle_memory import MemoryThrottleStore
 from milter.throttle_redis import RedisThrottleStore
 
 NOON = 1_795_000_000.0  # a fixed instant, so windows are deterministic
-NO_LIMITS = Limits(0, 0, 0, 0, 0)
+def limits_of(per_second: int, per_minute: int, per_hour: int, per_day: int,
+           concurrent_connections: int) -> dict[str, int]:
+    return {"per_second": per_second, "per_minute": per_minute, "per_hour": per_hour, "per_day": per_day,
+            "concurrent_connections": concurrent_connections}
+
+
+NO_LIMITS = limits_of(0, 0, 0, 0, 0)
 
 
 class Clock:
@@ -51,14 +56,15 @@ def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[objec
     yield make
 
 
-async def _admit_many(throttle: Throttle, tenant: str, limits: Limits, count: int) -> list[str | None]:
+async def _admit_many(throttle: Throttle, tenant: str, limits: dict[str, int],
+                      count: int) -> list[str | None]:
     return [await throttle.admit(tenant, "c1", limits) for _ in range(count)]
 
 
 def test_per_second_limit_refuses_and_names_the_limit(make_store: object) -> None:
     clock = Clock()
     tenant = make_store.tenant  # type: ignore[attr-defined]
-    limits = Limits(3, 0, 0, 0, 0)
+    limits = limits_of(3, 0, 0, 0, 0)
 
     async def scenario() -> None:
         throttle = Throttle(make_store(), clock)  # type: ignore[operator]
@@ -75,7 +81,7 @@ def test_per_second_limit_refuses_and_names_the_limit(make_store: object) -> Non
 def test_per_minute_limit_refuses_until_the_minute_ends(make_store: object) -> None:
     clock = Clock()
     tenant = make_store.tenant  # type: ignore[attr-defined]
-    limits = Limits(0, 2, 0, 0, 0)
+    limits = limits_of(0, 2, 0, 0, 0)
 
     async def scenario() -> None:
         throttle = Throttle(make_store(), clock)  # type: ignore[operator]
@@ -94,7 +100,7 @@ def test_per_minute_limit_refuses_until_the_minute_ends(make_store: object) -> N
 def test_a_refused_message_is_not_counted(make_store: object) -> None:
     clock = Clock()
     tenant = make_store.tenant  # type: ignore[attr-defined]
-    limits = Limits(1, 0, 0, 5, 0)
+    limits = limits_of(1, 0, 0, 5, 0)
 
     async def scenario() -> None:
         throttle = Throttle(make_store(), clock)  # type: ignore[operator]
@@ -111,7 +117,7 @@ def test_a_refused_message_is_not_counted(make_store: object) -> None:
 
 def test_concurrent_connections(make_store: object) -> None:
     tenant = make_store.tenant  # type: ignore[attr-defined]
-    limits = Limits(0, 0, 0, 0, 2)
+    limits = limits_of(0, 0, 0, 0, 2)
 
     async def scenario() -> None:
         throttle = Throttle(make_store(), Clock())  # type: ignore[operator]
@@ -129,7 +135,7 @@ def test_concurrent_connections(make_store: object) -> None:
 def test_memory_counts_survive_a_restart(tmp_path: Path) -> None:
     clock = Clock()
     first = MemoryThrottleStore(tmp_path / "throttle.json")
-    limits = Limits(0, 0, 0, 2, 0)
+    limits = limits_of(0, 0, 0, 2, 0)
     assert run(_admit_many(Throttle(first, clock), "acme", limits, 2)) == [None, None]
     run(first.close())
     second = MemoryThrottleStore(tmp_path / "throttle.json")
@@ -141,14 +147,14 @@ def test_memory_counts_survive_a_restart(tmp_path: Path) -> None:
 def test_a_damaged_counter_file_starts_from_zero(tmp_path: Path) -> None:
     (tmp_path / "throttle.json").write_text("{not json")
     store = MemoryThrottleStore(tmp_path / "throttle.json")
-    assert run(Throttle(store, Clock()).admit("acme", "c1", Limits(0, 0, 0, 1, 0))) is None
+    assert run(Throttle(store, Clock()).admit("acme", "c1", limits_of(0, 0, 0, 1, 0))) is None
 
 
 def test_two_boxes_share_a_tenants_limits_through_redis() -> None:
     url = _redis_url()
     tenant = f"t{uuid.uuid4().hex[:8]}"
     clock = Clock()
-    limits = Limits(0, 0, 4, 0, 1)
+    limits = limits_of(0, 0, 4, 0, 1)
 
     async def scenario() -> list[str | None]:
         box1 = Throttle(RedisThrottleStore(url, "box1"), clock)

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import ipaddress
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import TypeVar
 
 import pytest
 
@@ -19,8 +20,10 @@ from tests.support.box import DOMAIN, TENANT, Box, message, running_box
 from tests.support.dns_server import LoopbackDns
 from tests.support.fake_mx import FakeMx
 from tests.support.sink import Received, Sink
+from tests.support.waiting import eventually
 from tests.world.conftest import WORLD_IPV6
 
+T = TypeVar("T")
 POOL_ADDRESS = "127.0.0.2"
 POOL_HELO = "out2.relay.test"
 POOL_ADDRESS_V6, MX_V6 = WORLD_IPV6
@@ -77,14 +80,8 @@ def send(box: Box, subject: str, to: str) -> None:
     assert code == 250, reply
 
 
-def wait_for(what: str, find: object, timeout: float = 30.0) -> object:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = find()  # type: ignore[operator]
-        if found:
-            return found
-        time.sleep(0.2)
-    raise AssertionError(f"no {what} within {timeout}s")
+def wait_for(what: str, find: Callable[[], T], timeout: float = 30.0) -> T:
+    return eventually(find, what, timeout, every=0.2)
 
 
 def arrived(server: FakeMx, subject: str) -> Received:
