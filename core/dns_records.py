@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from core.config import Settings
 from core.dkim_keys import dkim_txt_value
 from core.models import DkimKey
+from core.states import DkimKeyState
 
 
 @dataclass(frozen=True)
@@ -32,7 +33,7 @@ def records_for_domain(settings: Settings, domain: str, keys: list[DkimKey]) -> 
         # Every key's record stays published until the key is removed: a retired key's
         # signatures may still be checked on mail in flight. Only active keys' are required.
         DnsRecord("dkim", f"{key.selector}._domainkey.{domain}", "TXT",
-                  dkim_txt_value(key.algorithm, key.public_key_b64), key.state == "active")
+                  dkim_txt_value(key.algorithm, key.public_key_b64), key.state == DkimKeyState.ACTIVE)
         for key in keys
     ]
     records.append(DnsRecord("spf", domain, "TXT", spf_value(settings), False))

@@ -7,6 +7,8 @@ from datetime import UTC, datetime
 from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from core.states import DkimKeyState, PoolIpState, TenantStatus
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
@@ -22,7 +24,8 @@ class Tenant(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     # Travels to Postfix as the SASL login (XCLIENT LOGIN=) and back in its log.
     name: Mapped[str] = mapped_column(String(63), unique=True)
-    status: Mapped[str] = mapped_column(String(16), default="active")
+    # core.states.TenantStatus
+    status: Mapped[str] = mapped_column(String(16), default=TenantStatus.ACTIVE)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     # The tenant's own sending limits by name (core/limits.py); a limit not here is the box
     # default (settings.limits); 0: no limit. Replaced whole, never changed in place.
@@ -79,9 +82,8 @@ class DkimKey(Base):
     private_key_encrypted: Mapped[str] = mapped_column(Text)
     # The p= value of the DNS record.
     public_key_b64: Mapped[str] = mapped_column(Text)
-    # pending: made, not yet seen in DNS, does not sign. active: signs. retired: replaced by a
-    # newer key of the same algorithm; no longer signs, its record stays until it is removed.
-    state: Mapped[str] = mapped_column(String(16), default="active")
+    # core.states.DkimKeyState; a retired key's record stays until it is removed.
+    state: Mapped[str] = mapped_column(String(16), default=DkimKeyState.ACTIVE)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     domain: Mapped[SendingDomain] = relationship(back_populates="dkim_keys")
@@ -108,9 +110,8 @@ class PoolIp(Base):
     address: Mapped[str] = mapped_column(String(45), unique=True)
     helo_name: Mapped[str] = mapped_column(String(253))
     weight: Mapped[int] = mapped_column(default=100)
-    # active, warming (daily caps from warmup_caps), paused (sends nothing), removed (its
-    # transport stays in master.cf, unbound, so mail already queued for it still leaves).
-    state: Mapped[str] = mapped_column(String(16), default="active")
+    # core.states.PoolIpState; warming caps come from warmup_caps.
+    state: Mapped[str] = mapped_column(String(16), default=PoolIpState.ACTIVE)
     # Comma-separated daily caps, one per day from warmup_started; past the last, no cap.
     warmup_caps: Mapped[str] = mapped_column(String(1000), default="")
     warmup_started: Mapped[datetime | None] = mapped_column(default=None)

@@ -20,6 +20,7 @@ from core.errors import ConflictError, InvalidInputError, NotFoundError
 from core.events import record_event
 from core.ip_checks import IpCheck
 from core.models import IpPool, PoolIp, utcnow
+from core.states import PoolIpState
 from core.tenants import get_tenant
 
 DEFAULT_POOL = "default"
@@ -77,13 +78,13 @@ def add_ip(session: Session, pool_name: str, address: str, helo_name: str, weigh
     if weight < 1:
         raise InvalidInputError("weight must be 1 or more")
     existing = session.scalar(select(PoolIp).where(PoolIp.address == parsed.compressed))
-    if existing is not None and existing.state != "removed":
+    if existing is not None and existing.state != PoolIpState.REMOVED:
         raise ConflictError(f"{parsed.compressed} is in pool {existing.pool.name} already")
     if existing is not None:
         session.delete(existing)
         session.flush()
     ip = PoolIp(pool=get_pool(session, pool_name), address=parsed.compressed, helo_name=helo, weight=weight,
-                state="warming" if warmup_caps else "active",
+                state=PoolIpState.WARMING if warmup_caps else PoolIpState.ACTIVE,
                 warmup_caps=",".join(map(str, warmup_caps or [])),
                 warmup_started=utcnow() if warmup_caps else None)
     session.add(ip)
@@ -94,7 +95,7 @@ def add_ip(session: Session, pool_name: str, address: str, helo_name: str, weigh
 
 def get_ip(session: Session, address: str) -> PoolIp:
     ip = session.scalar(select(PoolIp).where(PoolIp.address == address))
-    if ip is None or ip.state == "removed":
+    if ip is None or ip.state == PoolIpState.REMOVED:
         raise NotFoundError(f"no pool address {address!r}")
     return ip
 
@@ -110,14 +111,15 @@ def set_weight(session: Session, address: str, weight: int) -> PoolIp:
 
 def pause_ip(session: Session, address: str, reason: str) -> PoolIp:
     ip = get_ip(session, address)
-    ip.state, ip.paused_reason = "paused", reason[:255]
+    ip.state, ip.paused_reason = PoolIpState.PAUSED, reason[:255]
     bump_directory_version(session)
     return ip
 
 
 def resume_ip(session: Session, address: str) -> PoolIp:
     ip = get_ip(session, address)
-    ip.state = "warming" if ip.warmup_caps and warmup_cap(ip, utcnow().date()) is not None else "active"
+    ip.state = (PoolIpState.WARMING if ip.warmup_caps and warmup_cap(ip, utcnow().date()) is not None
+                else PoolIpState.ACTIVE)
     ip.paused_reason = ""
     bump_directory_version(session)
     return ip
@@ -126,13 +128,14 @@ def resume_ip(session: Session, address: str) -> PoolIp:
 def remove_ip(session: Session, address: str) -> None:
     """The address sends no new mail; its transport stays (unbound) for mail already queued."""
     ip = get_ip(session, address)
-    ip.state = "removed"
+    ip.state = PoolIpState.REMOVED
     bump_directory_version(session)
 
 
-def assign_tenant(session: Session, tenant_name: str, pool_name: str) -> None:
+def assign_tenant(session: Session, tenant_name: str, pool_name: str | None) -> None:
+    """The pool a tenant sends from; None (or the default pool's name): the shared default pool."""
     tenant = get_tenant(session, tenant_name)
-    pool = get_pool(session, pool_name)
+    pool = default_pool(session) if pool_name is None else get_pool(session, pool_name)
     tenant.pool = None if pool.is_default else pool
     bump_directory_version(session)
 
@@ -155,7 +158,7 @@ def record_check(session: Session, check: IpCheck) -> PoolIp:
     """Store a check's findings; an address newly listed on a blocklist is paused, saying where."""
     ip = get_ip(session, check.address)
     ip.fcrdns_ok, ip.listed_on, ip.last_checked_at = check.fcrdns_ok, ",".join(check.listed_on), utcnow()
-    if check.listed_on and ip.state != "paused":
+    if check.listed_on and ip.state != PoolIpState.PAUSED:
         reason = f"listed on {', '.join(check.listed_on)}"
         pause_ip(session, check.address, reason)
         record_event(session, "ip_paused", check.address, f"{reason}; it sends nothing until resumed")
@@ -163,4 +166,5 @@ def record_check(session: Session, check: IpCheck) -> PoolIp:
 
 
 def sending_ips(session: Session) -> list[PoolIp]:
-    return list(session.scalars(select(PoolIp).where(PoolIp.state != "removed").order_by(PoolIp.address)))
+    return list(session.scalars(select(PoolIp).where(PoolIp.state != PoolIpState.REMOVED)
+                                .order_by(PoolIp.address)))

@@ -20,8 +20,7 @@ from core.config import ReputationSettings
 from core.db import bump_directory_version
 from core.events import record_event
 from core.models import Event, Tenant, utcnow
-
-SENDING_STATUSES = ("active", "warned")
+from core.states import SENDING_STATUSES, TenantStatus
 
 
 def _counts(session: Session, since: datetime) -> dict[int, dict[str, int]]:
@@ -58,25 +57,25 @@ def guard(session: Session, settings: ReputationSettings, now: datetime | None =
         rates = f"bounce rate {bounce_rate:.1%}, complaint rate {complaint_rate:.2%} over {sends} sends"
         if bounce_rate >= settings.bounce_pause or (complaint_rate >= settings.complaint_pause
                                                     and complaints >= settings.min_complaints):
-            tenant.status = "paused"
+            tenant.status = TenantStatus.PAUSED
             record_event(session, "tenant_paused", tenant.name, rates, tenant_id=tenant.id)
             bump_directory_version(session)
             changed.append(tenant.name)
-        elif tenant.status == "active" and (bounce_rate >= settings.bounce_warn
+        elif tenant.status == TenantStatus.ACTIVE and (bounce_rate >= settings.bounce_warn
                                             or complaint_rate >= settings.complaint_warn):
-            tenant.status = "warned"
+            tenant.status = TenantStatus.WARNED
             record_event(session, "tenant_warned", tenant.name, rates, tenant_id=tenant.id)
             changed.append(tenant.name)
     return changed
 
 
 def pause(session: Session, tenant: Tenant, reason: str) -> None:
-    tenant.status = "paused"
+    tenant.status = TenantStatus.PAUSED
     record_event(session, "tenant_paused", tenant.name, reason, tenant_id=tenant.id)
     bump_directory_version(session)
 
 
 def resume(session: Session, tenant: Tenant) -> None:
-    tenant.status = "active"
+    tenant.status = TenantStatus.ACTIVE
     record_event(session, "tenant_resumed", tenant.name, "by the operator", tenant_id=tenant.id)
     bump_directory_version(session)

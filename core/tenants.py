@@ -24,6 +24,7 @@ from core.errors import ConflictError, InvalidInputError, NotFoundError
 from core.models import DkimKey, SendingDomain, SmtpCredential, Tenant, utcnow
 from core.passwords import generate_secret, hash_secret
 from core.secretbox import SecretBox
+from core.states import DkimKeyState
 
 # The longest name made from a sending domain is its DKIM record's, "<selector>._domainkey.<domain>",
 # with selectors of up to 11 characters; a DNS name has at most 253.
@@ -165,7 +166,8 @@ def mark_verified_by_operator(session: Session, domain: SendingDomain) -> None:
     if domain.verified_at is None:
         domain.verified_at = utcnow()
         bump_directory_version(session)
-    activate_published_keys(session, domain, {k.selector for k in domain.dkim_keys if k.state == "pending"})
+    activate_published_keys(session, domain,
+                            {k.selector for k in domain.dkim_keys if k.state == DkimKeyState.PENDING})
 
 
 def add_dkim_key(session: Session, box: SecretBox, domain_name: str, algorithm: str) -> DkimKey:
@@ -175,7 +177,7 @@ def add_dkim_key(session: Session, box: SecretBox, domain_name: str, algorithm: 
     base = default_selector(algorithm)
     selector = next(s for s in (base, *(f"{base}{n}" for n in range(2, 100))) if s not in taken)
     generated = generate_key(algorithm)
-    key = DkimKey(selector=selector, algorithm=generated.algorithm, state="pending",
+    key = DkimKey(selector=selector, algorithm=generated.algorithm, state=DkimKeyState.PENDING,
                   private_key_encrypted=box.encrypt(generated.private_pem),
                   public_key_b64=generated.public_b64)
     domain.dkim_keys.append(key)
@@ -185,12 +187,12 @@ def add_dkim_key(session: Session, box: SecretBox, domain_name: str, algorithm: 
 
 def activate_published_keys(session: Session, domain: SendingDomain, published: set[str]) -> list[DkimKey]:
     """Pending keys whose record is published start signing; each retires the older key of its algorithm."""
-    activated = [k for k in domain.dkim_keys if k.state == "pending" and k.selector in published]
+    activated = [k for k in domain.dkim_keys if k.state == DkimKeyState.PENDING and k.selector in published]
     for key in activated:
         for older in domain.dkim_keys:
-            if older.state == "active" and older.algorithm == key.algorithm:
-                older.state = "retired"
-        key.state = "active"
+            if older.state == DkimKeyState.ACTIVE and older.algorithm == key.algorithm:
+                older.state = DkimKeyState.RETIRED
+        key.state = DkimKeyState.ACTIVE
     if activated:
         bump_directory_version(session)
     return activated
@@ -201,7 +203,8 @@ def remove_dkim_key(session: Session, domain_name: str, selector: str) -> None:
     key = next((k for k in domain.dkim_keys if k.selector == selector), None)
     if key is None:
         raise NotFoundError(f"{domain.name} has no DKIM key with selector {selector!r}")
-    if key.state == "active" and not any(k.state == "active" for k in domain.dkim_keys if k is not key):
+    if key.state == DkimKeyState.ACTIVE and not any(
+            k.state == DkimKeyState.ACTIVE for k in domain.dkim_keys if k is not key):
         raise ConflictError(f"{selector} is the only active key of {domain.name}; rotate to a new one first")
     domain.dkim_keys.remove(key)
     session.delete(key)

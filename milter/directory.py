@@ -14,9 +14,9 @@ from core.config import Settings
 from core.db import directory_version
 from core.models import IpPool, SendingDomain, Tenant
 from core.postfix.transports import transport_name
-from core.reputation import SENDING_STATUSES
 from core.secretbox import SecretBox
 from core.snapshot_cache import SnapshotCache
+from core.states import SENDING_STATUSES, DkimKeyState, PoolIpState
 from milter.dkim_signer import SigningKey
 
 
@@ -88,7 +88,7 @@ class MilterDirectory(SnapshotCache[MilterSnapshot]):
                     IpEntry(ip.address, transport_name(ip.address), ip.weight, ip.state,
                             tuple(pools.parse_caps(ip.warmup_caps)),
                             ip.warmup_started.date() if ip.warmup_started else None)
-                    for ip in pool.ips if ip.state != "removed"))
+                    for ip in pool.ips if ip.state != PoolIpState.REMOVED))
                 for pool in session.scalars(select(IpPool).options(selectinload(IpPool.ips)))
             }
             domains = {}
@@ -96,7 +96,7 @@ class MilterDirectory(SnapshotCache[MilterSnapshot]):
                 selectinload(SendingDomain.dkim_keys), selectinload(SendingDomain.tenant))
             for domain in session.scalars(query):
                 # RSA first: it is the signature every receiver can check.
-                active = sorted((k for k in domain.dkim_keys if k.state == "active"),
+                active = sorted((k for k in domain.dkim_keys if k.state == DkimKeyState.ACTIVE),
                                 key=lambda k: k.algorithm, reverse=True)
                 keys = tuple(self._signing_key(domain.name, k.selector, k.private_key_encrypted)
                              for k in active)

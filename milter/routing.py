@@ -21,10 +21,9 @@ from datetime import UTC, datetime
 
 from core.config import DeliveryProfile
 from core.postfix.transports import DEFAULT_TRANSPORT, profile_transport
+from core.states import SENDING_STATES
 from milter.directory import IpEntry, MilterDirectory
 from milter.throttle import ThrottleStore, Window
-
-SENDING_STATES = ("active", "warming")
 
 
 def _day_window(cap: int) -> Window:

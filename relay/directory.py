@@ -14,8 +14,8 @@ from sqlalchemy.orm import Session
 
 from core.db import directory_version
 from core.models import SendingDomain, SmtpCredential, Suppression, Tenant
-from core.reputation import SENDING_STATUSES
 from core.snapshot_cache import SnapshotCache
+from core.states import SENDING_STATUSES, TenantStatus
 
 
 @dataclass(frozen=True)
@@ -60,7 +60,7 @@ def load_snapshot(engine: Engine) -> Snapshot:
             )
         }
         active = frozenset(session.scalars(select(Tenant.name).where(Tenant.status.in_(SENDING_STATUSES))))
-        paused = frozenset(session.scalars(select(Tenant.name).where(Tenant.status == "paused")))
+        paused = frozenset(session.scalars(select(Tenant.name).where(Tenant.status == TenantStatus.PAUSED)))
         suppressed = {
             (tenant or "", address): reason
             for address, reason, tenant in session.execute(

@@ -17,6 +17,7 @@ from core.config import Settings
 from core.domain_verify import make_resolver
 from core.ip_checks import check_ip
 from core.postfix.transports import transport_name
+from core.states import PoolIpState
 from relayctl.database import session_command, session_command_then_rerender
 
 
@@ -31,7 +32,7 @@ def cmd_pool_list(settings: Settings, session: Session, args: argparse.Namespace
     today = date.today()
     print(f"{'POOL':<16} {'ADDRESS':<40} {'STATE':<8} {'WEIGHT':>6} {'CAP TODAY':>9}  HELO")
     for name, pool in pools.pools_by_name(session).items():
-        shown = [ip for ip in pool.ips if ip.state != "removed"]
+        shown = [ip for ip in pool.ips if ip.state != PoolIpState.REMOVED]
         if not shown:
             empty = "(the box's own address)" if pool.is_default else "(empty: its tenants get 451)"
             print(f"{name:<16} {empty}")

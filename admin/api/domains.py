@@ -19,12 +19,13 @@ from core.dns_records import records_for_domain
 from core.domain_verify import RecordCheck
 from core.errors import NotFoundError
 from core.models import SendingDomain
+from core.states import DkimKeyState
 
 RECORD = obj({"purpose": {"enum": ["dkim", "spf", "dmarc", "return-path"]}, "name": {"type": "string"},
               "type": {"enum": ["TXT", "CNAME"]}, "value": {"type": "string"},
               "required": {"type": "boolean"}})
 KEY = obj({"id": ID, "selector": {"type": "string"}, "algorithm": {"enum": list(ALGORITHMS)},
-           "state": {"enum": ["pending", "active", "retired"]}, "created_at": TIMESTAMP})
+           "state": {"enum": list(DkimKeyState)}, "created_at": TIMESTAMP})
 DOMAIN = obj({"id": ID, "name": {"type": "string"}, "tenant_id": ID, "verified_at": nullable(TIMESTAMP),
               "last_checked_at": nullable(TIMESTAMP), "records": {"type": "array", "items": RECORD},
               "keys": {"type": "array", "items": KEY}})

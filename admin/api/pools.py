@@ -9,14 +9,15 @@ from sqlalchemy import select
 from admin import patterns
 from admin.api.registry import ApiError, operation
 from admin.api.schemas import ID, TIMESTAMP, items, nullable, obj, text, timestamp
-from admin.context import panel
 from admin.database import db
+from admin.use_cases import pool_address, pool_by_id, transports_changed
 from core import pools
-from core.errors import NotFoundError, PostfixError
+from core.errors import PostfixError
 from core.models import IpPool, PoolIp, utcnow
+from core.states import PoolIpState
 
 IP = obj({"id": ID, "address": {"type": "string"}, "helo_name": {"type": "string"},
-          "weight": {"type": "integer"}, "state": {"enum": ["active", "warming", "paused", "removed"]},
+          "weight": {"type": "integer"}, "state": {"enum": list(PoolIpState)},
           "paused_reason": {"type": "string"}, "warmup_caps": {"type": "array", "items": {"type": "integer"}},
           "warmup_cap_today": nullable({"type": "integer"}), "fcrdns_ok": {"type": "boolean"},
           "listed_on": {"type": "array", "items": {"type": "string"}},
@@ -47,18 +48,9 @@ def pool_json(pool: IpPool) -> dict[str, Any]:
             "ips": [ip_json(ip) for ip in pool.ips]}
 
 
-def _visible_ip(ip_id: int) -> PoolIp:
-    ip = db().get(PoolIp, ip_id)
-    if ip is None or ip.state == "removed":
-        raise NotFoundError(f"no pool address {ip_id}")
-    return ip
-
-
 def _transports_changed() -> None:
-    """Postfix needs the new transports before any mail is routed to them; the change is kept either way."""
-    db().commit()
     try:
-        panel().transports_changed()
+        transports_changed()
     except PostfixError as exc:
         raise ApiError(503, f"saved, but Postfix was not reconfigured: {exc}; "
                             "run `relayctl init` on the box") from exc
@@ -80,10 +72,8 @@ def create_pool(body: dict[str, Any]) -> dict[str, Any]:
            "Postfix gets its transport at once", tag="pools", result=IP, status=201, admin_only=True,
            body=NEW_IP, errors=(409, 422, 503))
 def add_ip(pool_id: int, body: dict[str, Any]) -> dict[str, Any]:
-    pool = db().get(IpPool, pool_id)
-    if pool is None:
-        raise NotFoundError(f"no pool {pool_id}")
-    ip = pools.add_ip(db(), pool.name, body["address"], body["helo_name"], body.get("weight", 100),
+    ip = pools.add_ip(db(), pool_by_id(pool_id).name, body["address"], body["helo_name"],
+                      body.get("weight", 100),
                       body.get("warmup_caps") or None)
     _transports_changed()
     return ip_json(ip)
@@ -92,24 +82,24 @@ def add_ip(pool_id: int, body: dict[str, Any]) -> dict[str, Any]:
 @operation("PATCH", "/ips/{ip_id}", "Change an address's weight", tag="pools", result=IP, admin_only=True,
            body=obj({"weight": WEIGHT}))
 def change_ip(ip_id: int, body: dict[str, Any]) -> dict[str, Any]:
-    return ip_json(pools.set_weight(db(), _visible_ip(ip_id).address, body["weight"]))
+    return ip_json(pools.set_weight(db(), pool_address(ip_id).address, body["weight"]))
 
 
 @operation("POST", "/ips/{ip_id}/pause", "Stop sending from an address", tag="pools", result=IP,
            admin_only=True, body=obj({"reason": text(200)}, required=()))
 def pause_ip(ip_id: int, body: dict[str, Any]) -> dict[str, Any]:
     reason = body.get("reason") or "paused through the API"
-    return ip_json(pools.pause_ip(db(), _visible_ip(ip_id).address, reason))
+    return ip_json(pools.pause_ip(db(), pool_address(ip_id).address, reason))
 
 
 @operation("POST", "/ips/{ip_id}/resume", "Send from a paused address again", tag="pools", result=IP,
            admin_only=True)
 def resume_ip(ip_id: int) -> dict[str, Any]:
-    return ip_json(pools.resume_ip(db(), _visible_ip(ip_id).address))
+    return ip_json(pools.resume_ip(db(), pool_address(ip_id).address))
 
 
 @operation("DELETE", "/ips/{ip_id}", "Remove an address: it sends no new mail; mail queued for it still "
            "leaves", tag="pools", result=None, status=204, admin_only=True, errors=(503,))
 def remove_ip(ip_id: int) -> None:
-    pools.remove_ip(db(), _visible_ip(ip_id).address)
+    pools.remove_ip(db(), pool_address(ip_id).address)
     _transports_changed()

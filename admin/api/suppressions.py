@@ -4,17 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
-
 from admin import patterns
-from admin.access import may_see, tenant_scope, visible_tenant
+from admin.access import visible_tenant
 from admin.api.registry import ApiError, operation
 from admin.api.schemas import ID, PAGE, TIMESTAMP, Param, listing, nullable, obj, text, timestamp
 from admin.auth import is_admin
 from admin.database import db
 from admin.paging import paginate
+from admin.use_cases import suppression_search, visible_suppression
 from core import suppressions
-from core.errors import NotFoundError
 from core.models import Suppression
 
 ENTRY = obj({"id": ID, "address": {"type": "string"}, "tenant_id": nullable(ID),
@@ -35,15 +33,7 @@ def entry_json(entry: Suppression) -> dict[str, Any]:
                   Param("tenant_id", ID, "Only this tenant's (global entries are listed without it)")))
 def list_suppressions(q: str = "", page: int = 1, reason: str = "",
                       tenant_id: int | None = None) -> dict[str, Any]:
-    query = (select(Suppression).where(tenant_scope(Suppression.tenant_id))
-             .order_by(Suppression.created_at.desc(), Suppression.id.desc()))
-    if q.strip():
-        query = query.where(Suppression.address.startswith(q.strip().lower(), autoescape=True))
-    if reason:
-        query = query.where(Suppression.reason == reason)
-    if tenant_id is not None:
-        query = query.where(Suppression.tenant_id == tenant_id)
-    found = paginate(query, number=page)
+    found = paginate(suppression_search(q, reason, tenant_id), number=page)
     return {"items": [entry_json(e) for e in found.items], "page": found.number, "has_next": found.has_next}
 
 
@@ -64,7 +54,4 @@ def add_suppression(body: dict[str, Any]) -> dict[str, Any]:
 @operation("DELETE", "/suppressions/{suppression_id}", "Remove an entry: mail to the address is accepted "
            "again", tag="suppressions", result=None, status=204)
 def remove_suppression(suppression_id: int) -> None:
-    entry = db().get(Suppression, suppression_id)
-    if entry is None or not may_see(entry.tenant_id):
-        raise NotFoundError(f"no suppression {suppression_id}")
-    suppressions.remove_entry(db(), entry)
+    suppressions.remove_entry(db(), visible_suppression(suppression_id))

@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from admin import patterns
+from admin import patterns, use_cases
 from admin.access import tenant_scope, visible_tenant
 from admin.api.registry import operation
 from admin.api.schemas import ID, PAGE, SEARCH, TIMESTAMP, Schema, items, listing, nullable, obj, timestamp
@@ -14,14 +14,15 @@ from admin.auth import user
 from admin.context import panel
 from admin.database import db
 from admin.paging import paginate
-from core import pools, reputation, tenants, webhooks
-from core.errors import NotFoundError
+from admin.use_cases import Keep, tenant_credential, tenant_webhook
+from core import reputation, tenants, webhooks
 from core.limits import BY_NAME, LIMITS, MAXIMUM
-from core.models import SmtpCredential, Tenant, Webhook
+from core.models import SmtpCredential, Tenant
+from core.states import TenantStatus
 
 LIMIT: Schema = nullable({"type": "integer", "minimum": 0, "maximum": MAXIMUM})
 LIMITS_SCHEMA = obj({limit.name: LIMIT for limit in LIMITS})
-TENANT = obj({"id": ID, "name": {"type": "string"}, "status": {"enum": ["active", "paused"]},
+TENANT = obj({"id": ID, "name": {"type": "string"}, "status": {"enum": list(TenantStatus)},
               "pool": nullable({"type": "string"}), "created_at": TIMESTAMP, "limits": LIMITS_SCHEMA})
 CHANGES = obj({**{limit.name: LIMIT for limit in LIMITS},
                "pool": nullable({"type": "string", "pattern": patterns.POOL})}, required=())
@@ -69,11 +70,8 @@ def get_tenant(tenant_id: int) -> dict[str, Any]:
            admin_only=True)
 def change_tenant(tenant_id: int, body: dict[str, Any]) -> dict[str, Any]:
     tenant = visible_tenant(tenant_id)
-    tenants.set_limits(db(), tenant.name, {k: v for k, v in body.items() if k in BY_NAME})
-    if body.get("pool"):
-        pools.assign_tenant(db(), tenant.name, body["pool"])
-    elif "pool" in body:
-        tenant.pool = None
+    use_cases.change_tenant(tenant, {k: v for k, v in body.items() if k in BY_NAME},
+                            body.get("pool", Keep.POOL))
     return tenant_json(tenant)
 
 
@@ -118,10 +116,7 @@ def create_credential(tenant_id: int) -> dict[str, Any]:
            tag="tenants", result=None, status=204)
 def revoke_credential(tenant_id: int, credential_id: int) -> None:
     tenant = visible_tenant(tenant_id)
-    credential = db().get(SmtpCredential, credential_id)
-    if credential is None or credential.tenant_id != tenant.id:
-        raise NotFoundError(f"tenant {tenant.name} has no credential {credential_id}")
-    tenants.revoke_credential(db(), credential.username)
+    tenants.revoke_credential(db(), tenant_credential(tenant, credential_id).username)
 
 
 @operation("GET", "/tenants/{tenant_id}/webhooks", "A tenant's webhooks", tag="tenants",
@@ -145,7 +140,4 @@ def create_webhook(tenant_id: int, body: dict[str, Any]) -> dict[str, Any]:
            result=None, status=204)
 def remove_webhook(tenant_id: int, webhook_id: int) -> None:
     tenant = visible_tenant(tenant_id)
-    webhook = db().get(Webhook, webhook_id)
-    if webhook is None or webhook.tenant_id != tenant.id:
-        raise NotFoundError(f"tenant {tenant.name} has no webhook {webhook_id}")
-    webhooks.remove_webhook(db(), webhook.id)
+    webhooks.remove_webhook(db(), tenant_webhook(tenant, webhook_id).id)

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, flash, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy import func, select
 
 from admin.actions import attempt
-from admin.context import panel
 from admin.database import db
 from admin.forms import ActionForm, PauseIpForm, PoolForm, PoolIpForm, WeightForm
+from admin.use_cases import pool_address, pool_by_id, transports_changed
 from core import pools
 from core.errors import RelayError
-from core.models import IpPool, PoolIp, Tenant, utcnow
+from core.models import IpPool, Tenant, utcnow
 
 bp = Blueprint("pools", __name__, url_prefix="/pools")
 
@@ -37,10 +37,8 @@ def index() -> ResponseReturnValue:
 
 
 def _transports_changed() -> None:
-    """Postfix needs the new transports before any mail is routed to them."""
-    db().commit()
     try:
-        panel().transports_changed()
+        transports_changed()
     except RelayError as exc:
         flash(f"Saved, but Postfix was not reconfigured: {exc}. Run `relayctl init` on the box.", "error")
 
@@ -57,7 +55,7 @@ def create() -> ResponseReturnValue:
 
 @bp.route("/<int:pool_id>/ips", methods=["POST"])
 def add_ip(pool_id: int) -> ResponseReturnValue:
-    pool = db().get(IpPool, pool_id) or abort(404)
+    pool = pool_by_id(pool_id)
     form = PoolIpForm()
     if not form.validate_on_submit():
         return _index(ip_form=form, ip_pool=pool.id, status=400)
@@ -70,16 +68,9 @@ def add_ip(pool_id: int) -> ResponseReturnValue:
     return redirect(url_for(".index"))
 
 
-def _ip(ip_id: int) -> PoolIp:
-    ip = db().get(PoolIp, ip_id)
-    if ip is None or ip.state == "removed":
-        abort(404)
-    return ip
-
-
 @bp.route("/ips/<int:ip_id>/weight", methods=["POST"])
 def weight(ip_id: int) -> ResponseReturnValue:
-    ip = _ip(ip_id)
+    ip = pool_address(ip_id)
     form = WeightForm()
     if form.validate_on_submit() and attempt(
             lambda: pools.set_weight(db(), ip.address, form.weight.data or 1)).ok:
@@ -91,7 +82,7 @@ def weight(ip_id: int) -> ResponseReturnValue:
 
 @bp.route("/ips/<int:ip_id>/pause", methods=["POST"])
 def pause(ip_id: int) -> ResponseReturnValue:
-    ip = _ip(ip_id)
+    ip = pool_address(ip_id)
     form = PauseIpForm()
     if form.validate_on_submit():
         pools.pause_ip(db(), ip.address, form.reason.data or "paused by an admin")
@@ -101,7 +92,7 @@ def pause(ip_id: int) -> ResponseReturnValue:
 
 @bp.route("/ips/<int:ip_id>/resume", methods=["POST"])
 def resume(ip_id: int) -> ResponseReturnValue:
-    ip = _ip(ip_id)
+    ip = pool_address(ip_id)
     if ActionForm().validate_on_submit():
         pools.resume_ip(db(), ip.address)
         flash(f"{ip.address} sends again ({ip.state}).", "success")
@@ -110,7 +101,7 @@ def resume(ip_id: int) -> ResponseReturnValue:
 
 @bp.route("/ips/<int:ip_id>/remove", methods=["POST"])
 def remove(ip_id: int) -> ResponseReturnValue:
-    ip = _ip(ip_id)
+    ip = pool_address(ip_id)
     if ActionForm().validate_on_submit():
         pools.remove_ip(db(), ip.address)
         _transports_changed()

@@ -7,14 +7,15 @@ import io
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
-from sqlalchemy import Select, select
+from sqlalchemy import Select
 
-from admin.access import may_see, tenant_names, tenant_scope, visible_tenant, visible_tenants
+from admin.access import tenant_names, visible_tenant, visible_tenants
 from admin.actions import attempt
 from admin.auth import is_admin
 from admin.database import db
 from admin.forms import ActionForm, Choices, ImportForm, SuppressionForm, choices
 from admin.paging import paginate
+from admin.use_cases import suppression_search, visible_suppression
 from core import suppressions
 from core.errors import InvalidInputError
 from core.models import Suppression
@@ -40,14 +41,8 @@ def _owner_name(tenant_id: int | None) -> str | None:
 
 
 def _query() -> tuple[Select[Suppression], str]:
-    query = (select(Suppression).where(tenant_scope(Suppression.tenant_id))
-             .order_by(Suppression.created_at.desc(), Suppression.id.desc()))
     search = request.args.get("q", "").strip().lower()
-    if search:
-        query = query.where(Suppression.address.startswith(search, autoescape=True))
-    if reason := request.args.get("reason", ""):
-        query = query.where(Suppression.reason == reason)
-    return query, search
+    return suppression_search(search, request.args.get("reason", "")), search
 
 
 def _index(form: SuppressionForm | None = None, upload: ImportForm | None = None,
@@ -81,9 +76,7 @@ def add() -> ResponseReturnValue:
 
 @bp.route("/<int:entry_id>/remove", methods=["POST"])
 def remove(entry_id: int) -> ResponseReturnValue:
-    entry = db().get(Suppression, entry_id)
-    if entry is None or not may_see(entry.tenant_id):
-        abort(404)
+    entry = visible_suppression(entry_id)
     if ActionForm().validate_on_submit():
         suppressions.remove_entry(db(), entry)
         flash(f"{entry.address} removed from the suppression list: mail to it is accepted again.", "success")

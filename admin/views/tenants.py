@@ -13,7 +13,8 @@ from admin.context import panel
 from admin.database import db
 from admin.forms import ActionForm, LimitsForm, TenantForm, WebhookForm, choices
 from admin.paging import paginate
-from core import pools, reputation, tenants, webhooks
+from admin.use_cases import change_tenant, tenant_credential, tenant_webhook
+from core import reputation, tenants, webhooks
 from core.limits import LIMITS
 from core.models import IpPool, SmtpCredential, Tenant, Webhook
 
@@ -78,13 +79,7 @@ def limits(tenant_id: int) -> ResponseReturnValue:
         return _detail(tenant, limits=form, status=400)
     values = {limit.name: form[limit.name].data for limit in LIMITS}
 
-    def change() -> None:
-        tenants.set_limits(db(), tenant.name, values)
-        if form.pool.data:
-            pools.assign_tenant(db(), tenant.name, form.pool.data)
-        elif tenant.pool_id is not None:
-            tenant.pool_id = None
-    if attempt(change).ok:
+    if attempt(lambda: change_tenant(tenant, values, form.pool.data or None)).ok:
         flash("Limits saved.", "success")
     return redirect(url_for(".detail", tenant_id=tenant.id))
 
@@ -122,9 +117,7 @@ def add_credential(tenant_id: int) -> ResponseReturnValue:
 @bp.route("/<int:tenant_id>/credentials/<int:credential_id>/revoke", methods=["POST"])
 def revoke_credential(tenant_id: int, credential_id: int) -> ResponseReturnValue:
     tenant = visible_tenant(tenant_id)
-    credential = db().get(SmtpCredential, credential_id)
-    if credential is None or credential.tenant_id != tenant.id:
-        abort(404)
+    credential = tenant_credential(tenant, credential_id)
     if ActionForm().validate_on_submit() and attempt(
             lambda: tenants.revoke_credential(db(), credential.username)).ok:
         flash(f"Credential {credential.username} revoked.", "success")
@@ -148,9 +141,7 @@ def add_webhook(tenant_id: int) -> ResponseReturnValue:
 @bp.route("/<int:tenant_id>/webhooks/<int:webhook_id>/remove", methods=["POST"])
 def remove_webhook(tenant_id: int, webhook_id: int) -> ResponseReturnValue:
     tenant = visible_tenant(tenant_id)
-    webhook = db().get(Webhook, webhook_id)
-    if webhook is None or webhook.tenant_id != tenant.id:
-        abort(404)
+    webhook = tenant_webhook(tenant, webhook_id)
     if ActionForm().validate_on_submit():
         webhooks.remove_webhook(db(), webhook.id)
         flash("Webhook removed.", "success")

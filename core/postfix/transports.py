@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.models import PoolIp
+from core.states import PoolIpState
 
 ROUTE_HEADER = "X-Mailrelay-Route"
 DEFAULT_TRANSPORT = "out_default"
@@ -47,6 +48,7 @@ def transport_name(address: str) -> str:
 
 def delivery_transports(session: Session) -> list[Transport]:
     return [
-        Transport(transport_name(ip.address), "" if ip.state == "removed" else ip.address, ip.helo_name)
+        Transport(transport_name(ip.address), "" if ip.state == PoolIpState.REMOVED else ip.address,
+                  ip.helo_name)
         for ip in session.scalars(select(PoolIp).order_by(PoolIp.address))
     ]
