@@ -59,9 +59,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     settings: Settings = options.pop("RELAY_SETTINGS", None) or load_settings(
         Path(options.pop("RELAY_CONFIG_PATH")) if options.get("RELAY_CONFIG_PATH") else None)
     app = Flask(__name__)
-    box = SecretBox.from_file(settings.effective_encryption_key_file)
+    secret_box = SecretBox.from_file(settings.effective_encryption_key_file)
     app.config.update(
-        SECRET_KEY=box.derived_key("panel sessions"),
+        SECRET_KEY=secret_box.derived_key("panel sessions"),
         SESSION_COOKIE_NAME="relay_session",
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SECURE=settings.panel.secure_cookies,
@@ -75,7 +75,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         settings=settings,
         engine=make_engine(settings.effective_database_url),
         login_guard=AuthFailureGuard(settings.panel.login_failures),
-        secret_box=box,
+        secret_box=secret_box,
         transports_changed=functools.partial(rerender_postfix, settings),
     )
     if settings.panel.behind_proxy:

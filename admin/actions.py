@@ -1,4 +1,4 @@
-"""Running a change a form asked for: a refusal (RelayError) becomes a message, and nothing is kept."""
+"""Running a change a form asked for: a refusal (MailrelayError) becomes a message, and nothing is kept."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Generic, TypeVar
 from flask import flash
 
 from admin.database import db
-from core.errors import RelayError
+from core.errors import MailrelayError
 
 T = TypeVar("T")
 
@@ -24,7 +24,7 @@ def attempt(action: Callable[[], T]) -> Outcome[T]:
     try:
         value = action()
         db().flush()
-    except RelayError as exc:
+    except MailrelayError as exc:
         db().rollback()
         flash(str(exc), "error")
         return Outcome(False)

@@ -6,29 +6,29 @@ Only the edges (SMTP replies, CLI exit codes) turn these into protocol answers.
 from __future__ import annotations
 
 
-class RelayError(Exception):
+class MailrelayError(Exception):
     """Base of every error the relay raises on purpose."""
 
     temporary: bool = False
 
 
-class ConfigError(RelayError):
+class ConfigError(MailrelayError):
     """A setting is wrong or missing; the message names the setting."""
 
 
-class NotFoundError(RelayError):
+class NotFoundError(MailrelayError):
     """A tenant, credential or domain named by an operator does not exist."""
 
 
-class ConflictError(RelayError):
+class ConflictError(MailrelayError):
     """The thing an operator asked to create exists already."""
 
 
-class InvalidInputError(RelayError):
+class InvalidInputError(MailrelayError):
     """An operator's input is malformed (a tenant name, a domain)."""
 
 
-class PostfixError(RelayError):
+class PostfixError(MailrelayError):
     """Postfix could not be configured, checked, started or reached."""
 
     temporary = True

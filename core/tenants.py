@@ -91,7 +91,7 @@ def revoke_credential(session: Session, username: str) -> None:
     bump_directory_version(session)
 
 
-def add_domain(session: Session, box: SecretBox, tenant_name: str, domain_name: str,
+def add_domain(session: Session, secret_box: SecretBox, tenant_name: str, domain_name: str,
                algorithm: str = "rsa") -> SendingDomain:
     tenant = get_tenant(session, tenant_name)
     name = normalize_domain(domain_name)
@@ -105,7 +105,7 @@ def add_domain(session: Session, box: SecretBox, tenant_name: str, domain_name: 
     domain.dkim_keys.append(DkimKey(
         selector=default_selector(algorithm),
         algorithm=key.algorithm,
-        private_key_encrypted=box.encrypt(key.private_pem),
+        private_key_encrypted=secret_box.encrypt(key.private_pem),
         public_key_b64=key.public_b64,
     ))
     session.add(domain)
@@ -170,7 +170,7 @@ def mark_verified_by_operator(session: Session, domain: SendingDomain) -> None:
                             {k.selector for k in domain.dkim_keys if k.state == DkimKeyState.PENDING})
 
 
-def add_dkim_key(session: Session, box: SecretBox, domain_name: str, algorithm: str) -> DkimKey:
+def add_dkim_key(session: Session, secret_box: SecretBox, domain_name: str, algorithm: str) -> DkimKey:
     """A new key for rotation (or a second algorithm). It signs only once its record is seen in DNS."""
     domain = get_domain(session, domain_name)
     taken = {k.selector for k in domain.dkim_keys}
@@ -178,7 +178,7 @@ def add_dkim_key(session: Session, box: SecretBox, domain_name: str, algorithm: 
     selector = next(s for s in (base, *(f"{base}{n}" for n in range(2, 100))) if s not in taken)
     generated = generate_key(algorithm)
     key = DkimKey(selector=selector, algorithm=generated.algorithm, state=DkimKeyState.PENDING,
-                  private_key_encrypted=box.encrypt(generated.private_pem),
+                  private_key_encrypted=secret_box.encrypt(generated.private_pem),
                   public_key_b64=generated.public_b64)
     domain.dkim_keys.append(key)
     session.flush()

@@ -23,13 +23,13 @@ from core.tenants import get_tenant
 from core.webhook_targets import allowed_networks, check_target
 
 
-def add_webhook(session: Session, box: SecretBox, settings: WebhookSettings, tenant_name: str,
+def add_webhook(session: Session, secret_box: SecretBox, settings: WebhookSettings, tenant_name: str,
                 url: str) -> tuple[Webhook, str]:
     """The new webhook and its signing secret, which is shown only now."""
     check_target(url, allowed_networks(settings.allow_networks))
     secret = secrets.token_urlsafe(32)
     webhook = Webhook(tenant=get_tenant(session, tenant_name), url=url,
-                      secret_encrypted=box.encrypt(secret.encode()))
+                      secret_encrypted=secret_box.encrypt(secret.encode()))
     session.add(webhook)
     session.flush()
     return webhook, secret

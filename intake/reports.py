@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from core import suppressions
 from core.bounces.model import ReportResult
-from core.errors import RelayError
+from core.errors import MailrelayError
 from core.events import MessageKeys, record_event
 from core.models import AcceptedMessage, Report
 from core.verp import parse_verp
@@ -34,7 +34,7 @@ SUPPRESSING_KINDS = {"hard": "hard_bounce", "complaint": "complaint"}
 MAX_KEPT_REPORT = 256 * 1024
 
 
-class NotRecordedYet(RelayError):
+class NotRecordedYet(MailrelayError):
     """A genuine tag names a message the database has no record of: not written yet, or gone."""
 
 

@@ -67,8 +67,8 @@ async def serve_lmtp(handler: object, path: Path, hostname: str, **options: Any)
 
 async def serve(settings: Settings, stop: asyncio.Event) -> None:
     engine = make_engine(settings.effective_database_url)
-    box = SecretBox.from_file(settings.effective_encryption_key_file)
-    handler = ReportHandler(engine, box.derived_key("verp"), settings.bounce_domain, settings.hostname,
+    secret_box = SecretBox.from_file(settings.effective_encryption_key_file)
+    handler = ReportHandler(engine, secret_box.derived_key("verp"), settings.bounce_domain, settings.hostname,
                             settings.feedback_domain)
     inbound = settings.postfix.inbound_address
     simulator_handler = SimulatorHandler(SimulatorDomain(settings.simulator_domain),
@@ -82,7 +82,7 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
     instance = PostfixInstance(settings)
     tailer = LogTailer(engine, instance.log_file, settings.hostname,
                        instance.queue(through_helper=False).queue_ids)
-    sender = WebhookSender(engine, box, settings.webhooks)
+    sender = WebhookSender(engine, secret_box, settings.webhooks)
     guard_now = functools.partial(guard_reputation, engine, settings)
     tasks = [asyncio.create_task(keep_polling("reading the Postfix log", tailer.poll)),
              asyncio.create_task(keep_polling("sending webhooks", sender.poll)),

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from core.config import WebhookSettings
 from core.db import session_scope
-from core.errors import RelayError
+from core.errors import MailrelayError
 from core.models import Event, Webhook, WebhookDelivery, utcnow
 from core.secretbox import SecretBox
 from core.webhook_targets import TargetRefused, allowed_networks, post
@@ -29,9 +29,9 @@ MAX_PAUSE_SECONDS = 3600.0
 
 
 class WebhookSender:
-    def __init__(self, engine: Engine, box: SecretBox, settings: WebhookSettings) -> None:
+    def __init__(self, engine: Engine, secret_box: SecretBox, settings: WebhookSettings) -> None:
         self._engine = engine
-        self._box = box
+        self._secret_box = secret_box
         self._settings = settings
         self._allowed = allowed_networks(settings.allow_networks)
 
@@ -62,13 +62,13 @@ class WebhookSender:
     def _post(self, webhook: Webhook, body: bytes) -> str:
         """'' on a 2xx answer, else what went wrong."""
         timestamp = str(int(time.time()))
-        secret = self._box.decrypt(webhook.secret_encrypted).decode()
+        secret = self._secret_box.decrypt(webhook.secret_encrypted).decode()
         headers = {"Content-Type": "application/json", "User-Agent": "mailrelay-webhooks",
                    "X-Mailrelay-Timestamp": timestamp,
                    "X-Mailrelay-Signature": signature(secret, timestamp, body)}
         try:
             status = post(webhook.url, body, headers, self._settings.timeout_seconds, self._allowed)
-        except (TargetRefused, RelayError, OSError, http.client.HTTPException, ValueError) as exc:
+        except (TargetRefused, MailrelayError, OSError, http.client.HTTPException, ValueError) as exc:
             return str(exc)[:500]
         if 300 <= status < 400:
             return f"HTTP {status} (redirects are not followed)"

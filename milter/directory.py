@@ -68,9 +68,9 @@ class MilterSnapshot:
 
 
 class MilterDirectory(SnapshotCache[MilterSnapshot]):
-    def __init__(self, engine: Engine, settings: Settings, box: SecretBox) -> None:
+    def __init__(self, engine: Engine, settings: Settings, secret_box: SecretBox) -> None:
         self._settings = settings
-        self._box = box
+        self._secret_box = secret_box
         super().__init__(engine, self._load_snapshot, settings.directory_loaded_file("milter"))
 
     def _load_snapshot(self, engine: Engine) -> MilterSnapshot:
@@ -104,7 +104,7 @@ class MilterDirectory(SnapshotCache[MilterSnapshot]):
         return MilterSnapshot(version, tenants, domains, pool_entries)
 
     def _signing_key(self, domain: str, selector: str, encrypted_pem: str) -> SigningKey:
-        return SigningKey.from_pem(domain, selector, self._box.decrypt(encrypted_pem))
+        return SigningKey.from_pem(domain, selector, self._secret_box.decrypt(encrypted_pem))
 
     def tenant(self, name: str) -> TenantEntry | None:
         return self.snapshot.tenants.get(name)

@@ -54,7 +54,7 @@ def _first_value(headers: list[tuple[bytes, bytes]], name: bytes) -> str:
 SIMULATOR_ROUTE = "simulator"
 
 
-class RelayPolicy:
+class MilterPolicy:
     def __init__(self, directory: MilterDirectory, throttle: Throttle, router: Router, verp_key: bytes,
                  bounce_domain: str, accepted: AcceptedRecorder, simulator: SimulatorDomain,
                  clock: Callable[[], float] = time.time) -> None:

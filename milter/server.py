@@ -18,7 +18,7 @@ from core.simulator import SimulatorDomain
 from core.unix_sockets import give_to_postfix, prepare_socket_path
 from milter.accepted_record import AcceptedRecorder
 from milter.directory import MilterDirectory
-from milter.policy import RelayPolicy
+from milter.policy import MilterPolicy
 from milter.protocol.session import MilterSession
 from milter.routing import Router
 from milter.throttle import Throttle, ThrottleStore
@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 STOP_GRACE_SECONDS = 10.0
 
 
-async def start_listener(settings: Settings, policy: RelayPolicy) -> asyncio.Server:
+async def start_listener(settings: Settings, policy: MilterPolicy) -> asyncio.Server:
     async def serve_connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await MilterSession(reader, writer, policy).run()
 
@@ -53,13 +53,13 @@ def make_store(settings: Settings) -> ThrottleStore:
 
 async def serve(settings: Settings, stop: asyncio.Event) -> None:
     engine = make_engine(settings.effective_database_url)
-    box = SecretBox.from_file(settings.effective_encryption_key_file)
-    directory = MilterDirectory(engine, settings, box)
+    secret_box = SecretBox.from_file(settings.effective_encryption_key_file)
+    directory = MilterDirectory(engine, settings, secret_box)
     store = make_store(settings)
     accepted = AcceptedRecorder(engine)
     router = Router(directory, store, settings.delivery_profiles)
-    policy = RelayPolicy(directory, Throttle(store), router, box.derived_key("verp"), settings.bounce_domain,
-                         accepted, SimulatorDomain(settings.simulator_domain))
+    policy = MilterPolicy(directory, Throttle(store), router, secret_box.derived_key("verp"),
+                          settings.bounce_domain, accepted, SimulatorDomain(settings.simulator_domain))
     server = await start_listener(settings, policy)
     tasks = [asyncio.create_task(directory.keep_fresh())]
     if isinstance(store, MemoryThrottleStore):

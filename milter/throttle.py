@@ -36,16 +36,18 @@ class Window:
 
 
 class ThrottleStore(Protocol):
-    async def take(self, tenant: str, windows: list[Window], now: float) -> Window | None:
+    """Counters per subject: a tenant's (its limits), or a pool address's (its warm-up cap)."""
+
+    async def take(self, subject: str, windows: list[Window], now: float) -> Window | None:
         """Count one message in every window, unless one is full: then count none, return it."""
 
-    async def count(self, tenant: str, window: Window, now: float) -> int:
+    async def count(self, subject: str, window: Window, now: float) -> int:
         """What the window holds now."""
 
-    async def hold_connection(self, tenant: str, connection: str, limit: int, now: float) -> bool:
+    async def hold_connection(self, subject: str, connection: str, limit: int, now: float) -> bool:
         """Whether this connection may send: it holds, or now gets, one of `limit` slots."""
 
-    async def release_connection(self, tenant: str, connection: str) -> None: ...
+    async def release_connection(self, subject: str, connection: str) -> None: ...
 
     async def close(self) -> None: ...
 

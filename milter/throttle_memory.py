@@ -25,7 +25,7 @@ _SAVED_WINDOWS = frozenset(w.name for w in WINDOWS if w.window_seconds > 1)
 class MemoryThrottleStore:
     def __init__(self, state_file: Path) -> None:
         self._state_file = state_file
-        # (tenant, window name, window index) -> messages counted
+        # (subject, window name, window index) -> messages counted
         self._counts: dict[tuple[str, str, int], int] = {}
         self._connections: dict[str, dict[str, float]] = {}
         self._dirty = False
@@ -39,9 +39,9 @@ class MemoryThrottleStore:
         except (OSError, ValueError) as exc:
             log.warning("throttle counters in %s unreadable (%s); starting from zero", self._state_file, exc)
             return
-        for tenant, name, index, count in saved.get("counts", []):
+        for subject, name, index, count in saved.get("counts", []):
             if name in _SAVED_WINDOWS:
-                self._counts[(str(tenant), str(name), int(index))] = int(count)
+                self._counts[(str(subject), str(name), int(index))] = int(count)
 
     def save(self) -> None:
         counts = [[t, n, i, c] for (t, n, i), c in self._counts.items() if n in _SAVED_WINDOWS]
@@ -60,8 +60,8 @@ class MemoryThrottleStore:
         for key in stale:
             del self._counts[key]
 
-    async def take(self, tenant: str, windows: list[Window], now: float) -> Window | None:
-        keys = [(tenant, w.name, w.index(now)) for w in windows]
+    async def take(self, subject: str, windows: list[Window], now: float) -> Window | None:
+        keys = [(subject, w.name, w.index(now)) for w in windows]
         for window, key in zip(windows, keys, strict=True):
             if self._counts.get(key, 0) >= window.limit:
                 return window
@@ -74,11 +74,11 @@ class MemoryThrottleStore:
         self._dirty = True
         return None
 
-    async def count(self, tenant: str, window: Window, now: float) -> int:
-        return self._counts.get((tenant, window.name, window.index(now)), 0)
+    async def count(self, subject: str, window: Window, now: float) -> int:
+        return self._counts.get((subject, window.name, window.index(now)), 0)
 
-    async def hold_connection(self, tenant: str, connection: str, limit: int, now: float) -> bool:
-        leases = self._connections.setdefault(tenant, {})
+    async def hold_connection(self, subject: str, connection: str, limit: int, now: float) -> bool:
+        leases = self._connections.setdefault(subject, {})
         for other, expires in list(leases.items()):
             if expires <= now:
                 del leases[other]
@@ -87,8 +87,8 @@ class MemoryThrottleStore:
         leases[connection] = now + CONNECTION_LEASE_SECONDS
         return True
 
-    async def release_connection(self, tenant: str, connection: str) -> None:
-        self._connections.get(tenant, {}).pop(connection, None)
+    async def release_connection(self, subject: str, connection: str) -> None:
+        self._connections.get(subject, {}).pop(connection, None)
 
     async def close(self) -> None:
         self.save()

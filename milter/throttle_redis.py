@@ -34,9 +34,9 @@ return 1
 """
 
 
-def _key(tenant: str, *parts: object) -> str:
-    # The {tenant} hash tag keeps one tenant's keys in one cluster slot, as scripts need.
-    return ":".join(["mailrelay", "{" + tenant + "}", *map(str, parts)])
+def _key(subject: str, *parts: object) -> str:
+    # The {subject} hash tag keeps one subject's keys in one cluster slot, as scripts need.
+    return ":".join(["mailrelay", "{" + subject + "}", *map(str, parts)])
 
 
 class RedisThrottleStore:
@@ -46,25 +46,25 @@ class RedisThrottleStore:
         self._take: Any = self._redis.register_script(_TAKE)
         self._hold: Any = self._redis.register_script(_HOLD)
 
-    async def take(self, tenant: str, windows: list[Window], now: float) -> Window | None:
+    async def take(self, subject: str, windows: list[Window], now: float) -> Window | None:
         if not windows:
             return None
-        keys = [_key(tenant, w.name, w.index(now)) for w in windows]
+        keys = [_key(subject, w.name, w.index(now)) for w in windows]
         ttls = [int(w.ends_at(now) - now) + 1 for w in windows]
         full = int(await self._take(keys=keys, args=[w.limit for w in windows] + ttls))
         return None if full == 0 else windows[full - 1]
 
-    async def count(self, tenant: str, window: Window, now: float) -> int:
-        return int(await self._redis.get(_key(tenant, window.name, window.index(now))) or 0)
+    async def count(self, subject: str, window: Window, now: float) -> int:
+        return int(await self._redis.get(_key(subject, window.name, window.index(now))) or 0)
 
-    async def hold_connection(self, tenant: str, connection: str, limit: int, now: float) -> bool:
+    async def hold_connection(self, subject: str, connection: str, limit: int, now: float) -> bool:
         member = f"{self._box_id}:{connection}"
-        held = await self._hold(keys=[_key(tenant, "connections")],
+        held = await self._hold(keys=[_key(subject, "connections")],
                                 args=[member, limit, now, CONNECTION_LEASE_SECONDS])
         return bool(held)
 
-    async def release_connection(self, tenant: str, connection: str) -> None:
-        await self._redis.zrem(_key(tenant, "connections"), f"{self._box_id}:{connection}")
+    async def release_connection(self, subject: str, connection: str) -> None:
+        await self._redis.zrem(_key(subject, "connections"), f"{self._box_id}:{connection}")
 
     async def close(self) -> None:
         await self._redis.aclose()

@@ -14,7 +14,7 @@ from core import panel_users, reputation, suppressions, tenants, webhooks
 from core.config import Settings, load_settings
 from core.db import directory_version, make_engine, migrate, schema_revision
 from core.dns_records import format_records, records_for_domain
-from core.errors import RelayError
+from core.errors import MailrelayError
 from core.events import recent_events
 from core.limits import LIMITS
 from core.postfix.instance import PostfixInstance
@@ -118,8 +118,8 @@ _UNCHANGED = object()
 
 @session_command
 def cmd_domain_add(settings: Settings, session: Session, args: argparse.Namespace) -> int:
-    box = SecretBox.from_file(settings.effective_encryption_key_file)
-    domain = tenants.add_domain(session, box, args.tenant, args.domain, args.algorithm)
+    secret_box = SecretBox.from_file(settings.effective_encryption_key_file)
+    domain = tenants.add_domain(session, secret_box, args.tenant, args.domain, args.algorithm)
     print(f"domain {domain.name} added for tenant {args.tenant}. Publish these records,"
           f" then run: relayctl domain verify {domain.name}\n")
     print(format_records(records_for_domain(settings, domain.name, domain.dkim_keys)))
@@ -154,8 +154,8 @@ def cmd_domain_verify(settings: Settings, session: Session, args: argparse.Names
 
 @session_command
 def cmd_domain_add_key(settings: Settings, session: Session, args: argparse.Namespace) -> int:
-    box = SecretBox.from_file(settings.effective_encryption_key_file)
-    key = tenants.add_dkim_key(session, box, args.domain, args.algorithm)
+    secret_box = SecretBox.from_file(settings.effective_encryption_key_file)
+    key = tenants.add_dkim_key(session, secret_box, args.domain, args.algorithm)
     domain = tenants.get_domain(session, args.domain)
     print(f"new {key.algorithm} key {key.selector} for {domain.name}: it signs once its record is "
           f"published and `relayctl domain verify {domain.name}` has seen it; the key it replaces "
@@ -215,8 +215,8 @@ def cmd_suppression_list(settings: Settings, session: Session, args: argparse.Na
 
 @session_command
 def cmd_webhook_add(settings: Settings, session: Session, args: argparse.Namespace) -> int:
-    box = SecretBox.from_file(settings.effective_encryption_key_file)
-    hook, secret = webhooks.add_webhook(session, box, settings.webhooks, args.tenant, args.url)
+    secret_box = SecretBox.from_file(settings.effective_encryption_key_file)
+    hook, secret = webhooks.add_webhook(session, secret_box, settings.webhooks, args.tenant, args.url)
     print(f"webhook {hook.id} for {args.tenant}: {hook.url}")
     print(f"signing secret: {secret}")
     print("The secret is shown only now; requests carry X-Mailrelay-Signature: sha256=HMAC(secret, "
@@ -427,7 +427,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = load_settings(args.config)
         code: int = args.func(settings, args)
         return code
-    except RelayError as exc:
+    except MailrelayError as exc:
         print(f"relayctl: {exc}", file=sys.stderr)
         return 2
 

@@ -4,6 +4,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.support.dns_server import LoopbackDns
 from tests.support.sink import Sink
 
 
@@ -14,3 +15,12 @@ def sink() -> Iterator[Sink]:
     sink.start()
     yield sink
     sink.stop()
+
+
+@pytest.fixture(scope="module")
+def dns() -> Iterator[LoopbackDns]:
+    """An authoritative DNS server on loopback, one per test module; records are added by the tests."""
+    server = LoopbackDns()
+    server.start()
+    yield server
+    server.stop()

@@ -19,14 +19,14 @@ from werkzeug.exceptions import HTTPException
 from admin.api.schemas import ID, Param, Schema
 from admin.api_auth import bearer_user
 from admin.database import db
-from core.errors import ConflictError, InvalidInputError, NotFoundError, PostfixError, RelayError
+from core.errors import ConflictError, InvalidInputError, MailrelayError, NotFoundError, PostfixError
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 ERROR_TEXTS = {400: "The request is malformed", 401: "No valid API token", 403: "Admins only",
                404: "Not found, or not yours", 409: "It exists already", 413: "The body is too large",
                422: "Well-formed but refused; the error says why", 503: "Postfix could not be reached"}
-_REFUSALS: tuple[tuple[type[RelayError], int], ...] = (
+_REFUSALS: tuple[tuple[type[MailrelayError], int], ...] = (
     (NotFoundError, 404), (ConflictError, 409), (InvalidInputError, 422), (PostfixError, 503))
 _PATH_PARAM = re.compile(r"{(\w+)}")
 
@@ -161,7 +161,7 @@ def _call(op: Operation, values: dict[str, str]) -> ResponseReturnValue:
     except ApiError as exc:
         db().rollback()
         return error_response(exc.status, str(exc))
-    except RelayError as exc:
+    except MailrelayError as exc:
         db().rollback()
         status = next((code for kind, code in _REFUSALS if isinstance(exc, kind)), 422)
         return error_response(status, str(exc))

@@ -20,7 +20,7 @@ from core.models import EventCount, Suppression, Tenant, WebhookDelivery
 bp = Blueprint("metrics", __name__)
 
 
-class RelayCollector(Collector):
+class MailrelayCollector(Collector):
     def __init__(self, session: Session, context: PanelContext) -> None:
         self._session = session
         self._context = context
@@ -53,5 +53,5 @@ def metrics() -> ResponseReturnValue:
     if bearer_user().role != "admin":
         abort(403)
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(RelayCollector(db(), panel()))
+    registry.register(MailrelayCollector(db(), panel()))
     return Response(generate_latest(registry), mimetype="text/plain; version=0.0.4")

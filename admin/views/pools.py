@@ -11,7 +11,7 @@ from admin.database import db
 from admin.forms import ActionForm, PauseIpForm, PoolForm, PoolIpForm, WeightForm
 from admin.use_cases import pool_address, pool_by_id, transports_changed
 from core import pools
-from core.errors import RelayError
+from core.errors import MailrelayError
 from core.models import IpPool, Tenant, utcnow
 
 bp = Blueprint("pools", __name__, url_prefix="/pools")
@@ -39,7 +39,7 @@ def index() -> ResponseReturnValue:
 def _transports_changed() -> None:
     try:
         transports_changed()
-    except RelayError as exc:
+    except MailrelayError as exc:
         flash(f"Saved, but Postfix was not reconfigured: {exc}. Run `relayctl init` on the box.", "error")
 
 

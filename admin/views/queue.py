@@ -7,7 +7,7 @@ from flask.typing import ResponseReturnValue
 
 from admin.context import panel
 from admin.forms import ActionForm, QueueActionForm
-from core.errors import RelayError
+from core.errors import MailrelayError
 from core.postfix.queue import QueuedMessage
 
 bp = Blueprint("queue", __name__, url_prefix="/queue")
@@ -19,7 +19,7 @@ def index() -> ResponseReturnValue:
     error = ""
     try:
         messages = panel().queue.messages()
-    except RelayError as exc:
+    except MailrelayError as exc:
         error = str(exc)
     if search := request.args.get("q", "").strip().lower():
         messages = [m for m in messages if search in m.queue_id.lower() or search in m.sender.lower()
@@ -36,7 +36,7 @@ def act() -> ResponseReturnValue:
         try:
             panel().queue.act(form.action.data or "", queue_ids)
             flash(f"{form.action.data}: {len(queue_ids)} message(s).", "success")
-        except RelayError as exc:
+        except MailrelayError as exc:
             flash(str(exc), "error")
     return redirect(url_for(".index"))
 
@@ -47,6 +47,6 @@ def flush() -> ResponseReturnValue:
         try:
             panel().queue.flush()
             flash("Postfix is retrying the deferred mail now.", "success")
-        except RelayError as exc:
+        except MailrelayError as exc:
             flash(str(exc), "error")
     return redirect(url_for(".index"))

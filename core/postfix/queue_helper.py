@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
-from core.errors import InvalidInputError, PostfixError, RelayError
+from core.errors import InvalidInputError, MailrelayError, PostfixError
 
 REQUEST_LIMIT = 64 * 1024  # 1000 ids of at most 20 characters fit with room to spare
 TIMEOUT_SECONDS = 90.0
@@ -61,7 +61,7 @@ def serve_queue_request(requests: IO[bytes], answers: IO[bytes],
         reply = {"error": "a request is one line of JSON", "invalid": True}
     except InvalidInputError as exc:
         reply = {"error": str(exc), "invalid": True}
-    except RelayError as exc:
+    except MailrelayError as exc:
         reply = {"error": str(exc)}
     answers.write(json.dumps(reply).encode() + b"\n")
     answers.flush()

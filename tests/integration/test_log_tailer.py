@@ -6,24 +6,15 @@ import signal
 import subprocess
 import time
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from sqlalchemy import delete
 
 from core.db import make_engine
 from core.events import recent_events
 from core.models import Event, Tenant
 from intake.log_tailer import SETTLE_SECONDS, LogTailer
-from tests.support.box import DOMAIN, TENANT, Box, message, running_box
-from tests.support.sink import Sink
-
-
-@pytest.fixture(scope="module")
-def box(sink: Sink) -> Iterator[Box]:
-    with running_box(sink) as box:
-        yield box
+from tests.support.box import DOMAIN, TENANT, Box, message
 
 
 def send(box: Box, subjects: list[str]) -> list[str]:

@@ -33,13 +33,6 @@ VERIFIER = Path(__file__).resolve().parents[1] / "support" / "dkim_verify.pl"
 NODEMAILER = Path(__file__).resolve().parents[1] / "support" / "nodemailer" / "send.js"
 
 
-@pytest.fixture(scope="module")
-def dns() -> Iterator[LoopbackDns]:
-    server = LoopbackDns()
-    server.start()
-    yield server
-    server.stop()
-
 
 @pytest.fixture(scope="module")
 def box(sink: Sink, dns: LoopbackDns) -> Iterator[Box]:

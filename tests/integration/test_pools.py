@@ -3,26 +3,17 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
-
-import pytest
 
 from core import tenants
 from milter.policy import NO_ROUTE
 from relayctl.cli import main as relayctl
-from tests.support.box import DOMAIN, Box, message, running_box
-from tests.support.sink import Received, Sink
+from tests.support.box import DOMAIN, Box, message
+from tests.support.sink import Received
 from tests.support.waiting import eventually
 
 WEIGHTS = {"127.0.0.2": 1, "127.0.0.3": 2, "127.0.0.4": 3}
 # Chi-square with 2 degrees of freedom: exceeded by chance once in a thousand runs.
 CHI_SQUARE_LIMIT = 13.8
-
-
-@pytest.fixture(scope="module")
-def box(sink: Sink) -> Iterator[Box]:
-    with running_box(sink) as box:
-        yield box
 
 
 def ctl(box: Box, *args: str) -> None:

@@ -8,10 +8,8 @@ import signal
 import subprocess
 import sys
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 import yaml
 
 from tests.support.box import REPO, box_config, box_root, reset_postgres, wait_for_port
@@ -21,13 +19,6 @@ from tests.support.waiting import eventually
 
 RECORD = re.compile(r'^(\S+)\. IN (TXT|CNAME) (.+)$')
 
-
-@pytest.fixture
-def dns() -> Iterator[LoopbackDns]:
-    server = LoopbackDns()
-    server.start()
-    yield server
-    server.stop()
 
 
 def relayctl(config: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

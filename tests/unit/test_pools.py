@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -18,14 +17,6 @@ from core.ip_checks import check_ip
 from core.models import utcnow
 from core.postfix.transports import delivery_transports
 from tests.support.dns_server import LoopbackDns
-
-
-@pytest.fixture
-def dns() -> Iterator[LoopbackDns]:
-    server = LoopbackDns()
-    server.start()
-    yield server
-    server.stop()
 
 
 def test_addresses_are_validated_and_transports_stay_for_removed_ones(engine: Engine) -> None:
