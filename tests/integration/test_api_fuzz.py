@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from core.models import Event
 from tests.support.box import DOMAIN, REPO, Box, message, running_box, wait_for_port
 from tests.support.dns_server import LoopbackDns
 from tests.support.sink import Sink
+from tests.support.waiting import eventually
 
 SCHEMATHESIS = Path(sys.executable).parent / "schemathesis"
 
@@ -45,14 +45,11 @@ def a_bounce(box: Box) -> tuple[int, str]:
     """Send to the simulator's bounce@ and wait for the bounce: its event id and message ref."""
     with box.client() as client:
         client.sendmail(f"app@{DOMAIN}", [f"bounce@{box.settings.simulator_domain}"], message("fuzz seed"))
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
+    def bounced() -> tuple[int, str] | None:
         with box.db_session() as session:
             event = session.scalar(select(Event).where(Event.kind == "bounced"))
-            if event is not None and event.message_ref:
-                return event.id, event.message_ref
-        time.sleep(0.5)
-    raise AssertionError("the simulator's bounce never came back")
+            return (event.id, event.message_ref) if event is not None and event.message_ref else None
+    return eventually(bounced, "the simulator's bounce", timeout=60, every=0.5)
 
 
 def fuzz_config(box: Box) -> Path:

@@ -32,6 +32,7 @@ from tests.provisioning.conftest import (
 )
 from tests.support.dns_server import LoopbackDns
 from tests.support.nspawn import GATEWAY, SUBNET, DebianBox, Lan, debian_boxes
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.timeout(1800)  # booting and provisioning take minutes
 
@@ -104,13 +105,7 @@ def _dkim_record(box: DebianBox) -> tuple[str, str]:
 
 
 def _wait_for_message(folder: Path, timeout: float = 120) -> Path:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = sorted(folder.glob("*.eml"))
-        if found:
-            return found[0]
-        time.sleep(1)
-    raise AssertionError("the fake MX received nothing")
+    return eventually(lambda: sorted(folder.glob("*.eml")), "message at the fake MX", timeout, every=1.0)[0]
 
 
 @pytest.fixture(scope="module")
@@ -178,10 +173,8 @@ def test_the_panel_holds_and_deletes_queued_mail_through_the_root_helper(
     network, box, _workdir = provisioned
     sent = swaks(network, RELAY, credential, "held")
     assert sent.returncode == 0, sent.stdout + sent.stderr
-    deadline = time.monotonic() + 60
-    while not (deferred := [q for q, name in _queued(box).items() if name == "deferred"]):
-        assert time.monotonic() < deadline, _queued(box)
-        time.sleep(1)
+    deferred = eventually(lambda: [q for q, name in _queued(box).items() if name == "deferred"],
+                          "deferred message in the box's queue", timeout=60, every=1.0)
     box.ssh("RELAY_PANEL_PASSWORD=operator-password-1 relayctl user add ops --role admin")
     token = re.findall(r"rlt_\S+", box.ssh("relayctl user token ops --name provisioning-test").stdout)[0]
     listed = _panel_api(box, token, "GET", "/api/v1/queue")
