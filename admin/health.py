@@ -49,7 +49,7 @@ def services(settings: Settings) -> list[Check]:
         milter_ok = _tcp_answers(host, int(port))
     smtp = settings.smtp
     return [
-        Check("Postfix", instance.master_alive(), str(instance.config_dir)),
+        Check("Postfix", instance.is_running(), str(instance.config_dir)),
         Check("Milter", milter_ok, milter),
         Check("Bounce intake", _unix_socket_answers(settings.intake_socket), str(settings.intake_socket)),
         Check("Front-end (587)", _tcp_answers(smtp.listen_address, smtp.submission_port),

@@ -86,7 +86,7 @@ class PostfixWatch:
         if now < self._next_check:
             return
         self._next_check = now + 1.0
-        if self._instance.master_alive():
+        if self._instance.is_running():
             return
         log.error("Postfix's master is not running; starting the instance again")
         try:

@@ -109,7 +109,7 @@ def test_every_service_killed_comes_back_and_every_250_is_delivered(
 
     def back(module: str, old: int) -> bool:
         if module == "postfix":
-            return box.instance.master_alive() and master_pid(box) != old
+            return box.instance.is_running() and master_pid(box) != old
         return child_pid(run, module) not in (None, old)
 
     try:
