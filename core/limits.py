@@ -27,9 +27,8 @@ class Limit:
     # The 451's text: {limit} and {retry}, when the window ends (a UTC datetime).
     refusal: str
 
-    def refusal_text(self, limit: int, now: float) -> str:
-        retry = datetime.fromtimestamp((int(now // self.window_seconds) + 1) * self.window_seconds, UTC) \
-            if self.window_seconds else None
+    def refusal_text(self, limit: int, window_ends_at: float | None = None) -> str:
+        retry = None if window_ends_at is None else datetime.fromtimestamp(window_ends_at, UTC)
         return "451 4.7.1 " + self.refusal.format(limit=limit, retry=retry)
 
 

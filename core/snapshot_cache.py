@@ -60,7 +60,6 @@ class SnapshotCache(Generic[S]):
         return True
 
     def _report(self) -> None:
-        self._loaded_file.parent.mkdir(parents=True, exist_ok=True)
         write_atomically(self._loaded_file, f"{self.snapshot.version}\n".encode())
 
     async def keep_fresh(self, interval: float = POLL_SECONDS) -> None:

@@ -66,9 +66,9 @@ class Throttle:
         now = self._now()
         connections = limits[CONNECTIONS.name]
         if connections > 0 and not await self._store.hold_connection(tenant, connection, connections, now):
-            return CONNECTIONS.refusal_text(connections, now)
+            return CONNECTIONS.refusal_text(connections)
         full = await self._store.take(tenant, _windows(limits), now)
-        return None if full is None else BY_NAME[full.name].refusal_text(full.limit, now)
+        return None if full is None else BY_NAME[full.name].refusal_text(full.limit, full.ends_at(now))
 
     async def connection_closed(self, tenant: str, connection: str) -> None:
         await self._store.release_connection(tenant, connection)
