@@ -6,6 +6,7 @@ import pytest
 
 from core.config import load_settings, settings_from_mapping
 from core.errors import ConfigError
+from core.limits import default_values
 
 
 def test_defaults_serve_a_first_run() -> None:
@@ -52,3 +53,14 @@ def test_broken_yaml_is_an_error(tmp_path: Path) -> None:
     path.write_text("smtp: [unclosed\n")
     with pytest.raises(ConfigError, match="not valid YAML"):
         load_settings(path)
+
+
+def test_limits_are_checked_against_their_definition_and_fill_in_defaults() -> None:
+    settings = settings_from_mapping({"limits": {"per_day": 5}})
+    assert settings.limits == {**default_values(), "per_day": 5}
+    with pytest.raises(ConfigError, match=r"limits\.per_week: no limit named 'per_week'"):
+        settings_from_mapping({"limits": {"per_week": 1}})
+    with pytest.raises(ConfigError, match=r"limits\.per_day: per_day must be 0 \(no limit\) to"):
+        settings_from_mapping({"limits": {"per_day": -1}})
+    with pytest.raises(ConfigError, match=r"limits\.per_day: expected a whole number"):
+        settings_from_mapping({"limits": {"per_day": "many"}})
