@@ -253,6 +253,11 @@ class Settings:
         return self.state_dir / "intake" / "lmtp.sock"
 
     @property
+    def intake_socketmap(self) -> Path:
+        """Where port 25's smtpd asks the intake which return-path domains it takes (intake/socketmap.py)."""
+        return self.state_dir / "intake" / "socketmap.sock"
+
+    @property
     def simulator_socket(self) -> Path:
         """Where Postfix delivers mail for the simulator domain (LMTP)."""
         return self.state_dir / "intake" / "simulator.sock"

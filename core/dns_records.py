@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from core.config import Settings
 from core.dkim_keys import dkim_txt_value
 from core.models import DkimKey
+from core.return_paths import return_path_host
 from core.states import DkimKeyState
 
 
@@ -18,10 +19,6 @@ class DnsRecord:
     value: str
     # Only a required record decides whether the domain may send.
     required: bool
-
-
-def return_path_host(domain: str) -> str:
-    return f"rp.{domain}"
 
 
 def spf_value(settings: Settings) -> str:

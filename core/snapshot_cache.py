@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 # SELECT per service per interval.
 POLL_SECONDS = 1.0
 # The services that serve a snapshot, by the name of their loaded file.
-SERVICES = ("front-end", "milter")
+SERVICES = ("front-end", "milter", "intake")
 
 
 def served_version(loaded_file: Path) -> int | None:

@@ -23,6 +23,7 @@ from core.domain_verify import RecordCheck, check_record, make_resolver
 from core.errors import ConflictError, InvalidInputError, NotFoundError
 from core.models import DkimKey, SendingDomain, SmtpCredential, Tenant, utcnow
 from core.passwords import generate_secret, hash_secret
+from core.return_paths import return_path_domain
 from core.secretbox import SecretBox
 from core.states import DkimKeyState
 
@@ -127,13 +128,13 @@ def record_verification(session: Session, domain: SendingDomain, checks: list[Re
     ok = {purpose: all(c.ok for c in checks if c.record.purpose == purpose)
           for purpose in ("dkim", "spf", "dmarc", "return-path")}
     now = now or utcnow()
-    was_verified = domain.verified_at is not None
+    was_sending_as = (domain.verified_at is not None, return_path_domain(domain))
     domain.dkim_ok, domain.spf_ok = ok["dkim"], ok["spf"]
     domain.dmarc_ok, domain.return_path_ok = ok["dmarc"], ok["return-path"]
     domain.last_checked_at = now
     required_ok = all(c.ok for c in checks if c.record.required)
     domain.verified_at = (domain.verified_at or now) if required_ok else None
-    if was_verified != (domain.verified_at is not None):
+    if was_sending_as != (domain.verified_at is not None, return_path_domain(domain)):
         bump_directory_version(session)
     published = {c.record.name.partition("._domainkey.")[0]
                  for c in checks if c.record.purpose == "dkim" and c.ok}

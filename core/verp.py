@@ -5,6 +5,10 @@ it under a key derived from the box's key file: the address tells nothing about
 the tenant, whom the milter's record of the message names (AcceptedMessage). Some servers lower-case
 return-paths, so the tag uses only lower-case letters and digits and is read
 case-insensitively. A bounce to a tag whose mac does not check out is forged.
+
+The domain is the box's bounce domain, or `rp.<domain>` for a sending domain whose
+return-path record points at the box (core/return_paths.py); the mac alone makes a tag
+authentic, so the domain a report names its tag at plays no part in judging it.
 """
 
 from __future__ import annotations
@@ -41,10 +45,10 @@ def verp_address(key: bytes, bounce_domain: str, message_ref: str) -> str:
     return f"b.{message_ref}.{_mac(key, message_ref)}@{bounce_domain}"
 
 
-def parse_verp(key: bytes, bounce_domain: str, address: str) -> VerpTag | None:
-    """The tag of a return-path on our bounce domain; None when the address is no VERP address."""
-    local, at, domain = address.strip().strip("<>").rpartition("@")
-    if not at or domain.lower() != bounce_domain.lower():
+def parse_verp(key: bytes, address: str) -> VerpTag | None:
+    """The tag of a VERP return-path; None when the address is no VERP address."""
+    local, at, _ = address.strip().strip("<>").rpartition("@")
+    if not at:
         return None
     match = _TAG.fullmatch(local.lower())
     if match is None:
@@ -53,9 +57,8 @@ def parse_verp(key: bytes, bounce_domain: str, address: str) -> VerpTag | None:
     return VerpTag(message_ref, hmac.compare_digest(mac, _mac(key, message_ref)))
 
 
-def return_path_in(text: str, bounce_domain: str) -> str | None:
+def return_path_in(text: str) -> str | None:
     """The first VERP return-path quoted in text (a feedback report's copy of the message
     names it in its Return-Path header); its tag is still to be checked."""
-    found = re.search(r"(?<![\w.])" + _TAG.pattern + "@" + re.escape(bounce_domain) + r"\b", text,
-                      re.IGNORECASE)
+    found = re.search(r"(?<![\w.])" + _TAG.pattern + r"@[a-z0-9.-]+\b", text, re.IGNORECASE)
     return found.group(0).lower() if found else None

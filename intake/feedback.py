@@ -19,8 +19,8 @@ SCANNED = 256 * 1024
 _COPIES = ("message/rfc822", "text/rfc822-headers")
 
 
-def quoted_return_path(raw: bytes, bounce_domain: str) -> str | None:
-    found = return_path_in(raw[:SCANNED].decode("latin-1"), bounce_domain)
+def quoted_return_path(raw: bytes) -> str | None:
+    found = return_path_in(raw[:SCANNED].decode("latin-1"))
     if found is not None:
         return found
     message = email.message_from_bytes(raw[:SCANNED], policy=email.policy.compat32)
@@ -29,7 +29,7 @@ def quoted_return_path(raw: bytes, bounce_domain: str) -> str | None:
             continue
         copy = part.get_payload(decode=True)
         if isinstance(copy, bytes):
-            found = return_path_in(copy.decode("latin-1"), bounce_domain)
+            found = return_path_in(copy.decode("latin-1"))
             if found is not None:
                 return found
     return None

@@ -1,5 +1,6 @@
-"""The LMTP handler: accepts reports for the bounce and feedback domains, answers once per
-recipient. A report to the bounce domain is judged by the VERP tag of its envelope recipient;
+"""The LMTP handler: accepts reports for the bounce, return-path and feedback domains, answers
+once per recipient. A report to a bounce or return-path domain is judged by the VERP tag of its
+envelope recipient;
 one to the feedback domain (a feedback loop's, sent to the address registered with the
 provider) by the tag in the return-path its copy of the message quotes.
 
@@ -20,6 +21,7 @@ from sqlalchemy import Engine
 from core.bounces.model import ReportResult
 from core.bounces.parser import parse_report
 from core.db import session_scope
+from intake.directory import IntakeDirectory
 from intake.feedback import quoted_return_path
 from intake.reports import NotRecordedYet, Outcome, record_report
 
@@ -29,11 +31,11 @@ MAX_SCANNED = 64 * 1024
 
 
 class ReportHandler:
-    def __init__(self, engine: Engine, verp_key: bytes, bounce_domain: str, hostname: str,
+    def __init__(self, engine: Engine, verp_key: bytes, directory: IntakeDirectory, hostname: str,
                  feedback_domain: str) -> None:
         self._engine = engine
         self._verp_key = verp_key
-        self._bounce_domain = bounce_domain.lower()
+        self._directory = directory
         self._feedback_domain = feedback_domain.lower()
         # Postfix's own reports: their outcomes are in its log already (intake.log_tailer).
         self._own_report = re.compile(rb"^Reporting-MTA:\s*dns;\s*" + re.escape(hostname.encode()) + rb"\s*$",
@@ -41,9 +43,8 @@ class ReportHandler:
 
     async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope, address: str,
                           rcpt_options: list[str]) -> str:
-        if address.rpartition("@")[2].lower() not in (self._bounce_domain, self._feedback_domain):
-            return (f"550 5.1.2 This service takes mail for {self._bounce_domain} and "
-                    f"{self._feedback_domain} only")
+        if not self._directory.takes_reports_for(address.rpartition("@")[2]):
+            return "550 5.1.2 This service takes reports for the relay's own domains only"
         envelope.rcpt_tos.append(address)
         return "250 2.1.5 Ok"
 
@@ -72,7 +73,7 @@ class ReportHandler:
     def _record(self, recipient: str, results: list[ReportResult], raw: bytes, own_report: bool) -> Outcome:
         return_path = recipient
         if recipient.rpartition("@")[2].lower() == self._feedback_domain:
-            return_path = quoted_return_path(raw, self._bounce_domain) or recipient
+            return_path = quoted_return_path(raw) or recipient
         with session_scope(self._engine) as db:
-            return record_report(db, self._verp_key, self._bounce_domain, recipient, results, raw, own_report,
+            return record_report(db, self._verp_key, recipient, results, raw, own_report,
                                  return_path=return_path)

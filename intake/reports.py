@@ -63,13 +63,13 @@ def _reported_address(result: ReportResult, accepted: AcceptedMessage) -> str | 
     return None
 
 
-def record_report(session: Session, verp_key: bytes, bounce_domain: str, envelope_recipient: str,
+def record_report(session: Session, verp_key: bytes, envelope_recipient: str,
                   results: list[ReportResult], raw: bytes, own_report: bool = False,
                   return_path: str | None = None) -> Outcome:
     """Record what a report says, and keep the report. For Postfix's own reports (own_report),
     whose outcomes the log tailer records, only the suppressions they call for. return_path:
     the VERP address that names the message, when it is not the envelope recipient."""
-    tag = parse_verp(verp_key, bounce_domain, return_path or envelope_recipient)
+    tag = parse_verp(verp_key, return_path or envelope_recipient)
     accepted = session.get(AcceptedMessage, tag.message_ref) if tag is not None and tag.authentic else None
     if tag is not None and tag.authentic and accepted is None:
         raise NotRecordedYet(f"no record of message {tag.message_ref} yet")

@@ -24,9 +24,11 @@ from core.secretbox import SecretBox
 from core.service import run_until_signalled
 from core.simulator import SimulatorDomain
 from core.unix_sockets import give_to_postfix, prepare_socket_path
+from intake.directory import IntakeDirectory
 from intake.handler import ReportHandler
 from intake.log_tailer import LogTailer
 from intake.simulator import SimulatorHandler
+from intake.socketmap import serve_socketmap
 from intake.webhook_sender import WebhookSender
 
 log = logging.getLogger(__name__)
@@ -68,7 +70,8 @@ async def serve_lmtp(handler: object, path: Path, hostname: str, **options: Any)
 async def serve(settings: Settings, stop: asyncio.Event) -> None:
     engine = make_engine(settings.effective_database_url)
     secret_box = SecretBox.from_file(settings.effective_encryption_key_file)
-    handler = ReportHandler(engine, secret_box.derived_key("verp"), settings.bounce_domain, settings.hostname,
+    directory = IntakeDirectory(engine, settings)
+    handler = ReportHandler(engine, secret_box.derived_key("verp"), directory, settings.hostname,
                             settings.feedback_domain)
     inbound = settings.postfix.inbound_address
     simulator_handler = SimulatorHandler(SimulatorDomain(settings.simulator_domain),
@@ -77,6 +80,7 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
     paths = (settings.intake_socket, settings.simulator_socket)
     listeners = (await serve_lmtp(handler, paths[0], settings.hostname, data_size_limit=0),
                  await serve_lmtp(simulator_handler, paths[1], settings.hostname))
+    socketmap = await serve_socketmap(settings.intake_socketmap, directory.is_return_path_domain)
     log.info("bounce intake listening on %s for %s and %s, mailbox simulator on %s for %s", paths[0],
              settings.bounce_domain, settings.feedback_domain, paths[1], settings.simulator_domain)
     instance = PostfixInstance(settings)
@@ -84,7 +88,8 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
                        instance.queue(through_helper=False).queue_ids)
     sender = WebhookSender(engine, secret_box, settings.webhooks)
     guard_now = functools.partial(guard_reputation, engine, settings)
-    tasks = [asyncio.create_task(keep_polling("reading the Postfix log", tailer.poll)),
+    tasks = [asyncio.create_task(directory.keep_fresh()),
+             asyncio.create_task(keep_polling("reading the Postfix log", tailer.poll)),
              asyncio.create_task(keep_polling("sending webhooks", sender.poll)),
              asyncio.create_task(keep_polling("the reputation guard", guard_now,
                                               REPUTATION_INTERVAL_SECONDS)),
@@ -94,7 +99,7 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
     await stop.wait()
     for task in tasks:
         task.cancel()
-    for listener, path in zip(listeners, paths, strict=True):
+    for listener, path in zip((*listeners, socketmap), (*paths, settings.intake_socketmap), strict=True):
         listener.close()
         await listener.wait_closed()
         path.unlink(missing_ok=True)

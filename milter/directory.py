@@ -14,6 +14,7 @@ from core.config import Settings
 from core.db import directory_version
 from core.models import IpPool, SendingDomain, Tenant
 from core.postfix.transports import transport_name
+from core.return_paths import return_path_domain
 from core.secretbox import SecretBox
 from core.snapshot_cache import SnapshotCache
 from core.states import SENDING_STATUSES, DkimKeyState, PoolIpState
@@ -57,6 +58,8 @@ class DomainEntry:
     tenant: str
     verified: bool
     keys: tuple[SigningKey, ...]
+    # Where the VERP return-path of the domain's mail is (core/return_paths.py); None: the bounce domain.
+    return_path_domain: str | None = None
 
 
 @dataclass(frozen=True)
@@ -100,7 +103,8 @@ class MilterDirectory(SnapshotCache[MilterSnapshot]):
                                 key=lambda k: k.algorithm, reverse=True)
                 keys = tuple(self._signing_key(domain.name, k.selector, k.private_key_encrypted)
                              for k in active)
-                domains[domain.name] = DomainEntry(domain.tenant.name, domain.verified_at is not None, keys)
+                domains[domain.name] = DomainEntry(domain.tenant.name, domain.verified_at is not None, keys,
+                                                   return_path_domain(domain))
         return MilterSnapshot(version, tenants, domains, pool_entries)
 
     def _signing_key(self, domain: str, selector: str, encrypted_pem: str) -> SigningKey:
@@ -112,9 +116,9 @@ class MilterDirectory(SnapshotCache[MilterSnapshot]):
     def pool(self, name: str) -> PoolEntry | None:
         return self.snapshot.pools.get(name)
 
-    def signing_keys(self, tenant: str, domain: str) -> tuple[SigningKey, ...]:
-        """The active keys of a verified domain of this tenant; none for anything else."""
+    def sending_domain(self, tenant: str, domain: str) -> DomainEntry | None:
+        """A verified domain of this tenant; None for anything else."""
         entry = self.snapshot.domains.get(domain.lower())
         if entry is None or not entry.verified or entry.tenant != tenant:
-            return ()
-        return entry.keys
+            return None
+        return entry

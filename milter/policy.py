@@ -83,9 +83,10 @@ class MilterPolicy:
         domains = domains_of_from_values(_from_values(message.headers))
         if not domains:
             return Verdict(reply=BAD_FROM)
-        keys = self._directory.signing_keys(tenant_name, domains[0])
-        if not keys:
+        sending_domain = self._directory.sending_domain(tenant_name, domains[0])
+        if sending_domain is None or not sending_domain.keys:
             return Verdict(reply=NO_SIGNING_KEY)
+        keys = sending_domain.keys
         # Mail for the mailbox simulator takes no outbound route: transport_maps keeps it on the box.
         simulated = all(self._simulator.holds(r) for r in message.recipients)
         transport = (SIMULATOR_ROUTE if simulated
@@ -107,7 +108,8 @@ class MilterPolicy:
         if not simulated:
             modifications.append(AddHeader(ROUTE_HEADER, transport))
         message_ref = new_message_ref()
-        modifications.append(ChangeFrom(verp_address(self._verp_key, self._bounce_domain, message_ref)))
+        return_path_domain = sending_domain.return_path_domain or self._bounce_domain
+        modifications.append(ChangeFrom(verp_address(self._verp_key, return_path_domain, message_ref)))
         self._accepted.record(Accepted(
             at=self._clock(), queue_id=message.macros.get("i", ""), tenant_id=tenant.id,
             message_ref=message_ref, sender=message.sender, recipients=list(message.recipients),

@@ -26,6 +26,7 @@ from core.errors import PostfixError
 from core.fsutil import write_atomically
 from core.postfix.queue import PostfixQueue
 from core.postfix.transports import DEFAULT_TRANSPORT, ROUTE_HEADER, Transport, profile_transport
+from core.return_paths import RETURN_PATH_MAP
 from core.shared_files import shared_dir
 
 TEMPLATES_DIR = shared_dir("postfix-conf")
@@ -79,6 +80,8 @@ class PostfixInstance:
             "bounce_domain": settings.bounce_domain,
             "feedback_domain": settings.feedback_domain,
             "intake_socket": settings.intake_socket,
+            "intake_socketmap": settings.intake_socketmap,
+            "return_path_map": RETURN_PATH_MAP,
             "simulator_domain": settings.simulator_domain,
             "simulator_socket": settings.simulator_socket,
             "inbound_service": self._inbound_service(),

@@ -1,4 +1,4 @@
-"""What comes back: port 25 takes the bounce domain only; reports are judged by their VERP tag."""
+"""What comes back: port 25 takes the box's own domains only; reports are judged by their VERP tag."""
 
 from __future__ import annotations
 
@@ -6,10 +6,12 @@ import smtplib
 
 from sqlalchemy import delete
 
+from core.db import bump_directory_version
 from core.events import recent_events
 from core.models import Event
 from core.secretbox import SecretBox
 from core.suppressions import list_suppressions
+from core.tenants import get_domain
 from core.verp import new_message_ref, verp_address
 from tests.support.box import DOMAIN, TENANT, Box, message
 from tests.support.waiting import eventually
@@ -203,3 +205,39 @@ def test_feedback_loop_reports_are_tied_to_their_message_by_the_quoted_return_pa
     with box.db_session() as session:
         suppressed = {s.address for s in list_suppressions(session, TENANT)}
     assert reader in suppressed and not {"innocent@example.org", "bystander@example.org"} & suppressed
+
+
+def _return_path_seen(box: Box, seen: bool) -> None:
+    """As domain verify records it when rp.<domain> does (not) point at the box."""
+    with box.db_session() as session:
+        get_domain(session, DOMAIN).return_path_ok = seen
+        bump_directory_version(session)
+    box.directory_loaded()
+
+
+def test_a_bounce_to_the_tenants_own_return_path_domain_is_taken_and_suppresses(box: Box) -> None:
+    _return_path_seen(box, True)
+    try:
+        with box.client() as client:
+            client.mail(f"app@{DOMAIN}")
+            client.rcpt("gone@example.org")
+            code, reply = client.data(message("aligned return-path", to="gone@example.org"))
+        assert code == 250, reply
+        received = box.sink.wait_for_subject("aligned return-path")[0]
+        assert received.mail_from.endswith(f"@rp.{DOMAIN}"), received.mail_from
+        with inbound(box) as client:
+            client.ehlo("mx.example.org")
+            assert client.mail("")[0] == 250
+            for elsewhere in ("x@rp.elsewhere.test", f"x@sub.rp.{DOMAIN}", f"x@rp.{DOMAIN}.evil.test"):
+                code, refusal = client.rcpt(elsewhere)
+                assert code == 554 and b"Relay access denied" in refusal, elsewhere
+            assert client.rcpt(received.mail_from)[0] == 250
+            assert client.data(dsn("gone@example.org"))[0] == 250
+        wait_for_event(box, "suppressed", "gone@example.org")
+    finally:
+        _return_path_seen(box, False)
+    with inbound(box) as client:
+        client.ehlo("mx.example.org")
+        client.mail("")
+        code, refusal = client.rcpt(received.mail_from)
+        assert code == 554 and b"Relay access denied" in refusal

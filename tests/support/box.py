@@ -32,7 +32,7 @@ from core.db import directory_version, make_engine, session_scope
 from core.models import AcceptedMessage
 from core.postfix.instance import PostfixInstance
 from core.secretbox import SecretBox
-from core.snapshot_cache import served_version
+from core.snapshot_cache import SERVICES, served_version
 from relayctl.cli import main as relayctl
 from relayctl.send_test import client_tls_context
 from tests.support.sink import Sink, free_port
@@ -163,13 +163,13 @@ class Box:
         eventually(listening, "milter listener")
 
     def directory_loaded(self) -> None:
-        """Wait until each running front-end and milter serves the directory as it is now."""
+        """Wait until each running service serves the directory as it is now."""
         engine = make_engine(self.settings.effective_database_url)
         try:
             version = directory_version(engine)
         finally:
             engine.dispose()
-        for service, process in (("front-end", self.front_end), ("milter", self.milter)):
+        for service, process in zip(SERVICES, (self.front_end, self.milter, self.intake), strict=True):
             if process is not None:
                 loaded = self.settings.directory_loaded_file(service)
                 eventually(lambda: (served_version(loaded) or 0) >= version,  # noqa: B023
