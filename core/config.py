@@ -175,6 +175,17 @@ class PanelSettings:
     login_failures: AuthFailureSettings = field(default_factory=_panel_login_failures)
 
 
+@dataclass(frozen=True)
+class LinkSettings:
+    """The public link service (links/): one-click unsubscribe; served by `relayctl run`, behind
+    the TLS proxy."""
+
+    listen_address: str = "127.0.0.1"
+    port: int = 8081
+    # How recipients reach it: the scheme and host its links start with. Empty: https://<hostname>.
+    public_url: str = ""
+
+
 DEFAULT_DELIVERY_PROFILES = (
     DeliveryProfile("gmail", ("gmail.com", "googlemail.com"), concurrency=10, recipients_per_delivery=100),
     DeliveryProfile("yahoo", ("yahoo.com", "ymail.com", "rocketmail.com", "aol.com"), concurrency=4,
@@ -203,6 +214,7 @@ class Settings:
     webhooks: WebhookSettings = field(default_factory=WebhookSettings)
     reputation: ReputationSettings = field(default_factory=ReputationSettings)
     panel: PanelSettings = field(default_factory=PanelSettings)
+    links: LinkSettings = field(default_factory=LinkSettings)
 
     @property
     def effective_database_url(self) -> str:
@@ -273,6 +285,10 @@ class Settings:
     @property
     def feedback_domain(self) -> str:
         return self.dns.feedback_domain or f"feedback.{self.hostname}"
+
+    @property
+    def link_base_url(self) -> str:
+        return (self.links.public_url or f"https://{self.hostname}").rstrip("/")
 
     @property
     def spf_domain(self) -> str:

@@ -65,6 +65,9 @@ class SendingDomain(Base):
     spf_ok: Mapped[bool] = mapped_column(default=False)
     dmarc_ok: Mapped[bool] = mapped_column(default=False)
     return_path_ok: Mapped[bool] = mapped_column(default=False)
+    # Add one-click unsubscribe (core/unsubscribe.py) to all of the domain's mail, not only to
+    # messages that name a list.
+    one_click_unsubscribe: Mapped[bool] = mapped_column(default=False)
 
     tenant: Mapped[Tenant] = relationship(back_populates="domains")
     dkim_keys: Mapped[list[DkimKey]] = relationship(back_populates="domain")
@@ -138,6 +141,8 @@ class AcceptedMessage(Base):
     recipients: Mapped[str] = mapped_column(Text, default="")
     message_id: Mapped[str] = mapped_column(String(255), default="")
     transport: Mapped[str] = mapped_column(String(64), default="")
+    # Whether the milter gave it one-click unsubscribe headers.
+    one_click_unsubscribe: Mapped[bool] = mapped_column(default=False)
 
     tenant: Mapped[Tenant] = relationship()
 
@@ -231,16 +236,19 @@ class ApiToken(Base):
 
 
 class Suppression(Base):
-    """An address mail is not sent to: for one tenant, or (tenant_id None) for every tenant."""
+    """An address mail is not sent to: for one tenant, or (tenant_id None) for every tenant; for
+    all its mail, or (list_name) for the mail of one of its lists only."""
 
     __tablename__ = "suppressions"
-    __table_args__ = (UniqueConstraint("tenant_id", "address"),)
+    __table_args__ = (UniqueConstraint("tenant_id", "address", "list_name"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     tenant_id: Mapped[int | None] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True,
                                                   default=None)
     address: Mapped[str] = mapped_column(String(320), index=True)
-    # hard_bounce, complaint, manual
+    # "": all of the tenant's mail.
+    list_name: Mapped[str] = mapped_column(String(64), default="")
+    # hard_bounce, complaint, manual, unsubscribe
     reason: Mapped[str] = mapped_column(String(32))
     detail: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

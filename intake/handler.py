@@ -2,7 +2,10 @@
 once per recipient. A report to a bounce or return-path domain is judged by the VERP tag of its
 envelope recipient;
 one to the feedback domain (a feedback loop's, sent to the address registered with the
-provider) by the tag in the return-path its copy of the message quotes.
+provider) by the tag in the return-path its copy of the message quotes. Mail to
+`u-TOKEN@` the feedback domain is a mailto unsubscribe (core/unsubscribe.py): the token
+alone says who is unsubscribed, so a forged sender can unsubscribe nobody but the
+token's own recipient, from the token's own list.
 
 aiosmtpd's LMTP sends the DATA hook's return value as it is, so the hook returns
 one reply line per recipient, as LMTP requires. A report is answered 250 once it
@@ -21,6 +24,7 @@ from sqlalchemy import Engine
 from core.bounces.model import ReportResult
 from core.bounces.parser import parse_report
 from core.db import session_scope
+from core.unsubscribe import MAILTO_PREFIX, Unsubscribe, read_token, unsubscribe
 from intake.directory import IntakeDirectory
 from intake.feedback import quoted_return_path
 from intake.reports import NotRecordedYet, Outcome, record_report
@@ -32,9 +36,10 @@ MAX_SCANNED = 64 * 1024
 
 class ReportHandler:
     def __init__(self, engine: Engine, verp_key: bytes, directory: IntakeDirectory, hostname: str,
-                 feedback_domain: str) -> None:
+                 feedback_domain: str, unsubscribe_key: bytes) -> None:
         self._engine = engine
         self._verp_key = verp_key
+        self._unsubscribe_key = unsubscribe_key
         self._directory = directory
         self._feedback_domain = feedback_domain.lower()
         # Postfix's own reports: their outcomes are in its log already (intake.log_tailer).
@@ -45,6 +50,10 @@ class ReportHandler:
                           rcpt_options: list[str]) -> str:
         if not self._directory.takes_reports_for(address.rpartition("@")[2]):
             return "550 5.1.2 This service takes reports for the relay's own domains only"
+        local, _, domain = address.rpartition("@")
+        if (domain.lower() == self._feedback_domain and local.lower().startswith(MAILTO_PREFIX)
+                and self._unsubscribe_request(address) is None):
+            return "550 5.1.1 No such unsubscribe address"
         envelope.rcpt_tos.append(address)
         return "250 2.1.5 Ok"
 
@@ -54,6 +63,10 @@ class ReportHandler:
         own = self._own_report.search(envelope.original_content[:MAX_SCANNED]) is not None
         replies = []
         for recipient in envelope.rcpt_tos:
+            request = self._unsubscribe_request(recipient)
+            if request is not None:
+                replies.append(await asyncio.to_thread(self._unsubscribe, request, envelope.mail_from or ""))
+                continue
             try:
                 outcome = await asyncio.to_thread(self._record, recipient, results, envelope.original_content,
                                                   own)
@@ -69,6 +82,21 @@ class ReportHandler:
                      outcome.forged, outcome.results)
             replies.append("250 2.0.0 Report recorded")
         return "\r\n".join(replies)
+
+    def _unsubscribe_request(self, address: str) -> Unsubscribe | None:
+        local, _, domain = address.rpartition("@")
+        if domain.lower() != self._feedback_domain or not local.lower().startswith(MAILTO_PREFIX):
+            return None
+        return read_token(self._unsubscribe_key, local[len(MAILTO_PREFIX):])
+
+    def _unsubscribe(self, request: Unsubscribe, sender: str) -> str:
+        try:
+            with session_scope(self._engine) as db:
+                known = unsubscribe(db, request, f"mail from <{sender[:320]}>")
+        except Exception:
+            log.exception("could not record a mailto unsubscribe; Postfix will retry")
+            return "451 4.3.0 Could not record the unsubscribe; try again later"
+        return "250 2.0.0 Unsubscribed" if known else "550 5.1.1 No such unsubscribe address"
 
     def _record(self, recipient: str, results: list[ReportResult], raw: bytes, own_report: bool) -> Outcome:
         return_path = recipient

@@ -72,7 +72,7 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
     secret_box = SecretBox.from_file(settings.effective_encryption_key_file)
     directory = IntakeDirectory(engine, settings)
     handler = ReportHandler(engine, secret_box.derived_key("verp"), directory, settings.hostname,
-                            settings.feedback_domain)
+                            settings.feedback_domain, secret_box.derived_key("unsubscribe"))
     inbound = settings.postfix.inbound_address
     simulator_handler = SimulatorHandler(SimulatorDomain(settings.simulator_domain),
                                          "127.0.0.1" if inbound == "0.0.0.0" else inbound,

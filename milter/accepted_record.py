@@ -44,13 +44,15 @@ class Accepted:
     recipients: list[str]
     message_id: str
     transport: str
+    one_click_unsubscribe: bool = False
 
     def row(self) -> AcceptedMessage:
         return AcceptedMessage(
             message_ref=self.message_ref, tenant_id=self.tenant_id,
             at=datetime.fromtimestamp(self.at, UTC).replace(tzinfo=None), queue_id=self.queue_id[:32],
             sender=self.sender[:320], recipients="\n".join(r.lower() for r in self.recipients),
-            message_id=self.message_id[:255], transport=self.transport[:64])
+            message_id=self.message_id[:255], transport=self.transport[:64],
+            one_click_unsubscribe=self.one_click_unsubscribe)
 
 
 class AcceptedRecorder:

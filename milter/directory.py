@@ -60,6 +60,8 @@ class DomainEntry:
     keys: tuple[SigningKey, ...]
     # Where the VERP return-path of the domain's mail is (core/return_paths.py); None: the bounce domain.
     return_path_domain: str | None = None
+    # One-click unsubscribe on all the domain's mail, not only on messages that name a list.
+    one_click_unsubscribe: bool = False
 
 
 @dataclass(frozen=True)
@@ -104,7 +106,7 @@ class MilterDirectory(SnapshotCache[MilterSnapshot]):
                 keys = tuple(self._signing_key(domain.name, k.selector, k.private_key_encrypted)
                              for k in active)
                 domains[domain.name] = DomainEntry(domain.tenant.name, domain.verified_at is not None, keys,
-                                                   return_path_domain(domain))
+                                                   return_path_domain(domain), domain.one_click_unsubscribe)
         return MilterSnapshot(version, tenants, domains, pool_entries)
 
     def _signing_key(self, domain: str, selector: str, encrypted_pem: str) -> SigningKey:

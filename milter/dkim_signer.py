@@ -31,7 +31,8 @@ from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa, uti
 from dkim import DKIM, select_headers
 from dkim.canonicalization import correct_empty_body, strip_trailing_lines
 
-SIGNED_HEADERS = frozenset(DKIM.SHOULD)
+# RFC 8058 asks for List-Unsubscribe-Post to be signed with List-Unsubscribe (which DKIM.SHOULD has).
+SIGNED_HEADERS = frozenset((*DKIM.SHOULD, b"list-unsubscribe-post"))
 HEADER_NAME = b"DKIM-Signature"
 LINE_LIMIT = 78
 _FOLD = b"\r\n\t"

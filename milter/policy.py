@@ -1,7 +1,8 @@
 """What the milter decides for each message: who sent it, may it go, and how it leaves.
 
-At end of message: the tenant from {auth_authen}, its limits, DKIM signatures
-with its keys for the header From domain, the VERP return-path, and the route.
+At end of message: the tenant from {auth_authen}, its limits, one-click unsubscribe
+headers for bulk mail (core/unsubscribe.py), DKIM signatures with its keys for the
+header From domain, the VERP return-path, and the route.
 """
 
 from __future__ import annotations
@@ -10,9 +11,12 @@ import logging
 import time
 from collections.abc import Callable
 
+from core import unsubscribe
+from core.errors import InvalidInputError
 from core.header_from import domains_of_from_values
 from core.postfix.transports import ROUTE_HEADER
 from core.simulator import SimulatorDomain
+from core.unsubscribe import UnsubscribeLinks
 from core.verp import new_message_ref, verp_address
 from milter import dkim_signer
 from milter.accepted_record import Accepted, AcceptedRecorder
@@ -37,11 +41,18 @@ NO_SIGNING_KEY = "451 4.7.5 No active DKIM key for the From domain; the relay op
 NO_ROUTE = ("451 4.7.1 No outbound address of this account's IP pool can send now "
             "(paused, or today's warm-up caps reached); try again later")
 BAD_FROM = "550 5.6.0 The message needs exactly one From header with a verified domain"
+BAD_LIST = "550 5.6.0 {error}"
 
 
 def _from_values(headers: list[tuple[bytes, bytes]]) -> list[str]:
     return [value.decode("utf-8", "surrogateescape").replace("\r\n", "").replace("\n", "")
             for name, value in headers if name.lower() == b"from"]
+
+
+def _values(headers: list[tuple[bytes, bytes]], name: str) -> list[str]:
+    lowered = name.lower().encode()
+    return [value.decode("utf-8", "replace").strip()
+            for header, value in headers if header.lower() == lowered]
 
 
 def _first_value(headers: list[tuple[bytes, bytes]], name: bytes) -> str:
@@ -57,7 +68,7 @@ SIMULATOR_ROUTE = "simulator"
 class MilterPolicy:
     def __init__(self, directory: MilterDirectory, throttle: Throttle, router: Router, verp_key: bytes,
                  bounce_domain: str, accepted: AcceptedRecorder, simulator: SimulatorDomain,
-                 clock: Callable[[], float] = time.time) -> None:
+                 unsubscribe_links: UnsubscribeLinks, clock: Callable[[], float] = time.time) -> None:
         self._directory = directory
         self._throttle = throttle
         self._router = router
@@ -65,6 +76,7 @@ class MilterPolicy:
         self._bounce_domain = bounce_domain
         self._simulator = simulator
         self._accepted = accepted
+        self._unsubscribe_links = unsubscribe_links
         self._clock = clock
         self._connection_tenants: dict[int, str] = {}
 
@@ -93,15 +105,25 @@ class MilterPolicy:
                      else await self._router.route(tenant.pool, message.recipients))
         if transport is None:
             return Verdict(reply=NO_ROUTE)
+        try:
+            list_name = unsubscribe.list_name(_values(message.headers, unsubscribe.LIST_HEADER))
+        except InvalidInputError as exc:
+            return Verdict(reply=BAD_LIST.format(error=exc))
+        added = self._one_click_headers(tenant.id, sending_domain.one_click_unsubscribe, list_name, message)
+        headers = [*message.headers, *((name.encode(), value.replace("\n", "\r\n").encode())
+                                       for name, value in added)]
         body = message.body
         body_hash = dkim_signer.body_hash(body)
         # Milter header values fold with a bare LF; the top signature is the first key's.
-        signatures = [dkim_signer.sign(message.headers, body, key, self._clock, body_hash)
-                      for key in keys]
+        signatures = [dkim_signer.sign(headers, body, key, self._clock, body_hash) for key in keys]
         modifications: list[Modification] = [
             InsertHeader(0, dkim_signer.HEADER_NAME.decode(), signature.replace("\r\n", "\n"))
             for signature in reversed(signatures)
         ]
+        modifications += [AddHeader(name, value) for name, value in added]
+        # The list header is for the relay alone.
+        modifications += [ChangeHeader(1, unsubscribe.LIST_HEADER, "")
+                          for _ in _values(message.headers, unsubscribe.LIST_HEADER)]
         # A route the client wrote itself must not survive; Postfix only acts on ours.
         modifications += [ChangeHeader(1, ROUTE_HEADER, "")
                           for name, _ in message.headers if name.decode().lower() == ROUTE_HEADER.lower()]
@@ -114,8 +136,20 @@ class MilterPolicy:
             at=self._clock(), queue_id=message.macros.get("i", ""), tenant_id=tenant.id,
             message_ref=message_ref, sender=message.sender, recipients=list(message.recipients),
             message_id=_first_value(message.headers, b"message-id"), transport=transport,
+            one_click_unsubscribe=bool(added),
         ))
         return Verdict(tuple(modifications))
+
+    def _one_click_headers(self, tenant_id: int, domain_wide: bool, list_name: str | None,
+                           message: Message) -> list[tuple[str, str]]:
+        """Bulk mail's unsubscribe headers; none for other mail, for one whose app wrote its own
+        List-Unsubscribe (kept, and signed), or for one with several recipients (a link names one)."""
+        if list_name is None and not domain_wide:
+            return []
+        if len(message.recipients) != 1 or _values(message.headers, "List-Unsubscribe"):
+            return []
+        return self._unsubscribe_links.headers(
+            unsubscribe.Unsubscribe(tenant_id, list_name or "", message.recipients[0]))
 
     async def connection_closed(self, connection_id: int) -> None:
         tenant = self._connection_tenants.pop(connection_id, None)

@@ -40,6 +40,8 @@ class Snapshot:
     suppressed: dict[tuple[str, str], str] = field(default_factory=dict)
     # Paused by the reputation guard: told to try again later, not refused for good.
     paused_tenants: frozenset[str] = frozenset()
+    # (tenant name, lower-cased address) -> the lists it is suppressed for (unsubscribed from)
+    suppressed_lists: dict[tuple[str, str], frozenset[str]] = field(default_factory=dict)
 
 
 def load_snapshot(engine: Engine) -> Snapshot:
@@ -61,13 +63,17 @@ def load_snapshot(engine: Engine) -> Snapshot:
         }
         active = frozenset(session.scalars(select(Tenant.name).where(Tenant.status.in_(SENDING_STATUSES))))
         paused = frozenset(session.scalars(select(Tenant.name).where(Tenant.status == TenantStatus.PAUSED)))
-        suppressed = {
-            (tenant or "", address): reason
-            for address, reason, tenant in session.execute(
-                select(Suppression.address, Suppression.reason, Tenant.name).outerjoin(Tenant)
-            )
-        }
-    return Snapshot(version, credentials, domains, active, suppressed, paused)
+        suppressed = {}
+        lists: dict[tuple[str, str], set[str]] = {}
+        for address, reason, list_name, tenant in session.execute(
+                select(Suppression.address, Suppression.reason, Suppression.list_name, Tenant.name)
+                .outerjoin(Tenant)):
+            if list_name:
+                lists.setdefault((tenant, address), set()).add(list_name)
+            else:
+                suppressed[(tenant or "", address)] = reason
+    return Snapshot(version, credentials, domains, active, suppressed, paused,
+                    {key: frozenset(names) for key, names in lists.items()})
 
 
 class Directory(SnapshotCache[Snapshot]):
@@ -88,6 +94,9 @@ class Directory(SnapshotCache[Snapshot]):
         suppressed = self.snapshot.suppressed
         lowered = address.lower()
         return suppressed.get((tenant, lowered)) or suppressed.get(("", lowered))
+
+    def unsubscribed(self, tenant: str, address: str, list_name: str) -> bool:
+        return list_name in self.snapshot.suppressed_lists.get((tenant, address.lower()), ())
 
     def domain_is_senders(self, tenant: str, domain: str) -> bool:
         entry = self.snapshot.domains.get(domain.lower())

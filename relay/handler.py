@@ -16,10 +16,11 @@ from typing import Any
 from aiosmtpd.smtp import MISSING, AuthResult, Envelope
 from sqlalchemy import Engine
 
-from core import suppressions
+from core import suppressions, unsubscribe
 from core.auth_guard import Attempt, AuthFailureGuard
 from core.config import Settings, is_hostname
 from core.db import session_scope
+from core.errors import InvalidInputError
 from core.header_from import read_identities
 from core.postfix.instance import PostfixInstance
 from core.simulator import SimulatorDomain
@@ -256,24 +257,44 @@ class RelayHandler:
         refusal = self._identity_refusal(session.tenant, envelope.content)
         if refusal is not None:
             return refusal
+        try:
+            list_name, recipients = self._subscribed_recipients(session.tenant, envelope)
+        except InvalidInputError as exc:
+            return replies.LIST_HEADER_INVALID.format(error=exc)
+        if not recipients:
+            return replies.ALL_UNSUBSCRIBED.format(list=list_name)
         if upstream is None:
             return replies.UPSTREAM_UNAVAILABLE
         options = [o for o in envelope.mail_options if o.upper().startswith(_PASSED_MAIL_OPTIONS)]
         try:
             reused = upstream.submitted > 0
-            reply = await upstream.submit(envelope.mail_from, options, envelope.rcpt_tos, envelope.content)
+            reply = await upstream.submit(envelope.mail_from, options, recipients, envelope.content)
             if reply.temporary and reused:
                 # Refused by a session kept from earlier messages (its smtpd may have lost the
                 # milter, which is back since): nothing was queued, so a fresh session tries once.
                 upstream = await self._ready_upstream(session)
-                reply = await upstream.submit(envelope.mail_from, options, envelope.rcpt_tos,
-                                              envelope.content)
+                reply = await upstream.submit(envelope.mail_from, options, recipients, envelope.content)
         except UpstreamUnavailable as exc:
             log.warning("hand-off to Postfix failed at DATA: %s", exc)
             return replies.UPSTREAM_UNAVAILABLE
         log.debug("tenant=%s from=<%s> nrcpt=%d size=%d reply=%s", session.tenant, envelope.mail_from,
                  len(envelope.rcpt_tos), len(envelope.content), reply)
         return str(reply)
+
+    def _subscribed_recipients(self, tenant: str, envelope: Envelope) -> tuple[str | None, list[str]]:
+        """The list the message names, and its recipients less those unsubscribed from it (whose
+        refusal is recorded for the tenant); InvalidInputError for a message that names none plainly."""
+        assert isinstance(envelope.content, bytes)
+        list_name = unsubscribe.list_name(unsubscribe.list_header_values(envelope.content))
+        if list_name is None:
+            return None, list(envelope.rcpt_tos)
+        recipients = []
+        for recipient in envelope.rcpt_tos:
+            if self._directory.unsubscribed(tenant, recipient, list_name):
+                self._record_refusal(tenant, recipient, f"unsubscribed from list {list_name}")
+            else:
+                recipients.append(recipient)
+        return list_name, recipients
 
     def _identity_refusal(self, tenant: str, content: bytes) -> str | None:
         identities = read_identities(content)

@@ -29,6 +29,9 @@ BAD_ARGUMENT = "501 5.5.2 NUL bytes and invalid UTF-8 are not allowed in command
 
 RECIPIENT_SUPPRESSED = ("550 5.7.1 Recipient {address} is on the suppression list ({reason}); "
                         "it can be removed from the list by the account's administrator")
+LIST_HEADER_INVALID = "550 5.6.0 {error}; the message names no list"
+ALL_UNSUBSCRIBED = ("550 5.7.1 Every recipient unsubscribed from list {list}; "
+                    "the message was not sent")
 TOO_MANY_RECIPIENTS = "452 4.5.3 Too many recipients"
 # 452 at RCPT: the client sends the other recipients in a transaction of their own.
 SIMULATOR_APART = "452 4.5.3 Send to the mailbox simulator in a message of its own"

@@ -1,8 +1,8 @@
 """relayctl run: the box's services in the foreground.
 
 It configures and starts the Postfix instance (started again with back-off if
-its master dies), runs the bounce intake, the milter, the front-end and the
-panel (under waitress) as child processes (each restarted with back-off if it
+its master dies), runs the bounce intake, the milter, the front-end, the
+panel and the link service (both under waitress) as child processes (each restarted with back-off if it
 dies), runs
 `relayctl pool check` every dns.pool_check_minutes (a listed address is
 paused), and on SIGINT or SIGTERM stops the front-end, the milter, the intake, then
@@ -153,7 +153,7 @@ def run_services(settings: Settings, config_path: Path | None) -> int:
     log.info("Postfix instance running from %s", instance.config_dir)
     # Started in the order mail flows backwards; stopped in the order it flows.
     children = [Child("intake", config_path), Child("milter", config_path), Child("relay", config_path),
-                Child("admin", config_path)]
+                Child("admin", config_path), Child("links", config_path)]
     pool_check = PeriodicCheck(config_path, settings.dns.pool_check_minutes)
     postfix = PostfixWatch(instance)
     try:
