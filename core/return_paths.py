@@ -15,9 +15,6 @@ from sqlalchemy.orm import Session
 
 from core.models import SendingDomain
 
-# The socketmap table (intake/socketmap.py) port 25's smtpd asks for them.
-RETURN_PATH_MAP = "return_path_domains"
-
 
 def return_path_host(domain: str) -> str:
     return f"rp.{domain}"

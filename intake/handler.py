@@ -32,6 +32,7 @@ from intake.reports import NotRecordedYet, Outcome, record_report
 log = logging.getLogger(__name__)
 
 MAX_SCANNED = 64 * 1024
+UNKNOWN_UNSUBSCRIBE = "550 5.1.1 No such unsubscribe address"
 
 
 class ReportHandler:
@@ -50,10 +51,9 @@ class ReportHandler:
                           rcpt_options: list[str]) -> str:
         if not self._directory.takes_reports_for(address.rpartition("@")[2]):
             return "550 5.1.2 This service takes reports for the relay's own domains only"
-        local, _, domain = address.rpartition("@")
-        if (domain.lower() == self._feedback_domain and local.lower().startswith(MAILTO_PREFIX)
-                and self._unsubscribe_request(address) is None):
-            return "550 5.1.1 No such unsubscribe address"
+        refusal = self._unsubscribe_refusal(address)
+        if refusal is not None:
+            return refusal
         envelope.rcpt_tos.append(address)
         return "250 2.1.5 Ok"
 
@@ -83,6 +83,23 @@ class ReportHandler:
             replies.append("250 2.0.0 Report recorded")
         return "\r\n".join(replies)
 
+    def inbound_action(self, address: str) -> str | None:
+        """What port 25 does with a recipient (intake/socketmap.py): take a return-path domain's,
+        refuse a made-up unsubscribe address; None: Postfix's own rules decide."""
+        domain = address.rpartition("@")[2]
+        if not self._directory.takes_reports_for(domain):
+            return None
+        refusal = self._unsubscribe_refusal(address)
+        if refusal is not None:
+            return refusal
+        return "OK" if self._directory.is_return_path_domain(domain) else None
+
+    def _unsubscribe_refusal(self, address: str) -> str | None:
+        local, _, domain = address.rpartition("@")
+        if domain.lower() != self._feedback_domain or not local.lower().startswith(MAILTO_PREFIX):
+            return None
+        return None if self._unsubscribe_request(address) is not None else UNKNOWN_UNSUBSCRIBE
+
     def _unsubscribe_request(self, address: str) -> Unsubscribe | None:
         local, _, domain = address.rpartition("@")
         if domain.lower() != self._feedback_domain or not local.lower().startswith(MAILTO_PREFIX):
@@ -96,7 +113,7 @@ class ReportHandler:
         except Exception:
             log.exception("could not record a mailto unsubscribe; Postfix will retry")
             return "451 4.3.0 Could not record the unsubscribe; try again later"
-        return "250 2.0.0 Unsubscribed" if known else "550 5.1.1 No such unsubscribe address"
+        return "250 2.0.0 Unsubscribed" if known else UNKNOWN_UNSUBSCRIBE
 
     def _record(self, recipient: str, results: list[ReportResult], raw: bytes, own_report: bool) -> Outcome:
         return_path = recipient

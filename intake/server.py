@@ -80,7 +80,7 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
     paths = (settings.intake_socket, settings.simulator_socket)
     listeners = (await serve_lmtp(handler, paths[0], settings.hostname, data_size_limit=0),
                  await serve_lmtp(simulator_handler, paths[1], settings.hostname))
-    socketmap = await serve_socketmap(settings.intake_socketmap, directory.is_return_path_domain)
+    socketmap = await serve_socketmap(settings.intake_socketmap, handler.inbound_action)
     log.info("bounce intake listening on %s for %s and %s, mailbox simulator on %s for %s", paths[0],
              settings.bounce_domain, settings.feedback_domain, paths[1], settings.simulator_domain)
     instance = PostfixInstance(settings)

@@ -1,10 +1,12 @@
-"""Postfix's socketmap protocol (socketmap_table(5)): the return-path domains, answered live.
+"""Postfix's socketmap protocol (socketmap_table(5)): port 25's recipients, judged live.
 
 Port 25 relays only to the box's own domains. The return-path domains (core/return_paths.py)
 change whenever a tenant publishes or withdraws its rp. record, on every box at once; a
 table Postfix reads from a file would need a reload on each box, so the inbound smtpd
-asks the intake, which knows them from its directory. Only the inbound smtpd asks
-(check_recipient_access), so nothing else of Postfix waits on the intake.
+asks the intake (check_recipient_access), which knows them from its directory, and which
+also refuses at RCPT a mailto unsubscribe address whose token is no token, rather than
+bounce it later to a sender who may be forged. Only the inbound smtpd asks, so nothing
+else of Postfix waits on the intake.
 
 The protocol is a netstring request "<map name> <key>" and a netstring reply; no library
 for it fits an asyncio server, and it takes a few lines.
@@ -17,7 +19,7 @@ import logging
 from collections.abc import Callable
 from pathlib import Path
 
-from core.return_paths import RETURN_PATH_MAP
+from core.postfix.instance import INBOUND_RECIPIENT_MAP
 from core.unix_sockets import give_to_postfix, prepare_socket_path
 
 log = logging.getLogger(__name__)
@@ -48,19 +50,21 @@ async def read_netstring(reader: asyncio.StreamReader) -> str | None:
     return data[:-1].decode("utf-8", "replace")
 
 
-def answer(request: str, is_return_path_domain: Callable[[str], bool]) -> str:
+def answer(request: str, action: Callable[[str], str | None]) -> str:
+    """action: the access(5) action for a recipient address, None for no verdict."""
     name, _, key = request.partition(" ")
-    if name != RETURN_PATH_MAP:
+    if name != INBOUND_RECIPIENT_MAP:
         return f"PERM no such map {name[:64]}"
-    # Postfix asks a socketmap, as it asks a pattern table, with the whole recipient address.
-    return "OK OK" if is_return_path_domain(key.rpartition("@")[2]) else "NOTFOUND "
+    # Postfix asks a socketmap, as it asks a pattern table, with the whole recipient address only.
+    verdict = action(key)
+    return "NOTFOUND " if verdict is None else f"OK {verdict}"
 
 
-async def serve_socketmap(path: Path, is_return_path_domain: Callable[[str], bool]) -> asyncio.Server:
+async def serve_socketmap(path: Path, action: Callable[[str], str | None]) -> asyncio.Server:
     async def client(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             while (request := await read_netstring(reader)) is not None:
-                writer.write(netstring(answer(request, is_return_path_domain)))
+                writer.write(netstring(answer(request, action)))
                 await writer.drain()
         except (ValueError, asyncio.IncompleteReadError, ConnectionError) as exc:
             log.warning("socketmap client dropped: %s", exc)

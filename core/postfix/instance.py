@@ -26,7 +26,6 @@ from core.errors import PostfixError
 from core.fsutil import write_atomically
 from core.postfix.queue import PostfixQueue
 from core.postfix.transports import DEFAULT_TRANSPORT, ROUTE_HEADER, Transport, profile_transport
-from core.return_paths import RETURN_PATH_MAP
 from core.shared_files import shared_dir
 
 TEMPLATES_DIR = shared_dir("postfix-conf")
@@ -34,6 +33,9 @@ RENDERED_FILES = ("main.cf", "master.cf", "milter_header_checks", "smtp_header_c
 SIZE_HEADROOM = 1024 * 1024
 SUBMIT_SERVICE = "mailrelay-submit"
 DEFAULT = Transport(DEFAULT_TRANSPORT, "", "")
+
+# The socketmap table port 25's smtpd asks the intake about each recipient (intake/socketmap.py).
+INBOUND_RECIPIENT_MAP = "inbound_recipients"
 
 
 def inet_protocols(transports: Sequence[Transport]) -> str:
@@ -81,7 +83,7 @@ class PostfixInstance:
             "feedback_domain": settings.feedback_domain,
             "intake_socket": settings.intake_socket,
             "intake_socketmap": settings.intake_socketmap,
-            "return_path_map": RETURN_PATH_MAP,
+            "inbound_recipient_map": INBOUND_RECIPIENT_MAP,
             "simulator_domain": settings.simulator_domain,
             "simulator_socket": settings.simulator_socket,
             "inbound_service": self._inbound_service(),

@@ -22,14 +22,15 @@ async def _ask(path: Path, *requests: bytes) -> bytes:
 def test_it_answers_for_return_path_domains_in_use_and_drops_malformed_requests(tmp_path: Path) -> None:
     async def scenario() -> None:
         path = tmp_path / "socketmap.sock"
-        server = await serve_socketmap(path, lambda domain: domain.lower() == "rp.example.com")
+        server = await serve_socketmap(
+            path, lambda address: "OK" if address.lower().endswith("@rp.example.com") else None)
         try:
-            good = await _ask(path, netstring("return_path_domains b.x@RP.example.com"),
-                              netstring("return_path_domains b.x@rp.other.com"),
+            good = await _ask(path, netstring("inbound_recipients b.x@RP.example.com"),
+                              netstring("inbound_recipients b.x@rp.other.com"),
                               netstring("other_map a@b.co"))
             assert good == b"5:OK OK,9:NOTFOUND ,26:PERM no such map other_map,"
             for malformed in (b"99999999999:x,", b"5:abcdefgh", b"x:abc,", b"3:abc;"):
-                assert await _ask(path, malformed, netstring("return_path_domains a@b.co")) == b""
+                assert await _ask(path, malformed, netstring("inbound_recipients a@b.co")) == b""
         finally:
             server.close()
             await server.wait_closed()

@@ -1,0 +1,155 @@
+"""One-click unsubscribe end to end: signed headers, the link service by curl, mailto, list scopes."""
+
+from __future__ import annotations
+
+import re
+import smtplib
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import pytest
+
+from core.events import recent_events
+from core.models import Suppression
+from core.secretbox import SecretBox
+from core.tenants import get_tenant
+from core.unsubscribe import Unsubscribe, make_token
+from relayctl.cli import main as relayctl
+from tests.integration.test_milter import publish_keys, verify
+from tests.support.box import DOMAIN, REPO, TENANT, Box, message, running_box, wait_for_port
+from tests.support.dns_server import LoopbackDns
+from tests.support.sink import Received, Sink, free_port
+from tests.support.waiting import eventually
+from tests.support.webhook_receiver import WebhookReceiver
+
+
+@pytest.fixture(scope="module")
+def box(sink: Sink, dns: LoopbackDns) -> Iterator[Box]:
+    port = free_port()
+    with running_box(sink, dns={"nameservers": ["127.0.0.1"], "nameserver_port": dns.port},
+                     links={"port": port, "public_url": f"http://127.0.0.1:{port}"},
+                     webhooks={"retry_base_seconds": 0.5, "allow_networks": ["127.0.0.1/32"]}) as box:
+        links = subprocess.Popen([sys.executable, "-m", "links", str(box.config_path)], cwd=REPO)
+        try:
+            wait_for_port("127.0.0.1", port)
+            yield box
+        finally:
+            links.terminate()
+            links.wait(20)
+
+
+def send(box: Box, subject: str, to: str, headers: str = "") -> tuple[int, bytes]:
+    with box.client() as client:
+        client.mail(f"app@{DOMAIN}")
+        client.rcpt(to)
+        return client.data(headers.encode() + message(subject, to=to))
+
+
+def unsubscribe_link(received: Received) -> str:
+    found = re.search(rb"List-Unsubscribe: <(http[^>]+)>", received.content)
+    assert found is not None, received.content[:1500]
+    return found.group(1).decode()
+
+
+def curl(*args: str) -> tuple[int, str]:
+    result = subprocess.run(["curl", "-sS", "-o", "-", "-w", "\n%{http_code}", *args], capture_output=True,
+                            text=True, timeout=30, check=True)
+    body, _, status = result.stdout.rpartition("\n")
+    return int(status), body
+
+
+def suppressed_lists(box: Box, address: str) -> list[str]:
+    with box.db_session() as session:
+        return sorted(s.list_name for s in session.query(Suppression).filter_by(address=address))
+
+
+def test_bulk_mail_carries_signed_one_click_headers_and_the_post_unsubscribes(
+        box: Box, dns: LoopbackDns, capsys: pytest.CaptureFixture[str]) -> None:
+    hook_port = free_port()
+    assert relayctl(["--config", str(box.config_path), "webhook", "add", TENANT,
+                     f"http://127.0.0.1:{hook_port}/events"]) == 0
+    secret = re.search(r"signing secret: (\S+)", capsys.readouterr().out)
+    assert secret is not None
+    receiver = WebhookReceiver(hook_port, secret.group(1))
+    receiver.start()
+    publish_keys(box, dns, DOMAIN)
+    try:
+        assert send(box, "weekly news", "reader@example.org", "X-Mailrelay-List: Weekly\r\n")[0] == 250
+        received = box.sink.wait_for_subject("weekly news")[0]
+        assert b"X-Mailrelay-List" not in received.content
+        assert b"List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n" in received.content
+        assert re.search(rb"<mailto:u-[a-z2-7]+@feedback\.relay\.test>", received.content)
+        assert verify(box, dns, received)[-1] == "RESULT pass"
+        signed = re.search(rb"\bh=([^;]+);", received.content.replace(b"\r\n\t", b""))
+        assert signed is not None
+        assert {b"list-unsubscribe", b"list-unsubscribe-post"} <= set(signed.group(1).lower().split(b":"))
+        link = unsubscribe_link(received)
+        assert "reader" not in link and "weekly" not in link.lower()
+
+        # A scanner's or prefetcher's GET only shows the page; a POST without the one-click body
+        # or the page's CSRF token changes nothing either.
+        status, page = curl(link)
+        assert status == 200 and 'name="csrf_token"' in page
+        assert curl("-X", "POST", "-d", "confirm=1", link)[0] == 400
+        assert curl("-X", "POST", "-d", "List-Unsubscribe=One-Click&x=" + "a" * 5000, link)[0] == 413
+        assert suppressed_lists(box, "reader@example.org") == []
+
+        for _ in range(2):  # a repeat is harmless
+            assert curl("-X", "POST", "-d", "List-Unsubscribe=One-Click", link)[0] == 200
+        assert suppressed_lists(box, "reader@example.org") == ["weekly"]
+        events = eventually(lambda: [e for e in receiver.events if e["type"] == "unsubscribed"],
+                            "unsubscribed at the webhook receiver", timeout=30)
+        assert len(events) == 1 and events[0]["recipient"] == "reader@example.org"
+    finally:
+        receiver.stop()
+
+    box.directory_loaded()
+    code, reply = send(box, "weekly again", "reader@example.org", "X-Mailrelay-List: weekly\r\n")
+    assert code == 550 and b"unsubscribed from list weekly" in reply
+    assert send(box, "monthly", "reader@example.org", "X-Mailrelay-List: monthly\r\n")[0] == 250
+    assert send(box, "a receipt", "reader@example.org")[0] == 250
+    box.sink.wait_for_subject("monthly")
+    box.sink.wait_for_subject("a receipt")
+
+
+def test_tampered_cut_and_foreign_tokens_are_not_found_and_change_nothing(box: Box) -> None:
+    key = SecretBox.from_file(box.settings.effective_encryption_key_file).derived_key("unsubscribe")
+    token = make_token(key, Unsubscribe(1, "weekly", "victim@example.org"))
+    flipped = token[:10] + ("a" if token[10] != "a" else "b") + token[11:]
+    foreign = make_token(b"k" * 32, Unsubscribe(1, "weekly", "victim@example.org"))
+    for bad in (flipped, token[:-3], token + "aa", foreign, "a" * 60, "../../admin", "%00"):
+        assert curl("-X", "POST", "-d", "List-Unsubscribe=One-Click",
+                    f"{box.settings.link_base_url}/u/{bad}")[0] == 404, bad
+    assert suppressed_lists(box, "victim@example.org") == []
+
+
+def test_a_mailto_unsubscribe_acts_on_the_tokens_recipient_only(box: Box) -> None:
+    key = SecretBox.from_file(box.settings.effective_encryption_key_file).derived_key("unsubscribe")
+    with box.db_session() as session:
+        tenant_id = get_tenant(session, TENANT).id
+    token = make_token(key, Unsubscribe(tenant_id, "", "mailto-reader@example.org"))
+    feedback = box.settings.feedback_domain
+    with smtplib.SMTP(box.settings.postfix.inbound_address, box.settings.postfix.inbound_port,
+                      timeout=30) as client:
+        client.ehlo("mx.example.org")
+        client.mail("forged-someone-else@example.net")
+        code, reply = client.rcpt(f"u-{token[:-2]}@{feedback}")
+        assert code == 550 and b"No such unsubscribe address" in reply
+        assert client.rcpt(f"u-{token}@{feedback}")[0] == 250
+        assert client.data(b"Subject: unsubscribe\r\n\r\nplease\r\n")[0] == 250
+
+    def unsubscribed() -> list[str]:
+        with box.db_session() as session:
+            return [e.detail for e in recent_events(session, "unsubscribed")
+                    if e.subject == "mailto-reader@example.org"]
+    detail = eventually(unsubscribed, "the mailto unsubscribe")[0]
+    assert "forged-someone-else@example.net" in detail and "all mail" in detail
+    assert suppressed_lists(box, "mailto-reader@example.org") == [""]
+    assert suppressed_lists(box, "forged-someone-else@example.net") == []
+    box.directory_loaded()
+    with box.client() as client:
+        client.mail(f"app@{DOMAIN}")
+        code, reply = client.rcpt("mailto-reader@example.org")
+        assert code == 550 and b"unsubscribe" in reply
+
