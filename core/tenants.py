@@ -162,6 +162,14 @@ def set_limits(session: Session, tenant_name: str, changes: Mapping[str, int | N
     return tenant
 
 
+def set_one_click_unsubscribe(session: Session, domain_name: str, on: bool) -> SendingDomain:
+    domain = get_domain(session, domain_name)
+    if domain.one_click_unsubscribe != on:
+        domain.one_click_unsubscribe = on
+        bump_directory_version(session)
+    return domain
+
+
 def mark_verified_by_operator(session: Session, domain: SendingDomain) -> None:
     """The operator vouches for the domain and its keys without a DNS check (a box with no public DNS)."""
     if domain.verified_at is None:

@@ -165,6 +165,14 @@ def cmd_domain_add_key(settings: Settings, session: Session, args: argparse.Name
 
 
 @session_command
+def cmd_domain_one_click(settings: Settings, session: Session, args: argparse.Namespace) -> int:
+    domain = tenants.set_one_click_unsubscribe(session, args.domain, args.state == "on")
+    print(f"{domain.name}: one-click unsubscribe {args.state} for all its mail"
+          + ("" if args.state == "on" else " (messages that name a list still get it)"))
+    return 0
+
+
+@session_command
 def cmd_domain_remove_key(settings: Settings, session: Session, args: argparse.Namespace) -> int:
     tenants.remove_dkim_key(session, args.domain, args.selector)
     print(f"key {args.selector} of {args.domain} removed; its DNS record may go too")
@@ -194,14 +202,15 @@ def cmd_tenant_limits(settings: Settings, session: Session, args: argparse.Names
 
 @session_command
 def cmd_suppression_add(settings: Settings, session: Session, args: argparse.Namespace) -> int:
-    entry = suppressions.suppress(session, args.tenant, args.address, "manual", args.note)
-    print(f"{entry.address} suppressed {'for ' + args.tenant if args.tenant else 'for every tenant'}")
+    entry = suppressions.suppress(session, args.tenant, args.address, "manual", args.note, args.list)
+    scope = f" (list {entry.list_name})" if entry.list_name else ""
+    print(f"{entry.address} suppressed {'for ' + args.tenant if args.tenant else 'for every tenant'}{scope}")
     return 0
 
 
 @session_command
 def cmd_suppression_remove(settings: Settings, session: Session, args: argparse.Namespace) -> int:
-    suppressions.unsuppress(session, args.tenant, args.address)
+    suppressions.unsuppress(session, args.tenant, args.address, args.list)
     print(f"{args.address} may be sent to again")
     return 0
 
@@ -209,7 +218,8 @@ def cmd_suppression_remove(settings: Settings, session: Session, args: argparse.
 @session_command
 def cmd_suppression_list(settings: Settings, session: Session, args: argparse.Namespace) -> int:
     for entry in suppressions.list_suppressions(session, args.tenant, args.limit):
-        print(f"{entry.created_at:%Y-%m-%d %H:%M}  {entry.address:<40} {entry.reason:<12} {entry.detail}")
+        print(f"{entry.created_at:%Y-%m-%d %H:%M}  {entry.address:<40} {entry.list_name or '(all mail)':<16} "
+              f"{entry.reason:<12} {entry.detail}")
     return 0
 
 
@@ -361,6 +371,11 @@ def build_parser() -> argparse.ArgumentParser:
     remove_key.add_argument("domain")
     remove_key.add_argument("selector")
     remove_key.set_defaults(func=cmd_domain_remove_key)
+    one_click = domain.add_parser("one-click-unsubscribe",
+                                  help="one-click unsubscribe on all of a domain's mail, or off")
+    one_click.add_argument("domain")
+    one_click.add_argument("state", choices=("on", "off"))
+    one_click.set_defaults(func=cmd_domain_one_click)
 
     add_pool_commands(commands)
     add_queue_commands(commands)
@@ -370,6 +385,7 @@ def build_parser() -> argparse.ArgumentParser:
         sub = suppression.add_parser(name)
         sub.add_argument("address")
         sub.add_argument("--tenant", default=None, help="one tenant's list (default: every tenant's)")
+        sub.add_argument("--list", default="", help="for the mail of one of the tenant's lists only")
         if name == "add":
             sub.add_argument("--note", default="", help="why, for whoever reads the list")
         sub.set_defaults(func=func)

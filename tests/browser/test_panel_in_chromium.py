@@ -5,16 +5,13 @@ mailbox simulator, and see the bounce and the suppression appear; a hostile repo
 from __future__ import annotations
 
 import os
-import shutil
 import smtplib
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
 
 import pytest
-from selenium import webdriver
 from selenium.common.exceptions import NoAlertPresentException
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support import expected_conditions
@@ -22,14 +19,13 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from relayctl.cli import main as relayctl
 from tests.support.box import REPO, Box, running_box, wait_for_port
+from tests.support.chromium import chromium, needs_chromium
 from tests.support.sink import Sink
 from tests.support.waiting import eventually
 
-CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 ADMIN_PASSWORD = "a long admin passphrase"
 
-pytestmark = pytest.mark.skipif(not (shutil.which(CHROMIUM) and shutil.which(CHROMEDRIVER)),
-                                reason="apt-get install chromium chromium-driver (scripts/install-deps does)")
+pytestmark = needs_chromium
 
 
 @pytest.fixture(scope="module")
@@ -51,15 +47,8 @@ def box(sink: Sink) -> Iterator[Box]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[WebDriver]:
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                     "--window-size=1400,1000", "--no-proxy-server"):
-        options.add_argument(argument)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    driver.set_page_load_timeout(30)
-    yield driver
-    driver.quit()
+    with chromium() as driver:
+        yield driver
 
 
 def url(box: Box, path: str) -> str:

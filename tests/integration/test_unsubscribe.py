@@ -153,3 +153,28 @@ def test_a_mailto_unsubscribe_acts_on_the_tokens_recipient_only(box: Box) -> Non
         code, reply = client.rcpt("mailto-reader@example.org")
         assert code == 550 and b"unsubscribe" in reply
 
+
+
+def test_a_domain_wide_setting_an_apps_own_header_and_several_recipients(box: Box) -> None:
+    assert relayctl(["--config", str(box.config_path), "domain", "one-click-unsubscribe", DOMAIN, "on"]) == 0
+    try:
+        box.directory_loaded()
+        assert send(box, "domain wide", "fan@example.org")[0] == 250
+        assert b"List-Unsubscribe-Post: List-Unsubscribe=One-Click" in box.sink.wait_for_subject(
+            "domain wide")[0].content
+        own = "List-Unsubscribe: <https://app.example/unsub?u=1>\r\n"
+        assert send(box, "own header", "fan@example.org", own)[0] == 250
+        content = box.sink.wait_for_subject("own header")[0].content
+        assert content.count(b"List-Unsubscribe:") == 1 and own.encode() in content
+        assert b"List-Unsubscribe-Post" not in content
+        with box.client() as client:
+            client.mail(f"app@{DOMAIN}")
+            client.rcpt("one@example.org")
+            client.rcpt("two@example.org")
+            assert client.data(message("two readers", to="one@example.org, two@example.org"))[0] == 250
+        assert b"List-Unsubscribe" not in box.sink.wait_for_subject("two readers")[0].content
+        code, reply = send(box, "bad list", "fan@example.org", "X-Mailrelay-List: no spaces allowed\r\n")
+        assert code == 550 and b"list name" in reply
+    finally:
+        assert relayctl(["--config", str(box.config_path), "domain", "one-click-unsubscribe", DOMAIN,
+                         "off"]) == 0

@@ -1,0 +1,58 @@
+"""The unsubscribe page in headless Chromium: opening the link unsubscribes nobody; the button does."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import pytest
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.ui import WebDriverWait
+
+from core.models import Suppression
+from core.secretbox import SecretBox
+from core.tenants import get_tenant
+from core.unsubscribe import Unsubscribe, make_token
+from tests.support.box import REPO, TENANT, Box, running_box, wait_for_port
+from tests.support.chromium import chromium, needs_chromium
+from tests.support.sink import Sink, free_port
+
+pytestmark = needs_chromium
+
+
+@pytest.fixture(scope="module")
+def box(sink: Sink) -> Iterator[Box]:
+    port = free_port()
+    with running_box(sink, links={"port": port, "public_url": f"http://127.0.0.1:{port}"}) as box:
+        links = subprocess.Popen([sys.executable, "-m", "links", str(box.config_path)], cwd=REPO)
+        try:
+            wait_for_port("127.0.0.1", port)
+            yield box
+        finally:
+            links.terminate()
+            links.wait(20)
+
+
+def test_opening_the_link_unsubscribes_nobody_and_the_button_does(box: Box) -> None:
+    key = SecretBox.from_file(box.settings.effective_encryption_key_file).derived_key("unsubscribe")
+    with box.db_session() as session:
+        tenant_id = get_tenant(session, TENANT).id
+    token = make_token(key, Unsubscribe(tenant_id, "offers", "r@example.org"))
+    link = f"{box.settings.link_base_url}/u/{token}"
+
+    def suppressed() -> list[str]:
+        with box.db_session() as session:
+            return [s.list_name for s in session.query(Suppression).filter_by(address="r@example.org")]
+
+    with chromium() as driver:
+        driver.get(link)
+        assert driver.find_element(By.TAG_NAME, "h1").text == "Unsubscribe"
+        driver.get(link)  # a prefetch, a scanner, a second look: still nothing
+        assert suppressed() == []
+        page = driver.find_element(By.TAG_NAME, "html")
+        driver.find_element(By.ID, "unsubscribe").click()
+        WebDriverWait(driver, 30).until(expected_conditions.staleness_of(page))
+        assert driver.find_element(By.TAG_NAME, "h1").text == "Unsubscribed"
+    assert suppressed() == ["offers"]
