@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Iterator
 
 import pytest
@@ -15,7 +13,7 @@ from core.models import Suppression
 from core.secretbox import SecretBox
 from core.tenants import get_tenant
 from core.unsubscribe import Unsubscribe, make_token
-from tests.support.box import REPO, TENANT, Box, running_box, wait_for_port
+from tests.support.box import TENANT, Box, links_service, running_box
 from tests.support.chromium import chromium, needs_chromium
 from tests.support.sink import Sink, free_port
 
@@ -25,14 +23,9 @@ pytestmark = needs_chromium
 @pytest.fixture(scope="module")
 def box(sink: Sink) -> Iterator[Box]:
     port = free_port()
-    with running_box(sink, links={"port": port, "public_url": f"http://127.0.0.1:{port}"}) as box:
-        links = subprocess.Popen([sys.executable, "-m", "links", str(box.config_path)], cwd=REPO)
-        try:
-            wait_for_port("127.0.0.1", port)
-            yield box
-        finally:
-            links.terminate()
-            links.wait(20)
+    with running_box(sink, links={"port": port, "public_url": f"http://127.0.0.1:{port}"}) as box, \
+            links_service(box):
+        yield box
 
 
 def test_opening_the_link_unsubscribes_nobody_and_the_button_does(box: Box) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 import smtplib
 import subprocess
-import sys
 from collections.abc import Iterator
 
 import pytest
@@ -17,7 +16,7 @@ from core.tenants import get_tenant
 from core.unsubscribe import Unsubscribe, make_token
 from relayctl.cli import main as relayctl
 from tests.integration.test_milter import publish_keys, verify
-from tests.support.box import DOMAIN, REPO, TENANT, Box, message, running_box, wait_for_port
+from tests.support.box import DOMAIN, TENANT, Box, links_service, message, running_box
 from tests.support.dns_server import LoopbackDns
 from tests.support.sink import Received, Sink, free_port
 from tests.support.waiting import eventually
@@ -29,14 +28,9 @@ def box(sink: Sink, dns: LoopbackDns) -> Iterator[Box]:
     port = free_port()
     with running_box(sink, dns={"nameservers": ["127.0.0.1"], "nameserver_port": dns.port},
                      links={"port": port, "public_url": f"http://127.0.0.1:{port}"},
-                     webhooks={"retry_base_seconds": 0.5, "allow_networks": ["127.0.0.1/32"]}) as box:
-        links = subprocess.Popen([sys.executable, "-m", "links", str(box.config_path)], cwd=REPO)
-        try:
-            wait_for_port("127.0.0.1", port)
-            yield box
-        finally:
-            links.terminate()
-            links.wait(20)
+                     webhooks={"retry_base_seconds": 0.5, "allow_networks": ["127.0.0.1/32"]}) as box, \
+            links_service(box):
+        yield box
 
 
 def send(box: Box, subject: str, to: str, headers: str = "") -> tuple[int, bytes]:

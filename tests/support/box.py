@@ -268,6 +268,18 @@ def running_box(sink: Sink, **overrides: Any) -> Iterator[Box]:
             destroy_box(box)
 
 
+@contextmanager
+def links_service(box: Box) -> Iterator[None]:
+    """The box's link service (links/) running beside it, on links.port."""
+    links = subprocess.Popen([sys.executable, "-m", "links", str(box.config_path)], cwd=REPO)
+    try:
+        wait_for_port(box.settings.links.listen_address, box.settings.links.port)
+        yield
+    finally:
+        links.terminate()
+        links.wait(20)
+
+
 def reset_postgres(url: str) -> None:
     engine = make_engine(url)
     with engine.begin() as connection:
