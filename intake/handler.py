@@ -94,17 +94,22 @@ class ReportHandler:
             return refusal
         return "OK" if self._directory.is_return_path_domain(domain) else None
 
-    def _unsubscribe_refusal(self, address: str) -> str | None:
+    def _unsubscribe_token(self, address: str) -> str | None:
+        """The token of a mailto unsubscribe address; None for any other address."""
         local, _, domain = address.rpartition("@")
         if domain.lower() != self._feedback_domain or not local.lower().startswith(MAILTO_PREFIX):
             return None
-        return None if self._unsubscribe_request(address) is not None else UNKNOWN_UNSUBSCRIBE
+        return local[len(MAILTO_PREFIX):]
+
+    def _unsubscribe_refusal(self, address: str) -> str | None:
+        token = self._unsubscribe_token(address)
+        if token is None or read_token(self._unsubscribe_key, token) is not None:
+            return None
+        return UNKNOWN_UNSUBSCRIBE
 
     def _unsubscribe_request(self, address: str) -> Unsubscribe | None:
-        local, _, domain = address.rpartition("@")
-        if domain.lower() != self._feedback_domain or not local.lower().startswith(MAILTO_PREFIX):
-            return None
-        return read_token(self._unsubscribe_key, local[len(MAILTO_PREFIX):])
+        token = self._unsubscribe_token(address)
+        return None if token is None else read_token(self._unsubscribe_key, token)
 
     def _unsubscribe(self, request: Unsubscribe, sender: str) -> str:
         try:

@@ -55,11 +55,6 @@ def _values(headers: list[tuple[bytes, bytes]], name: str) -> list[str]:
             for header, value in headers if header.lower() == lowered]
 
 
-def _first_value(headers: list[tuple[bytes, bytes]], name: bytes) -> str:
-    for header, value in headers:
-        if header.lower() == name:
-            return value.decode("utf-8", "replace").strip()
-    return ""
 
 
 SIMULATOR_ROUTE = "simulator"
@@ -105,8 +100,9 @@ class MilterPolicy:
                      else await self._router.route(tenant.pool, message.recipients))
         if transport is None:
             return Verdict(reply=NO_ROUTE)
+        list_values = _values(message.headers, unsubscribe.LIST_HEADER)
         try:
-            list_name = unsubscribe.list_name(_values(message.headers, unsubscribe.LIST_HEADER))
+            list_name = unsubscribe.list_name(list_values)
         except InvalidInputError as exc:
             return Verdict(reply=BAD_LIST.format(error=exc))
         added = self._one_click_headers(tenant.id, sending_domain.one_click_unsubscribe, list_name, message)
@@ -122,8 +118,7 @@ class MilterPolicy:
         ]
         modifications += [AddHeader(name, value) for name, value in added]
         # The list header is for the relay alone.
-        modifications += [ChangeHeader(1, unsubscribe.LIST_HEADER, "")
-                          for _ in _values(message.headers, unsubscribe.LIST_HEADER)]
+        modifications += [ChangeHeader(1, unsubscribe.LIST_HEADER, "") for _ in list_values]
         # A route the client wrote itself must not survive; Postfix only acts on ours.
         modifications += [ChangeHeader(1, ROUTE_HEADER, "")
                           for name, _ in message.headers if name.decode().lower() == ROUTE_HEADER.lower()]
@@ -135,7 +130,7 @@ class MilterPolicy:
         self._accepted.record(Accepted(
             at=self._clock(), queue_id=message.macros.get("i", ""), tenant_id=tenant.id,
             message_ref=message_ref, sender=message.sender, recipients=list(message.recipients),
-            message_id=_first_value(message.headers, b"message-id"), transport=transport,
+            message_id=next(iter(_values(message.headers, "Message-ID")), ""), transport=transport,
             one_click_unsubscribe=bool(added),
         ))
         return Verdict(tuple(modifications))
