@@ -203,6 +203,19 @@ class Box:
     def db_session(self) -> Any:
         return session_scope(make_engine(self.settings.effective_database_url))
 
+    def inbound(self) -> smtplib.SMTP:
+        """An smtplib session on port 25's listener, as the world reaches it."""
+        return smtplib.SMTP(self.settings.postfix.inbound_address, self.settings.postfix.inbound_port,
+                            timeout=30)
+
+    def rcpt_reply(self, address: str) -> tuple[int, bytes]:
+        """The front-end's RCPT reply for a tenant's message to address, once every service serves
+        the directory as it is now."""
+        self.directory_loaded()
+        with self.client() as client:
+            client.mail(f"app@{DOMAIN}")
+            return client.rcpt(address)
+
     @contextmanager
     def client(self, login: bool = True) -> Iterator[smtplib.SMTP]:
         """An smtplib session on the submission port, after STARTTLS (and AUTH)."""
