@@ -96,6 +96,9 @@ class DnsSettings:
     # of the message carries its return-path. Empty: feedback.<hostname>.
     feedback_domain: str = ""
     spf_domain: str = ""
+    # The box's own public addresses, which it sends from while the default pool has none; the
+    # SPF record lists them. Empty: the A and AAAA records of hostname.
+    own_addresses: tuple[str, ...] = ()
     # The mailbox simulator's domain (success@, bounce@, ooto@, complaint@, suppressionlist@):
     # mail to it never leaves the box. Empty: simulator.<hostname>.
     simulator_domain: str = ""
@@ -440,6 +443,8 @@ def validate(settings: Settings) -> Settings:
         raise ConfigError("setting dns.pool_check_minutes: 0 (never) or more")
     for server in settings.dns.nameservers:
         _check_address("dns.nameservers", server)
+    for address in settings.dns.own_addresses:
+        _check_address("dns.own_addresses", address)
     _check_port("dns.nameserver_port", settings.dns.nameserver_port)
     if settings.dns.dmarc_policy not in {"none", "quarantine", "reject"}:
         raise ConfigError("setting dns.dmarc_policy: one of none, quarantine, reject")

@@ -1,12 +1,13 @@
-"""Checks a sending domain's published records with dnspython.
+"""Checks published DNS records with dnspython: a sending domain's, and the box's own.
 
-The DKIM record proves the domain is the tenant's (only we know the key), so it
+Of a sending domain's, the DKIM record proves the domain is the tenant's (only we know the key), so it
 alone decides verification; SPF, DMARC and the return-path are reported so the
 operator can see what else the tenant should publish.
 """
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 
 import dns.exception
@@ -57,17 +58,47 @@ def _dkim_matches(found: str, expected: str) -> bool:
     return got.get("p") == want["p"] and got.get("k", "rsa") == want["k"]
 
 
-def check_record(resolver: dns.resolver.Resolver, settings: Settings, record: DnsRecord) -> RecordCheck:
+def _spf_covers(found: str, expected: str) -> bool:
+    """Every term of the expected record but its all is in the found one; an address may sit in a
+    wider network there."""
+    got = found.lower().split()[1:]
+    networks = []
+    for term in got:
+        if term.startswith(("ip4:", "ip6:")):
+            try:
+                networks.append(ipaddress.ip_network(term[4:], strict=False))
+            except ValueError:
+                continue
+    for term in expected.lower().split()[1:]:
+        if term.endswith("all"):
+            continue
+        if term.startswith(("ip4:", "ip6:")):
+            want = ipaddress.ip_network(term[4:])
+            if not any(want.version == n.version and want.subnet_of(n) for n in networks):  # type: ignore[arg-type]
+                return False
+        elif term not in got:
+            return False
+    return True
+
+
+def _same_host(found: str, expected: str) -> bool:
+    return found.rstrip(".").lower() == expected.rstrip(".").lower()
+
+
+def check_record(resolver: dns.resolver.Resolver, record: DnsRecord) -> RecordCheck:
     values = lookup(resolver, record.name, record.type)
     if record.purpose == "dkim":
         ok = any(_dkim_matches(v, record.value) for v in values)
-    elif record.purpose == "spf":
+    elif "spf" in record.purpose:
         spf = [v for v in values if v.lower().startswith("v=spf1")]
-        ok = len(spf) == 1 and f"include:{settings.spf_domain}" in spf[0].lower()
+        ok = len(spf) == 1 and _spf_covers(spf[0], record.value)
         values = spf or values
     elif record.purpose == "dmarc":
         ok = any(v.lower().replace(" ", "").startswith("v=dmarc1") for v in values)
+    elif record.type == "MX":
+        ok = any(_same_host(v.split()[-1], record.value.split()[-1]) for v in values)
+    elif record.type in ("A", "AAAA"):
+        ok = ipaddress.ip_address(record.value) in {ipaddress.ip_address(v) for v in values}
     else:
-        ok = any(v.rstrip(".").lower() == record.value.rstrip(".").lower() for v in values)
+        ok = any(_same_host(v, record.value) for v in values)
     return RecordCheck(record, ok, "; ".join(values) or "(nothing)")
-

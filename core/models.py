@@ -299,6 +299,21 @@ class WebhookDelivery(Base):
     last_error: Mapped[str] = mapped_column(String(500), default="")
 
 
+class BoxRecordCheck(Base):
+    """What the last `relayctl dns` of a box found for each record it must publish (core/box_records)."""
+
+    __tablename__ = "box_record_checks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    box: Mapped[str] = mapped_column(String(253), index=True)
+    name: Mapped[str] = mapped_column(String(253))
+    type: Mapped[str] = mapped_column(String(8))
+    expected: Mapped[str] = mapped_column(Text)
+    found: Mapped[str] = mapped_column(Text)
+    ok: Mapped[bool] = mapped_column()
+    checked_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class DirectoryVersion(Base):
     """One row whose counter rises on every change the running services cache.
 

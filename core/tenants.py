@@ -144,7 +144,7 @@ def record_verification(session: Session, domain: SendingDomain, checks: list[Re
 def verify_domain(session: Session, settings: Settings, domain: SendingDomain) -> list[RecordCheck]:
     """Look each of the domain's records up in DNS now and store what was found."""
     resolver = make_resolver(settings)
-    checks = [check_record(resolver, settings, record)
+    checks = [check_record(resolver, record)
               for record in records_for_domain(settings, domain.name, domain.dkim_keys)]
     record_verification(session, domain, checks)
     return checks

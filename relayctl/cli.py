@@ -10,10 +10,11 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
-from core import panel_users, reputation, suppressions, tenants, webhooks
+from core import box_records, panel_users, reputation, suppressions, tenants, webhooks
 from core.config import Settings, load_settings
 from core.db import directory_version, make_engine, migrate, schema_revision
 from core.dns_records import format_records, records_for_domain
+from core.domain_verify import RecordCheck
 from core.errors import MailrelayError
 from core.events import recent_events
 from core.limits import LIMITS
@@ -140,16 +141,31 @@ def cmd_domain_verify(settings: Settings, session: Session, args: argparse.Names
         tenants.mark_verified_by_operator(session, domain)
         print(f"{domain.name}: marked verified by the operator, without a DNS check")
         return 0
-    checks = tenants.verify_domain(session, settings, domain)
-    for check in checks:
-        need = "required" if check.record.required else "recommended"
-        state = "ok" if check.ok else "MISSING"
-        print(f"{state:<8} {check.record.purpose:<12} {check.record.name} ({need})")
-        if not check.ok:
-            print(f"         want: {check.record.value}\n         found: {check.found}")
+    print_checks(tenants.verify_domain(session, settings, domain))
     verified = domain.verified_at is not None
     print(f"{domain.name}: {'verified' if verified else 'not verified'}")
     return 0 if verified else 1
+
+
+def print_checks(checks: list[RecordCheck]) -> None:
+    for check in checks:
+        need = "required" if check.record.required else "recommended"
+        state = "ok" if check.ok else "MISSING"
+        print(f"{state:<8} {check.record.purpose:<12} {check.record.name} {check.record.type} ({need})")
+        if not check.ok:
+            print(f"         want: {check.record.value}\n         found: {check.found}")
+
+
+@session_command
+def cmd_dns(settings: Settings, session: Session, args: argparse.Namespace) -> int:
+    checks = box_records.check_box(session, settings)
+    print(f"The records to publish for {settings.hostname}:\n")
+    print(format_records([check.record for check in checks]))
+    print("\nFound in DNS now:")
+    print_checks(checks)
+    missing = sum(not check.ok for check in checks)
+    print(f"{settings.hostname}: {'all records match' if not missing else f'{missing} records do not match'}")
+    return 1 if missing else 0
 
 
 @session_command
@@ -379,6 +395,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_pool_commands(commands)
     add_queue_commands(commands)
+    dns = commands.add_parser("dns", help="the DNS records to publish for the box, checked live")
+    dns.set_defaults(func=cmd_dns)
+
     suppression = commands.add_parser("suppression", help="addresses mail is not sent to").add_subparsers(
         dest="action", required=True)
     for name, func in (("add", cmd_suppression_add), ("remove", cmd_suppression_remove)):

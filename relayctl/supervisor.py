@@ -1,12 +1,12 @@
 """relayctl run: the box's services in the foreground.
 
 It configures and starts the Postfix instance (started again with back-off if
-its master dies), runs the bounce intake, the milter, the front-end, the
-panel and the link service (both under waitress) as child processes (each restarted with back-off if it
-dies), runs
-`relayctl pool check` every dns.pool_check_minutes (a listed address is
-paused), and on SIGINT or SIGTERM stops the front-end, the milter, the intake, then
-Postfix. Mail in Postfix's queue stays there.
+its master dies), runs the bounce intake, the milter, the front-end, the panel
+and the link service (both under waitress) as child processes (each restarted
+with back-off if it dies), runs `relayctl pool check` (a listed address is
+paused) and `relayctl dns` (the box's records, for the dashboard) every
+dns.pool_check_minutes, and on SIGINT or SIGTERM stops the front-end, the
+milter, the intake, then Postfix. Mail in Postfix's queue stays there.
 """
 
 from __future__ import annotations
@@ -33,11 +33,11 @@ STABLE_AFTER_SECONDS = 60.0
 
 
 class PeriodicCheck:
-    """`relayctl pool check` in a process of its own, every interval; never two at once."""
+    """A relayctl command in a process of its own, every interval; never two at once."""
 
-    def __init__(self, config_path: Path | None, minutes: int) -> None:
+    def __init__(self, config_path: Path | None, minutes: int, command: list[str]) -> None:
         config = ["--config", str(config_path)] if config_path else []
-        self._command = [sys.executable, "-m", "relayctl.cli", *config, "pool", "check"]
+        self._command = [sys.executable, "-m", "relayctl.cli", *config, *command]
         self._interval = minutes * 60.0
         self._next = time.monotonic() + 30.0  # once the services have settled
         self._process: subprocess.Popen[bytes] | None = None
@@ -154,17 +154,20 @@ def run_services(settings: Settings, config_path: Path | None) -> int:
     # Started in the order mail flows backwards; stopped in the order it flows.
     children = [Child("intake", config_path), Child("milter", config_path), Child("relay", config_path),
                 Child("admin", config_path), Child("links", config_path)]
-    pool_check = PeriodicCheck(config_path, settings.dns.pool_check_minutes)
+    checks = [PeriodicCheck(config_path, settings.dns.pool_check_minutes, command)
+              for command in (["pool", "check"], ["dns"])]
     postfix = PostfixWatch(instance)
     try:
         while not stopping:
             postfix.tend()
             for child in children:
                 child.tend()
-            pool_check.tend()
+            for check in checks:
+                check.tend()
             time.sleep(0.2)
     finally:
-        pool_check.stop()
+        for check in checks:
+            check.stop()
         for child in reversed(children):
             child.stop()
         instance.stop()

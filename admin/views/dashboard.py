@@ -12,6 +12,8 @@ from admin.charts import line_chart
 from admin.context import panel
 from admin.database import db
 from admin.stats import activity
+from core import box_records
+from core.errors import MailrelayError
 from core.models import EventCount
 
 bp = Blueprint("dashboard", __name__)
@@ -27,9 +29,14 @@ def index() -> ResponseReturnValue:
     figures = activity(db(), scope)
     chart = line_chart([d.strftime("%d %b") for d in figures.days], figures.per_kind)
     context = panel()
-    queue_size = services = box = None
+    queue_size = services = box = dns_unmatched = None
     if is_admin():
         queue_size = context.queue.size()
         services, box = health.services(context.settings), health.box(context.settings)
+        try:
+            dns_unmatched = box_records.unmatched(db(), context.settings)
+        except MailrelayError:  # the pools outgrow the SPF record: the DNS page says so
+            dns_unmatched = []
     return render_template("dashboard.html", figures=figures, chart=chart, tenant=tenant,
-                           tenants=visible_tenants(), queue_size=queue_size, services=services, box=box)
+                           tenants=visible_tenants(), queue_size=queue_size, services=services, box=box,
+                           dns_unmatched=dns_unmatched)

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import re
 
 import pytest
 from sqlalchemy import select
 
-from core.db import session_scope
+from admin import create_app
+from core import box_records, pools
+from core.db import make_engine, session_scope
 from core.events import record_event
 from core.models import PanelUser, SmtpCredential, Suppression
 from intake.reports import keep_report
-from tests.admin.conftest import PASSWORD, Panel, csrf_token
+from tests.admin.conftest import PASSWORD, Panel, csrf_token, login
+from tests.support.dns_server import LoopbackDns
 
 
 def test_an_admin_creates_a_tenant_and_a_domain_and_sees_its_dns_records(panel: Panel) -> None:
@@ -190,3 +194,38 @@ def test_an_admin_adds_a_pool_address_and_postfix_gets_its_transport(panel: Pane
                                  "/bounces/?q=%00", "/domains/?q=%00", "/domains/?%00=x"])
 def test_a_nul_in_a_search_is_refused_not_a_crash(panel: Panel, url: str) -> None:
     assert panel.client("root").get(url).status_code == 400
+
+
+def test_the_dns_page_checks_the_boxs_records_and_the_dashboard_says_when_they_do_not_match(
+        panel: Panel, dns: LoopbackDns) -> None:
+    own_dns = dataclasses.replace(panel.settings.dns, nameservers=("127.0.0.1",), nameserver_port=dns.port,
+                                  own_addresses=("192.0.2.7",))
+    settings = dataclasses.replace(panel.settings, dns=own_dns)
+    app = create_app({"RELAY_SETTINGS": settings, "TESTING": True})
+    client = app.test_client()
+    login(client, "root")
+    assert "have not been checked yet" in client.get("/").get_data(as_text=True)
+    page = client.get("/dns/").get_data(as_text=True)
+    assert "v=spf1 ip4:192.0.2.7 -all" in page and "not checked" in page
+    assert panel.client("alice").get("/dns/").status_code == 403
+
+    dns.add("bounces.relay.test", "MX", "10 relay.test.")
+    checked = client.post("/dns/check", data={"csrf_token": csrf_token(client, "/dns/")},
+                          follow_redirects=True)
+    assert "records do not match" in checked.get_data(as_text=True)
+    warning = client.get("/").get_data(as_text=True)
+    assert "This box's DNS does not match" in warning and "feedback.relay.test" in warning
+
+    with session_scope(make_engine(settings.effective_database_url)) as session:
+        for record in box_records.records_now(session, settings, {}):
+            dns.add(record.name, record.type, record.value if record.type != "TXT" else f'"{record.value}"')
+    checked = client.post("/dns/check", data={"csrf_token": csrf_token(client, "/dns/")},
+                          follow_redirects=True)
+    assert "records match" in checked.get_data(as_text=True)
+    assert "dns-warning" not in client.get("/").get_data(as_text=True)
+    # A pool change changes what is expected: the dashboard says so before the next check.
+    with session_scope(make_engine(settings.effective_database_url)) as session:
+        pools.add_ip(session, "default", "192.0.2.99", "out99.relay.test")
+    assert "v=spf1 ip4:192.0.2.7 ip4:192.0.2.99 -all" in client.get("/dns/").get_data(as_text=True)
+    assert "_spf.relay.test" in client.get("/").get_data(as_text=True)
+    app.extensions["relay"].engine.dispose()
