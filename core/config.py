@@ -122,6 +122,9 @@ class ReputationSettings:
     complaint_pause: float = 0.005
     # A pause for complaints needs this many recipients' complaints too: one report is no evidence.
     min_complaints: int = 5
+    # Complaint rates at each delivery profile's domains alone, where Gmail and Yahoo draw the line.
+    provider_complaint_warn: float = 0.001
+    provider_complaint_pause: float = 0.003
 
 
 @dataclass(frozen=True)

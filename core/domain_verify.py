@@ -53,6 +53,10 @@ def _tags(value: str) -> dict[str, str]:
     return tags
 
 
+def dmarc_rua(found: str) -> str:
+    return _tags(found).get("rua", "")[:500]
+
+
 def _dkim_matches(found: str, expected: str) -> bool:
     got, want = _tags(found), _tags(expected)
     return got.get("p") == want["p"] and got.get("k", "rsa") == want["k"]

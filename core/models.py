@@ -65,6 +65,8 @@ class SendingDomain(Base):
     spf_ok: Mapped[bool] = mapped_column(default=False)
     dmarc_ok: Mapped[bool] = mapped_column(default=False)
     return_path_ok: Mapped[bool] = mapped_column(default=False)
+    # Where the published DMARC record asks for aggregate reports; "": it asks for none.
+    dmarc_rua: Mapped[str] = mapped_column(String(500), default="")
     # Add one-click unsubscribe (core/unsubscribe.py) to all of the domain's mail, not only to
     # messages that name a list.
     one_click_unsubscribe: Mapped[bool] = mapped_column(default=False)

@@ -19,7 +19,7 @@ from core.config import Settings
 from core.db import bump_directory_version
 from core.dkim_keys import default_selector, generate_key
 from core.dns_records import records_for_domain
-from core.domain_verify import RecordCheck, check_record, make_resolver
+from core.domain_verify import RecordCheck, check_record, dmarc_rua, make_resolver
 from core.errors import ConflictError, InvalidInputError, NotFoundError
 from core.models import DkimKey, SendingDomain, SmtpCredential, Tenant, utcnow
 from core.passwords import generate_secret, hash_secret
@@ -122,15 +122,20 @@ def get_domain(session: Session, name: str) -> SendingDomain:
     return domain
 
 
+def _all_ok(checks: list[RecordCheck], purpose: str) -> bool:
+    found = [c.ok for c in checks if c.record.purpose == purpose]
+    return bool(found) and all(found)
+
+
 def record_verification(session: Session, domain: SendingDomain, checks: list[RecordCheck],
                         now: datetime | None = None) -> None:
     """Store what a DNS check found; the domain is verified while its DKIM record checks out."""
-    ok = {purpose: all(c.ok for c in checks if c.record.purpose == purpose)
-          for purpose in ("dkim", "spf", "dmarc", "return-path")}
+    ok = {purpose: _all_ok(checks, purpose) for purpose in ("dkim", "spf", "dmarc", "return-path")}
     now = now or utcnow()
     was_sending_as = (domain.verified_at is not None, return_path_domain(domain))
     domain.dkim_ok, domain.spf_ok = ok["dkim"], ok["spf"]
     domain.dmarc_ok, domain.return_path_ok = ok["dmarc"], ok["return-path"]
+    domain.dmarc_rua = next((dmarc_rua(c.found) for c in checks if c.record.purpose == "dmarc" and c.ok), "")
     domain.last_checked_at = now
     required_ok = all(c.ok for c in checks if c.record.required)
     domain.verified_at = (domain.verified_at or now) if required_ok else None

@@ -50,7 +50,7 @@ async def keep_polling(what: str, poll: Callable[[], object],
 
 def guard_reputation(engine: Engine, settings: Settings) -> list[str]:
     with session_scope(engine) as session:
-        return guard(session, settings.reputation)
+        return guard(session, settings.reputation, settings.delivery_profiles)
 
 
 def forget_old_records(engine: Engine, settings: Settings) -> int:

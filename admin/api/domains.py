@@ -14,6 +14,7 @@ from admin.context import panel
 from admin.database import db
 from admin.paging import paginate
 from core import tenants
+from core.compliance import compliance
 from core.dkim_keys import ALGORITHMS
 from core.dns_records import records_for_domain
 from core.domain_verify import RecordCheck
@@ -34,6 +35,16 @@ CHECK = obj({"record": RECORD, "ok": {"type": "boolean"}, "found": {"type": "str
 VERIFICATION = obj({"domain": DOMAIN, "verified": {"type": "boolean"},
                     "checks": {"type": "array", "items": CHECK}})
 ALGORITHM = {"enum": list(ALGORITHMS), "default": "rsa"}
+RATE = {"type": "number", "minimum": 0, "maximum": 1}
+PROVIDER = obj({"provider": {"type": "string", "description": "a delivery profile; \"\" for all recipients"},
+                "sends": {"type": "integer"}, "complaints": {"type": "integer"}, "complaint_rate": RATE,
+                "past_line": {"type": "boolean"}})
+COMPLIANCE = obj({
+    "spf_passes": {"type": "boolean"}, "spf_aligned": {"type": "boolean"},
+    "dkim_aligned": {"type": "boolean"}, "dmarc_published": {"type": "boolean"},
+    "dmarc_rua": {"type": "string"},
+    "recent_messages": {"type": "integer"}, "one_click_share": nullable(RATE), "complaint_line": RATE,
+    "complaints": {"type": "array", "items": PROVIDER}})
 
 
 def _record(record: Any) -> dict[str, Any]:
@@ -112,3 +123,19 @@ def remove_key(domain_id: int, key_id: int) -> None:
     if key is None:
         raise NotFoundError(f"{domain.name} has no DKIM key {key_id}")
     tenants.remove_dkim_key(db(), domain.name, key.selector)
+
+
+@operation("GET", "/domains/{domain_id}/compliance", "How the domain meets the bulk-sender rules: SPF and "
+           "DKIM aligned, DMARC with rua, one-click unsubscribe in its last 1,000 messages, complaint rates "
+           "per provider", tag="domains", result=COMPLIANCE)
+def get_compliance(domain_id: int) -> dict[str, Any]:
+    found = compliance(db(), panel().settings, visible_domain(domain_id))
+    return {"spf_passes": found.spf_passes, "spf_aligned": found.spf_aligned,
+            "dkim_aligned": found.dkim_aligned, "dmarc_published": found.dmarc_published,
+            "dmarc_rua": found.dmarc_rua,
+            "recent_messages": found.recent_messages, "one_click_share": found.one_click_share,
+            "complaint_line": found.complaint_line,
+            "complaints": [{"provider": name, "sends": seen.sends, "complaints": seen.complained,
+                            "complaint_rate": seen.complaint_rate,
+                            "past_line": seen.complaint_rate >= found.complaint_line}
+                           for name, seen in sorted(found.complaints.items())]}

@@ -14,6 +14,7 @@ from admin.database import db
 from admin.forms import ActionForm, DomainForm, RotateKeyForm, choices
 from admin.paging import paginate
 from core import tenants
+from core.compliance import compliance
 from core.dns_records import records_for_domain
 from core.domain_verify import RecordCheck
 from core.models import DkimKey, SendingDomain
@@ -55,7 +56,8 @@ def _detail(domain: SendingDomain, checks: list[RecordCheck] | None = None) -> R
     records = records_for_domain(panel().settings, domain.name, domain.dkim_keys)
     found = {(c.record.name, c.record.type): c for c in checks or []}
     return render_template("domains/detail.html", domain=domain, records=records, checks=found,
-                           action=ActionForm(), rotate=RotateKeyForm())
+                           compliance=compliance(db(), panel().settings, domain), action=ActionForm(),
+                           rotate=RotateKeyForm())
 
 
 @bp.route("/<int:domain_id>")

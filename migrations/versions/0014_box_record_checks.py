@@ -1,4 +1,4 @@
-"""the box's own DNS records as its last check found them
+"""the box's own DNS records as its last check found them; a domain's DMARC rua
 
 Revision ID: 0014
 Revises: 0013
@@ -29,8 +29,12 @@ def upgrade() -> None:
         sa.Column("checked_at", sa.DateTime(), nullable=False),
     )
     op.create_index("ix_box_record_checks_box", "box_record_checks", ["box"])
+    with op.batch_alter_table("sending_domains") as batch:
+        batch.add_column(sa.Column("dmarc_rua", sa.String(500), nullable=False, server_default=""))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("sending_domains") as batch:
+        batch.drop_column("dmarc_rua")
     op.drop_index("ix_box_record_checks_box", "box_record_checks")
     op.drop_table("box_record_checks")

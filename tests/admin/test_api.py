@@ -3,14 +3,18 @@ bodies checked against the published schema, and what the panel does done throug
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
 
-from core import panel_users
+from core import panel_users, tenants
 from core.db import session_scope
-from core.models import PanelUser
+from core.dns_records import DnsRecord
+from core.domain_verify import RecordCheck
+from core.events import MessageKeys, record_event
+from core.models import AcceptedMessage, PanelUser, SendingDomain, utcnow
 from tests.admin.conftest import Panel
 
 
@@ -157,3 +161,37 @@ def test_bad_parameters_get_a_4xx_not_a_crash(panel: Panel, tokens: dict[str, st
     api.call("GET", "/messages/not-a-key!", 404)
     api.call("GET", "/messages", 400)
     api.call("POST", "/queue/actions", 400, {"action": "delete", "queue_ids": ["ALL"]})
+
+
+def test_a_domains_compliance_with_the_bulk_sender_rules(panel: Panel, tokens: dict[str, str]) -> None:
+    ids = panel.ids
+    with session_scope(panel.app.extensions["relay"].engine) as db:
+        domain = db.get(SendingDomain, ids["acme_domain"])
+        assert domain is not None
+        dmarc = DnsRecord("dmarc", "_dmarc.acme.test", "TXT", "v=DMARC1; p=none", False)
+        dkim = DnsRecord("dkim", "s._domainkey.acme.test", "TXT", "v=DKIM1; p=x", True)
+        tenants.record_verification(db, domain, [
+            RecordCheck(dkim, True, "v=DKIM1; p=x"),
+            RecordCheck(dmarc, True, "v=DMARC1; p=none; rua=mailto:dmarc@acme.test")])
+        for n in range(1200):
+            db.add(AcceptedMessage(message_ref=f"m{n:05d}", tenant_id=ids["acme"], sender="app@acme.test",
+                                   recipients=f"r{n}@gmail.com", one_click_unsubscribe=n % 4 != 0,
+                                   at=utcnow() - timedelta(seconds=1200 - n)))
+        db.add(AcceptedMessage(message_ref="other", tenant_id=ids["acme"], sender="app@elsewhere.test"))
+        for n in range(200):
+            keys = MessageKeys(f"m{n:05d}", "", "")
+            record_event(db, "delivered", f"r{n}@gmail.com", tenant_id=ids["acme"], message=keys)
+            if n < 2:
+                record_event(db, "complained", f"r{n}@gmail.com", tenant_id=ids["acme"], message=keys)
+        elsewhere = MessageKeys("other", "", "")
+        record_event(db, "complained", "r9@gmail.com", tenant_id=ids["acme"], message=elsewhere)
+    api = Api(panel.client(), tokens["alice"])
+    found = api.call("GET", f"/domains/{ids['acme_domain']}/compliance", 200)
+    assert (found["dkim_aligned"], found["spf_aligned"], found["spf_passes"]) == (True, False, False)
+    assert (found["dmarc_published"], found["dmarc_rua"]) == (True, "mailto:dmarc@acme.test")
+    assert (found["recent_messages"], found["one_click_share"]) == (1000, 0.75)
+    gmail = next(p for p in found["complaints"] if p["provider"] == "gmail")
+    assert (gmail["sends"], gmail["complaints"], gmail["past_line"]) == (200, 2, True)
+    api.call("GET", f"/domains/{ids['globex_domain']}/compliance", 404)
+    page = panel.client("alice").get(f"/domains/{ids['acme_domain']}").get_data(as_text=True)
+    assert "75% of the last 1000 messages" in page and "1.00% (past 0.3%)" in page
