@@ -74,6 +74,8 @@ class RotateKeyForm(FlaskForm):
 class SuppressionForm(FlaskForm):
     tenant = SelectField("Tenant", coerce=int, choices=[])
     address = StringField("Address", validators=[DataRequired(), *ADDRESS])
+    list_name = StringField("List (empty: all mail)", validators=[
+        Optional(), Length(max=64), Regexp(patterns.LIST, message="1-64 of a-z, 0-9, '.', '_' and '-'.")])
     detail = StringField("Note", validators=[Optional(), Length(max=500)])
 
 

@@ -4,10 +4,13 @@ schemas alike (written without look-arounds, so schemathesis can generate from t
 from __future__ import annotations
 
 from core.pools import POOL_NAME
+from core.suppressions import LIST_NAME
 from core.tenants import TENANT_NAME
 
 TENANT = TENANT_NAME.pattern
 POOL = POOL_NAME.pattern
+# A list a one-click unsubscribe names; "" in a suppression: all of the tenant's mail.
+LIST = rf"^({LIST_NAME.pattern})?$"
 DOMAIN = r"^([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}\.?$"
 DOMAIN_MAX = 253
 # Any address Postfix would take: internal and .test domains included (email-validator refuses those).

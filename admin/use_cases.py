@@ -20,8 +20,10 @@ from core.models import IpPool, PoolIp, SmtpCredential, Suppression, Tenant, Web
 from core.states import PoolIpState
 
 
-def suppression_search(q: str = "", reason: str = "", tenant_id: int | None = None) -> Select[Suppression]:
-    """The user's suppression entries, newest first: addresses starting with q, of a reason, of a tenant."""
+def suppression_search(q: str = "", reason: str = "", tenant_id: int | None = None,
+                       list_name: str | None = None) -> Select[Suppression]:
+    """The user's suppression entries, newest first: addresses starting with q, of a reason, of a tenant,
+    for a list ("": those for all mail)."""
     query = (select(Suppression).where(tenant_scope(Suppression.tenant_id))
              .order_by(Suppression.created_at.desc(), Suppression.id.desc()))
     if q.strip():
@@ -30,6 +32,8 @@ def suppression_search(q: str = "", reason: str = "", tenant_id: int | None = No
         query = query.where(Suppression.reason == reason)
     if tenant_id is not None:
         query = query.where(Suppression.tenant_id == tenant_id)
+    if list_name is not None:
+        query = query.where(Suppression.list_name == list_name)
     return query
 
 

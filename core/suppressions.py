@@ -20,13 +20,13 @@ from core.models import Suppression
 from core.tenants import get_tenant
 
 REASONS = ("hard_bounce", "complaint", "manual", "unsubscribe")
-_LIST_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
+LIST_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 
 
 def check_list_name(name: str) -> str:
     """A list's name (core/unsubscribe.py) as it is kept; InvalidInputError for one that is none."""
     lowered = name.strip().lower()
-    if _LIST_NAME.fullmatch(lowered) is None:
+    if LIST_NAME.fullmatch(lowered) is None:
         raise InvalidInputError("a list name is 1-64 of a-z, 0-9, '.', '_' and '-'")
     return lowered
 

@@ -68,9 +68,10 @@ def add() -> ResponseReturnValue:
     if not form.validate_on_submit():
         return _index(form=form, status=400)
     owner = _owner_name(form.tenant.data)
+    list_name = form.list_name.data or ""
     if attempt(lambda: suppressions.suppress(db(), owner, form.address.data or "", "manual",
-                                             form.detail.data or "")).ok:
-        flash(f"{form.address.data} suppressed.", "success")
+                                             form.detail.data or "", list_name)).ok:
+        flash(f"{form.address.data} suppressed{f' for list {list_name}' if list_name else ''}.", "success")
     return redirect(url_for(".index"))
 
 
@@ -94,10 +95,10 @@ def export() -> ResponseReturnValue:
     names = tenant_names()
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(["address", "tenant", "reason", "detail", "created_at"])
+    writer.writerow(["address", "tenant", "list", "reason", "detail", "created_at"])
     for entry in db().scalars(query):
-        writer.writerow([_cell(entry.address), names.get(entry.tenant_id or 0, "*"), entry.reason,
-                         _cell(entry.detail), entry.created_at.isoformat(timespec="seconds")])
+        writer.writerow([_cell(entry.address), names.get(entry.tenant_id or 0, "*"), entry.list_name,
+                         entry.reason, _cell(entry.detail), entry.created_at.isoformat(timespec="seconds")])
     return Response(out.getvalue(), mimetype="text/csv",
                     headers={"Content-Disposition": "attachment; filename=suppressions.csv"})
 

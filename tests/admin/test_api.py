@@ -195,3 +195,22 @@ def test_a_domains_compliance_with_the_bulk_sender_rules(panel: Panel, tokens: d
     api.call("GET", f"/domains/{ids['globex_domain']}/compliance", 404)
     page = panel.client("alice").get(f"/domains/{ids['acme_domain']}").get_data(as_text=True)
     assert "75% of the last 1000 messages" in page and "1.00% (past 0.3%)" in page
+
+
+def test_a_suppression_scoped_to_one_list_through_the_api(panel: Panel, tokens: dict[str, str]) -> None:
+    api = Api(panel.client(), tokens["alice"])
+    acme = panel.ids["acme"]
+    entry = api.call("POST", "/suppressions", 201, {"address": "reader@example.org", "tenant_id": acme,
+                                                   "list_name": "weekly-news"})
+    assert entry["list_name"] == "weekly-news"
+    whole = api.call("POST", "/suppressions", 201, {"address": "reader@example.org", "tenant_id": acme})
+    assert whole["list_name"] == "" and whole["id"] != entry["id"]
+    listed = api.call("GET", "/suppressions", 200, list_name="weekly-news")["items"]
+    assert [e["id"] for e in listed] == [entry["id"]]
+    for bad in ("Weekly News", "x" * 65, "-lead"):
+        body = {"address": "r@example.org", "tenant_id": acme, "list_name": bad}
+        api.call("POST", "/suppressions", 400, body)
+    root = Api(panel.client(), tokens["root"])
+    root.call("POST", "/suppressions", 422, {"address": "r@example.org", "list_name": "weekly-news"})
+    api.call("DELETE", f"/suppressions/{entry['id']}", 204)
+    assert api.call("GET", "/suppressions", 200, list_name="weekly-news")["items"] == []

@@ -88,11 +88,20 @@ def test_suppressions_are_added_removed_exported_and_imported(panel: Panel) -> N
     assert bad.status_code == 400 and "An e-mail address." in bad.get_data(as_text=True)
     client.post("/suppressions/", data={"tenant": acme, "address": "=1+2@evil.test",
                                         "detail": "@SUM(1+1)", "csrf_token": token})
+    bad_list = client.post("/suppressions/", data={"tenant": acme, "address": "a@example.org",
+                                                   "list_name": "Weekly News!", "csrf_token": token})
+    assert bad_list.status_code == 400 and "1-64 of a-z" in bad_list.get_data(as_text=True)
+    scoped = client.post("/suppressions/", data={"tenant": acme, "address": "reader@example.org",
+                                                 "list_name": "weekly-news", "csrf_token": token},
+                         follow_redirects=True).get_data(as_text=True)
+    assert "reader@example.org suppressed for list weekly-news" in scoped
+    assert "<code>weekly-news</code>" in client.get("/suppressions/?q=reader").get_data(as_text=True)
     exported = client.get("/suppressions/export.csv").get_data(as_text=True)
     rows = list(csv.reader(io.StringIO(exported)))
-    assert rows[0] == ["address", "tenant", "reason", "detail", "created_at"]
+    assert rows[0] == ["address", "tenant", "list", "reason", "detail", "created_at"]
     injected = next(r for r in rows if "evil.test" in r[0])
-    assert injected[0].startswith("'=") and injected[3] == "'@SUM(1+1)"
+    assert injected[0].startswith("'=") and injected[4] == "'@SUM(1+1)" and injected[2] == ""
+    assert next(r for r in rows if r[0] == "reader@example.org")[2] == "weekly-news"
     upload = "address\nnew1@example.org\nnot-an-address\nNEW2@Example.ORG\n"
     reply = client.post("/suppressions/import", data={
         "tenant": acme, "csrf_token": token, "file": (io.BytesIO(upload.encode()), "list.csv")},
