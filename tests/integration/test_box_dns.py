@@ -10,20 +10,10 @@ from dns.reversename import from_address
 from core.box_records import MAX_SPF_PARTS, MAX_SPF_STRING, spf_records
 from tests.integration.test_relayctl import relayctl
 from tests.support.box import box_config, box_root, reset_postgres
-from tests.support.dns_server import LoopbackDns
+from tests.support.dns_server import LoopbackDns, zone_records
 
-ZONE_LINE = re.compile(r"^(\S+)\. IN (\S+) (.+)$")
 POOL = ("192.0.2.1", "192.0.2.2", "192.0.2.3")
 OWN = "198.51.100.7"
-
-
-def printed_records(output: str) -> list[tuple[str, str, str]]:
-    records = []
-    for line in output.splitlines():
-        if match := ZONE_LINE.match(line):
-            name, rdtype, value = match.groups()
-            records.append((name, rdtype, value))
-    return records
 
 
 def test_a_pool_of_three_gets_its_spf_record_and_a_missing_ptr_is_reported(dns: LoopbackDns) -> None:
@@ -41,7 +31,7 @@ def test_a_pool_of_three_gets_its_spf_record_and_a_missing_ptr_is_reported(dns: 
 
         unpublished = relayctl(config, "dns")
         assert unpublished.returncode == 1
-        records = printed_records(unpublished.stdout)
+        records = zone_records(unpublished.stdout)
         spf = [value for name, rdtype, value in records if name == "_spf.relay.test"]
         assert spf == [f'"v=spf1 ip4:192.0.2.1 ip4:192.0.2.2/31 ip4:{OWN} -all"']
         assert ("bounces.relay.test", "MX", "10 relay.test.") in records

@@ -13,12 +13,9 @@ from pathlib import Path
 import yaml
 
 from tests.support.box import REPO, box_config, box_root, reset_postgres, wait_for_port
-from tests.support.dns_server import LoopbackDns
+from tests.support.dns_server import LoopbackDns, zone_records
 from tests.support.sink import Sink
 from tests.support.waiting import eventually
-
-RECORD = re.compile(r'^(\S+)\. IN (TXT|CNAME) (.+)$')
-
 
 
 def relayctl(config: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -28,11 +25,8 @@ def relayctl(config: Path, *args: str, env: dict[str, str] | None = None) -> sub
 
 
 def publish(dns: LoopbackDns, printed: str) -> None:
-    for line in printed.splitlines():
-        match = RECORD.match(line)
-        if match:
-            name, rdtype, value = match.groups()
-            dns.add(name, rdtype, value)
+    for name, rdtype, value in zone_records(printed):
+        dns.add(name, rdtype, value)
 
 
 def test_readme_flow(sink: Sink, dns: LoopbackDns) -> None:

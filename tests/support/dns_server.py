@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import socket
 import threading
 
@@ -9,6 +10,14 @@ import dns.message
 import dns.rcode
 import dns.rdatatype
 import dns.rrset
+
+ZONE_LINE = re.compile(r"^(\S+)\. IN (\S+) (.+)$")
+
+
+def zone_records(printed: str) -> list[tuple[str, str, str]]:
+    """The (name, type, value) of each zone-file line relayctl printed."""
+    return [match.groups() for line in printed.splitlines()  # type: ignore[misc]
+            if (match := ZONE_LINE.match(line))]
 
 
 class LoopbackDns:
@@ -43,8 +52,15 @@ class LoopbackDns:
             name = question.name.to_text().lower().rstrip(".")
             rdtype = dns.rdatatype.to_text(question.rdtype)
             values = self.records.get((name, rdtype))
+            alias = self.records.get((name, "CNAME"))
             if values:
                 response.answer.append(dns.rrset.from_text(question.name, 60, "IN", rdtype, *values))
+            elif alias:
+                # As a resolver answers: the alias, then the records of the name it points at.
+                response.answer.append(dns.rrset.from_text(question.name, 60, "IN", "CNAME", alias[0]))
+                target = alias[0].lower().rstrip(".")
+                if found := self.records.get((target, rdtype)):
+                    response.answer.append(dns.rrset.from_text(alias[0], 60, "IN", rdtype, *found))
             elif not any(key[0] == name for key in self.records):
                 response.set_rcode(dns.rcode.NXDOMAIN)
             self._sock.sendto(response.to_wire(), peer)

@@ -1,4 +1,5 @@
-"""Delivery to the world: MX lookups, pool addresses, retries after 4xx, bounces after 5xx.
+"""Delivery to the world: MX lookups, pool addresses, retries after 4xx, bounces after 5xx, and
+how receivers judge the mail (SPF, DKIM, DMARC) once the operator and tenant published their records.
 
 Runs inside the namespace that tests/integration/test_world.py makes (see conftest.py).
 """
@@ -17,8 +18,9 @@ from core.events import recent_events
 from core.suppressions import list_suppressions
 from relayctl.cli import main as relayctl
 from tests.support.box import DOMAIN, TENANT, Box, message, running_box
-from tests.support.dns_server import LoopbackDns
+from tests.support.dns_server import LoopbackDns, zone_records
 from tests.support.fake_mx import FakeMx
+from tests.support.receiver_verdict import Verdict, judge
 from tests.support.sink import Received, Sink
 from tests.support.waiting import eventually
 from tests.world.conftest import WORLD_IPV6
@@ -177,3 +179,52 @@ def test_an_ipv6_pool_address_sends_to_an_ipv6_mx(world: World) -> None:
         assert b"DKIM-Signature:" in received.content
     finally:
         assert ctl(world.box, "pool", "assign", TENANT, "default") == 0
+
+
+def publish_printed(world: World, capsys: pytest.CaptureFixture[str], *command: str,
+                    leave_out: str = "") -> None:
+    """Publish what a relayctl command prints in zone-file lines, as the operator or tenant would."""
+    capsys.readouterr()
+    ctl(world.box, *command)
+    for name, rdtype, value in zone_records(capsys.readouterr().out):
+        if name != leave_out:
+            world.dns.records[(name.lower(), rdtype)] = [value]
+
+
+def judged(world: World, subject: str) -> tuple[Received, Verdict]:
+    received = arrived(world.mx["mx1"], subject)
+    return received, judge(received.content, received.source_address, received.helo, received.mail_from, 53)
+
+
+def test_receivers_find_spf_and_dkim_passing_and_dmarc_passing_on_dkim_alone(
+        world: World, capsys: pytest.CaptureFixture[str]) -> None:
+    publish_printed(world, capsys, "dns")
+    publish_printed(world, capsys, "domain", "records", DOMAIN, leave_out=f"rp.{DOMAIN}")
+    world.dns.add(DOMAIN, "MX", f"10 mx.{DOMAIN}.")  # a domain in DNS: DMARC applies to it
+    assert ctl(world.box, "domain", "verify", DOMAIN) == 0
+    world.box.directory_loaded()
+    with world.box.client() as client:
+        client.sendmail(f"app@{DOMAIN}", ["reader@world.test"], message(
+            "judged plain", to="reader@world.test", extra_headers="X-Mailrelay-List: weekly-news\r\n"))
+    received, verdict = judged(world, "judged plain")
+    assert received.mail_from.endswith("@bounces.relay.test")
+    assert verdict.spf == "pass"
+    [(domain, result, signed)] = verdict.dkim
+    assert (domain, result) == (DOMAIN, "pass")
+    assert {"list-unsubscribe", "list-unsubscribe-post", "from"} <= set(signed)
+    assert verdict.dmarc == "pass", verdict
+    assert (verdict.dmarc_detail["dkim"], verdict.dmarc_detail["spf_align"]) == ("pass", "")
+
+
+def test_with_rp_published_spf_passes_aligned_and_dmarc_passes(
+        world: World, capsys: pytest.CaptureFixture[str]) -> None:
+    publish_printed(world, capsys, "domain", "records", DOMAIN)
+    assert ctl(world.box, "domain", "verify", DOMAIN) == 0
+    world.box.directory_loaded()
+    send(world.box, "judged aligned", "reader@world.test")
+    received, verdict = judged(world, "judged aligned")
+    assert received.mail_from.endswith(f"@rp.{DOMAIN}")
+    assert verdict.spf == "pass"
+    assert verdict.dmarc == "pass", verdict
+    assert (verdict.dmarc_detail["spf"], verdict.dmarc_detail["spf_align"]) == ("pass", "relaxed")
+    assert verdict.dmarc_detail["dkim_align"] in ("strict", "relaxed")
