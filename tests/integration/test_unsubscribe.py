@@ -167,3 +167,58 @@ def test_a_domain_wide_setting_an_apps_own_header_and_several_recipients(box: Bo
     finally:
         assert relayctl(["--config", str(box.config_path), "domain", "one-click-unsubscribe", DOMAIN,
                          "off"]) == 0
+
+
+def test_crlf_injected_into_an_apps_list_unsubscribe_adds_no_recipient_and_no_header(box: Box) -> None:
+    code, reply = send(box, "bare cr", "fan@example.org",
+                       "List-Unsubscribe: <https://app.example/u>\rBcc: victim@example.org\r\n")
+    assert code == 554 and b"bare CR" in reply
+    # A bare LF ends a line as every reader takes it: the "injected" field is the app's own header,
+    # the envelope alone says who gets the message, and the relay adds nothing beside the app's link.
+    injected = "List-Unsubscribe: <https://app.example/u>\nBcc: victim@example.org\r\n"
+    assert send(box, "bare lf", "fan@example.org", injected)[0] == 250
+    received = box.sink.wait_for_subject("bare lf")[0]
+    assert received.rcpt_tos == ["fan@example.org"]
+    assert received.content.count(b"List-Unsubscribe") == 1
+    folded = "X-Mailrelay-List: weekly\r\n List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"
+    code, reply = send(box, "folded list", "fan@example.org", folded)
+    assert code == 550 and b"list name" in reply
+    assert not box.sink.with_subject("bare cr") and not box.sink.with_subject("folded list")
+
+
+def test_one_tenants_token_unsubscribes_from_that_tenant_only(box: Box) -> None:
+    key = SecretBox.from_file(box.settings.effective_encryption_key_file).derived_key("unsubscribe")
+    with box.db_session() as session:
+        other_id = get_tenant(session, "other").id
+    token = make_token(key, Unsubscribe(other_id, "", "shared-reader@example.org"))
+    assert curl("-X", "POST", "-d", "List-Unsubscribe=One-Click", f"{box.settings.link_base_url}/u/{token}"
+                )[0] == 200
+    with box.db_session() as session:
+        entries = session.query(Suppression).filter_by(address="shared-reader@example.org").all()
+        assert [(e.tenant_id, e.list_name) for e in entries] == [(other_id, "")]
+    assert box.rcpt_reply("shared-reader@example.org")[0] == 250  # acme's mail to them still goes
+
+
+def test_an_rp_record_pointing_elsewhere_is_not_used_until_it_points_at_the_box(
+        box: Box, dns: LoopbackDns) -> None:
+    publish_keys(box, dns, DOMAIN)
+    ctl = ["--config", str(box.config_path), "domain", "verify", DOMAIN]
+    dns.records[(f"rp.{DOMAIN}", "CNAME")] = ["bounces.elsewhere.example."]
+    try:
+        assert relayctl(ctl) == 0
+        box.directory_loaded()
+        assert send(box, "rp elsewhere", "fan@example.org")[0] == 250
+        assert box.sink.wait_for_subject("rp elsewhere")[0].mail_from.endswith("@bounces.relay.test")
+        with box.inbound() as client:
+            client.ehlo("mx.example.org")
+            client.mail("")
+            assert client.rcpt(f"b.anything@rp.{DOMAIN}")[0] == 554  # not a domain the box takes
+
+        dns.records[(f"rp.{DOMAIN}", "CNAME")] = ["bounces.relay.test."]
+        assert relayctl(ctl) == 0
+        box.directory_loaded()
+        assert send(box, "rp at the box", "fan@example.org")[0] == 250
+        assert box.sink.wait_for_subject("rp at the box")[0].mail_from.endswith(f"@rp.{DOMAIN}")
+    finally:
+        del dns.records[(f"rp.{DOMAIN}", "CNAME")]
+        relayctl(ctl)
