@@ -50,6 +50,19 @@ def suppress(session: Session, tenant_name: str | None, address: str, reason: st
              detail: str = "", list_name: str = "") -> Suppression:
     """Add an address (for a tenant, or for all when tenant_name is None; for all mail, or for one
     list of the tenant's); adding it again keeps the first."""
+    entry, _added = _suppress(session, tenant_name, address, reason, detail, list_name)
+    return entry
+
+
+def suppress_new(session: Session, tenant_name: str | None, address: str, reason: str,
+                 detail: str = "", list_name: str = "") -> Suppression | None:
+    """As suppress; None when the address was suppressed so already."""
+    entry, added = _suppress(session, tenant_name, address, reason, detail, list_name)
+    return entry if added else None
+
+
+def _suppress(session: Session, tenant_name: str | None, address: str, reason: str, detail: str,
+              list_name: str) -> tuple[Suppression, bool]:
     if reason not in REASONS:
         raise InvalidInputError(f"reason must be one of {', '.join(REASONS)}")
     if list_name and tenant_name is None:
@@ -59,13 +72,13 @@ def suppress(session: Session, tenant_name: str | None, address: str, reason: st
     normalized = normalize_address(address)
     existing = find(session, tenant_id, normalized, list_name)
     if existing is not None:
-        return existing
+        return existing, False
     entry = Suppression(tenant_id=tenant_id, address=normalized, reason=reason, detail=detail,
                         list_name=list_name)
     session.add(entry)
     bump_directory_version(session)
     session.flush()
-    return entry
+    return entry, True
 
 
 def unsuppress(session: Session, tenant_name: str | None, address: str, list_name: str = "") -> None:

@@ -21,9 +21,12 @@ from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESSIV
+from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core import suppressions
+from core.db import session_scope
 from core.errors import InvalidInputError
 from core.events import record_event
 from core.models import Tenant
@@ -112,8 +115,18 @@ def unsubscribe(session: Session, unsubscribe: Unsubscribe, via: str) -> bool:
         return False
     scope = f"list {unsubscribe.list_name}" if unsubscribe.list_name else "all mail"
     detail = f"{scope}, by {via}"
-    if suppressions.find(session, tenant.id, unsubscribe.recipient, unsubscribe.list_name) is None:
-        suppressions.suppress(session, tenant.name, unsubscribe.recipient, "unsubscribe", detail,
-                              list_name=unsubscribe.list_name)
+    if suppressions.suppress_new(session, tenant.name, unsubscribe.recipient, "unsubscribe", detail,
+                                 list_name=unsubscribe.list_name) is not None:
         record_event(session, "unsubscribed", unsubscribe.recipient, detail, tenant_id=tenant.id)
     return True
+
+
+def record_unsubscribe(engine: Engine, unsubscribe_request: Unsubscribe, via: str) -> bool:
+    """unsubscribe() in a transaction of its own. A concurrent request for the same recipient and
+    list (a provider's retry, a double click) may insert first: then the second try finds it."""
+    try:
+        with session_scope(engine) as session:
+            return unsubscribe(session, unsubscribe_request, via)
+    except IntegrityError:
+        with session_scope(engine) as session:
+            return unsubscribe(session, unsubscribe_request, via)

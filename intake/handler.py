@@ -24,7 +24,7 @@ from sqlalchemy import Engine
 from core.bounces.model import ReportResult
 from core.bounces.parser import parse_report
 from core.db import session_scope
-from core.unsubscribe import MAILTO_PREFIX, Unsubscribe, read_token, unsubscribe
+from core.unsubscribe import MAILTO_PREFIX, Unsubscribe, read_token, record_unsubscribe
 from intake.directory import IntakeDirectory
 from intake.feedback import quoted_return_path
 from intake.reports import NotRecordedYet, Outcome, record_report
@@ -113,8 +113,7 @@ class ReportHandler:
 
     def _unsubscribe(self, request: Unsubscribe, sender: str) -> str:
         try:
-            with session_scope(self._engine) as db:
-                known = unsubscribe(db, request, f"mail from <{sender[:320]}>")
+            known = record_unsubscribe(self._engine, request, f"mail from <{sender[:320]}>")
         except Exception:
             log.exception("could not record a mailto unsubscribe; Postfix will retry")
             return "451 4.3.0 Could not record the unsubscribe; try again later"

@@ -18,9 +18,9 @@ from flask_wtf.csrf import CSRFError, generate_csrf, validate_csrf
 from sqlalchemy.exc import OperationalError
 
 from core.config import Settings
-from core.db import make_engine, session_scope
+from core.db import make_engine
 from core.secretbox import SecretBox
-from core.unsubscribe import ONE_CLICK_BODY, Unsubscribe, read_token, unsubscribe
+from core.unsubscribe import ONE_CLICK_BODY, Unsubscribe, read_token, record_unsubscribe
 
 log = logging.getLogger(__name__)
 
@@ -74,8 +74,7 @@ def create_app(settings: Settings) -> Flask:
                 log.info("unsubscribe form refused: %s", exc)
                 return page("refused.html", 400)
         try:
-            with session_scope(engine) as session:
-                known = unsubscribe(session, found, "one-click" if one_click else "the unsubscribe page")
+            known = record_unsubscribe(engine, found, "one-click" if one_click else "the unsubscribe page")
         except OperationalError:
             log.exception("could not record an unsubscribe; the sender is asked to try again")
             response = page("later.html", 503)

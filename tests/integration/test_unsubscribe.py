@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import subprocess
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -222,3 +223,19 @@ def test_an_rp_record_pointing_elsewhere_is_not_used_until_it_points_at_the_box(
     finally:
         del dns.records[(f"rp.{DOMAIN}", "CNAME")]
         relayctl(ctl)
+
+
+def test_concurrent_one_click_posts_unsubscribe_once(box: Box) -> None:
+    key = SecretBox.from_file(box.settings.effective_encryption_key_file).derived_key("unsubscribe")
+    with box.db_session() as session:
+        tenant_id = get_tenant(session, TENANT).id
+    token = make_token(key, Unsubscribe(tenant_id, "daily", "hasty@example.org"))
+    link = f"{box.settings.link_base_url}/u/{token}"
+    with ThreadPoolExecutor(10) as pool:
+        statuses = list(pool.map(lambda _: curl("-X", "POST", "-d", "List-Unsubscribe=One-Click", link)[0],
+                                 range(10)))
+    assert statuses == [200] * 10
+    assert suppressed_lists(box, "hasty@example.org") == ["daily"]
+    with box.db_session() as session:
+        events = recent_events(session, "unsubscribed")
+        assert len([e for e in events if e.subject == "hasty@example.org"]) == 1
