@@ -30,6 +30,7 @@ from core.db import session_scope
 from core.errors import InvalidInputError
 from core.events import record_event
 from core.models import Tenant
+from core.secretbox import SecretBox
 
 # The header an app names a message's list in; it never leaves the box.
 LIST_HEADER = "X-Mailrelay-List"
@@ -70,6 +71,11 @@ def list_header_values(content: bytes) -> list[str]:
         if current is not None:
             values.append(current)
     return [value.decode("utf-8", "replace").strip() for value in values]
+
+
+def token_key(secret_box: SecretBox) -> bytes:
+    """The key every service seals and opens tokens with, derived from the box's key."""
+    return secret_box.derived_key("unsubscribe")
 
 
 def make_token(key: bytes, unsubscribe: Unsubscribe) -> str:

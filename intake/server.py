@@ -24,6 +24,7 @@ from core.secretbox import SecretBox
 from core.service import run_until_signalled
 from core.simulator import SimulatorDomain
 from core.unix_sockets import give_to_postfix, prepare_socket_path
+from core.unsubscribe import token_key
 from intake.directory import IntakeDirectory
 from intake.handler import ReportHandler
 from intake.log_tailer import LogTailer
@@ -72,7 +73,7 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
     secret_box = SecretBox.from_file(settings.effective_encryption_key_file)
     directory = IntakeDirectory(engine, settings)
     handler = ReportHandler(engine, secret_box.derived_key("verp"), directory, settings.hostname,
-                            settings.feedback_domain, secret_box.derived_key("unsubscribe"))
+                            settings.feedback_domain, token_key(secret_box))
     inbound = settings.postfix.inbound_address
     simulator_handler = SimulatorHandler(SimulatorDomain(settings.simulator_domain),
                                          "127.0.0.1" if inbound == "0.0.0.0" else inbound,

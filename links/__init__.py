@@ -20,7 +20,7 @@ from sqlalchemy.exc import OperationalError
 from core.config import Settings
 from core.db import make_engine
 from core.secretbox import SecretBox
-from core.unsubscribe import ONE_CLICK_BODY, Unsubscribe, read_token, record_unsubscribe
+from core.unsubscribe import ONE_CLICK_BODY, Unsubscribe, read_token, record_unsubscribe, token_key
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +40,7 @@ _HEADERS = {
 def create_app(settings: Settings) -> Flask:
     app = Flask(__name__)
     secret_box = SecretBox.from_file(settings.effective_encryption_key_file)
-    key = secret_box.derived_key("unsubscribe")
+    key = token_key(secret_box)
     engine = make_engine(settings.effective_database_url)
     app.config.update(SECRET_KEY=secret_box.derived_key("links session"), MAX_CONTENT_LENGTH=MAX_BODY,
                       SESSION_COOKIE_SECURE=settings.link_base_url.startswith("https:"),

@@ -16,7 +16,7 @@ from core.secretbox import SecretBox
 from core.service import run_until_signalled
 from core.simulator import SimulatorDomain
 from core.unix_sockets import give_to_postfix, prepare_socket_path
-from core.unsubscribe import UnsubscribeLinks
+from core.unsubscribe import UnsubscribeLinks, token_key
 from milter.accepted_record import AcceptedRecorder
 from milter.directory import MilterDirectory
 from milter.policy import MilterPolicy
@@ -59,7 +59,7 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
     store = make_store(settings)
     accepted = AcceptedRecorder(engine)
     router = Router(directory, store, settings.delivery_profiles)
-    links = UnsubscribeLinks(secret_box.derived_key("unsubscribe"), settings.link_base_url,
+    links = UnsubscribeLinks(token_key(secret_box), settings.link_base_url,
                              settings.feedback_domain)
     policy = MilterPolicy(directory, Throttle(store), router, secret_box.derived_key("verp"),
                           settings.bounce_domain, accepted, SimulatorDomain(settings.simulator_domain), links)

@@ -10,10 +10,7 @@ from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
 from core.models import Suppression
-from core.secretbox import SecretBox
-from core.tenants import get_tenant
-from core.unsubscribe import Unsubscribe, make_token
-from tests.support.box import TENANT, Box, links_service, running_box
+from tests.support.box import Box, links_service, running_box
 from tests.support.chromium import chromium, needs_chromium
 from tests.support.sink import Sink, free_port
 
@@ -29,10 +26,7 @@ def box(sink: Sink) -> Iterator[Box]:
 
 
 def test_opening_the_link_unsubscribes_nobody_and_the_button_does(box: Box) -> None:
-    key = SecretBox.from_file(box.settings.effective_encryption_key_file).derived_key("unsubscribe")
-    with box.db_session() as session:
-        tenant_id = get_tenant(session, TENANT).id
-    token = make_token(key, Unsubscribe(tenant_id, "offers", "r@example.org"))
+    token = box.unsubscribe_token("r@example.org", "offers")
     link = f"{box.settings.link_base_url}/u/{token}"
 
     def suppressed() -> list[str]:

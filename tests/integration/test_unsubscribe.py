@@ -11,7 +11,6 @@ import pytest
 
 from core.events import recent_events
 from core.models import Suppression
-from core.secretbox import SecretBox
 from core.tenants import get_tenant
 from core.unsubscribe import Unsubscribe, make_token
 from relayctl.cli import main as relayctl
@@ -108,10 +107,9 @@ def test_bulk_mail_carries_signed_one_click_headers_and_the_post_unsubscribes(
 
 
 def test_tampered_cut_and_foreign_tokens_are_not_found_and_change_nothing(box: Box) -> None:
-    key = SecretBox.from_file(box.settings.effective_encryption_key_file).derived_key("unsubscribe")
-    token = make_token(key, Unsubscribe(1, "weekly", "victim@example.org"))
+    token = box.unsubscribe_token("victim@example.org", "weekly")
     flipped = token[:10] + ("a" if token[10] != "a" else "b") + token[11:]
-    foreign = make_token(b"k" * 32, Unsubscribe(1, "weekly", "victim@example.org"))
+    foreign = make_token(b"k" * 32, Unsubscribe(1, "weekly", "victim@example.org"))  # another box's key
     for bad in (flipped, token[:-3], token + "aa", foreign, "a" * 60, "../../admin", "%00"):
         assert curl("-X", "POST", "-d", "List-Unsubscribe=One-Click",
                     f"{box.settings.link_base_url}/u/{bad}")[0] == 404, bad
@@ -119,10 +117,7 @@ def test_tampered_cut_and_foreign_tokens_are_not_found_and_change_nothing(box: B
 
 
 def test_a_mailto_unsubscribe_acts_on_the_tokens_recipient_only(box: Box) -> None:
-    key = SecretBox.from_file(box.settings.effective_encryption_key_file).derived_key("unsubscribe")
-    with box.db_session() as session:
-        tenant_id = get_tenant(session, TENANT).id
-    token = make_token(key, Unsubscribe(tenant_id, "", "mailto-reader@example.org"))
+    token = box.unsubscribe_token("mailto-reader@example.org")
     feedback = box.settings.feedback_domain
     with box.inbound() as client:
         client.ehlo("mx.example.org")
@@ -188,10 +183,9 @@ def test_crlf_injected_into_an_apps_list_unsubscribe_adds_no_recipient_and_no_he
 
 
 def test_one_tenants_token_unsubscribes_from_that_tenant_only(box: Box) -> None:
-    key = SecretBox.from_file(box.settings.effective_encryption_key_file).derived_key("unsubscribe")
+    token = box.unsubscribe_token("shared-reader@example.org", tenant="other")
     with box.db_session() as session:
         other_id = get_tenant(session, "other").id
-    token = make_token(key, Unsubscribe(other_id, "", "shared-reader@example.org"))
     assert curl("-X", "POST", "-d", "List-Unsubscribe=One-Click", f"{box.settings.link_base_url}/u/{token}"
                 )[0] == 200
     with box.db_session() as session:
@@ -226,10 +220,7 @@ def test_an_rp_record_pointing_elsewhere_is_not_used_until_it_points_at_the_box(
 
 
 def test_concurrent_one_click_posts_unsubscribe_once(box: Box) -> None:
-    key = SecretBox.from_file(box.settings.effective_encryption_key_file).derived_key("unsubscribe")
-    with box.db_session() as session:
-        tenant_id = get_tenant(session, TENANT).id
-    token = make_token(key, Unsubscribe(tenant_id, "daily", "hasty@example.org"))
+    token = box.unsubscribe_token("hasty@example.org", "daily")
     link = f"{box.settings.link_base_url}/u/{token}"
     with ThreadPoolExecutor(10) as pool:
         statuses = list(pool.map(lambda _: curl("-X", "POST", "-d", "List-Unsubscribe=One-Click", link)[0],

@@ -33,6 +33,7 @@ from core.models import AcceptedMessage
 from core.postfix.instance import PostfixInstance
 from core.secretbox import SecretBox
 from core.snapshot_cache import SERVICES, served_version
+from core.unsubscribe import Unsubscribe, make_token, token_key
 from relayctl.cli import main as relayctl
 from relayctl.send_test import client_tls_context
 from tests.support.sink import Sink, free_port
@@ -199,6 +200,13 @@ class Box:
     def postfix_log(self) -> str:
         log = self.instance.log_file
         return log.read_text(errors="replace") if log.exists() else ""
+
+    def unsubscribe_token(self, recipient: str, list_name: str = "", tenant: str = TENANT) -> str:
+        """A token as the milter puts in a tenant's List-Unsubscribe link."""
+        with self.db_session() as session:
+            tenant_id = tenants.get_tenant(session, tenant).id
+        key = token_key(SecretBox.from_file(self.settings.effective_encryption_key_file))
+        return make_token(key, Unsubscribe(tenant_id, list_name, recipient))
 
     def db_session(self) -> Any:
         return session_scope(make_engine(self.settings.effective_database_url))
