@@ -230,3 +230,20 @@ def test_concurrent_one_click_posts_unsubscribe_once(box: Box) -> None:
     with box.db_session() as session:
         events = recent_events(session, "unsubscribed")
         assert len([e for e in events if e.subject == "hasty@example.org"]) == 1
+
+
+def test_a_list_message_to_several_goes_to_those_still_subscribed(box: Box) -> None:
+    """reader@ unsubscribed from weekly in the first test; SMTP has one reply for DATA, so the
+    message goes to the others and the refusal is recorded for reader@."""
+    box.directory_loaded()
+    with box.client() as client:
+        client.mail(f"app@{DOMAIN}")
+        client.rcpt("reader@example.org")
+        client.rcpt("friend@example.org")
+        headers = b"X-Mailrelay-List: weekly\r\n"
+        code, _ = client.data(headers + message("weekly to two", to="friend@example.org"))
+    assert code == 250
+    assert box.sink.wait_for_subject("weekly to two")[0].rcpt_tos == ["friend@example.org"]
+    with box.db_session() as session:
+        refused = [e.detail for e in recent_events(session) if e.subject == "reader@example.org"]
+    assert any("unsubscribed from list weekly" in detail for detail in refused)
