@@ -192,6 +192,13 @@ class LinkSettings:
     public_url: str = ""
 
 
+@dataclass(frozen=True)
+class IdempotencySettings:
+    """Exactly once (core/idempotency.py): how long a key a message was sent under is remembered."""
+
+    window_hours: int = 24
+
+
 DEFAULT_DELIVERY_PROFILES = (
     DeliveryProfile("gmail", ("gmail.com", "googlemail.com"), concurrency=10, recipients_per_delivery=100),
     DeliveryProfile("yahoo", ("yahoo.com", "ymail.com", "rocketmail.com", "aol.com"), concurrency=4,
@@ -221,6 +228,7 @@ class Settings:
     reputation: ReputationSettings = field(default_factory=ReputationSettings)
     panel: PanelSettings = field(default_factory=PanelSettings)
     links: LinkSettings = field(default_factory=LinkSettings)
+    idempotency: IdempotencySettings = field(default_factory=IdempotencySettings)
 
     @property
     def effective_database_url(self) -> str:
@@ -457,6 +465,8 @@ def validate(settings: Settings) -> Settings:
     if settings.milter.redis_url and not settings.milter.redis_url.startswith(("redis://", "unix://")):
         raise ConfigError("setting milter.redis_url: a redis:// or unix:// URL")
     _check_profiles(settings.delivery_profiles)
+    if not 1 <= settings.idempotency.window_hours <= 24 * 30:
+        raise ConfigError("setting idempotency.window_hours: 1 to 720")
     for name, value in settings.limits.items():
         try:
             sending_limits.check(name, value)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import TypeVar
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, create_engine, event, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.models import DirectoryVersion
@@ -38,6 +40,20 @@ def session_scope(engine: Engine) -> Iterator[Session]:
     factory = sessionmaker(engine, expire_on_commit=False)
     with factory() as session, session.begin():
         yield session
+
+
+T = TypeVar("T")
+
+
+def retry_once_on_conflict(engine: Engine, work: Callable[[Session], T]) -> T:
+    """work() in a transaction of its own. When a concurrent transaction inserted the same unique
+    row first, work() runs once more: it then finds that row."""
+    try:
+        with session_scope(engine) as session:
+            return work(session)
+    except IntegrityError:
+        with session_scope(engine) as session:
+            return work(session)
 
 
 def _alembic_config(url: str) -> AlembicConfig:

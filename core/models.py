@@ -32,6 +32,9 @@ class Tenant(Base):
     limits: Mapped[dict[str, int]] = mapped_column(JSON, default=dict, server_default="{}")
     # None: the shared default pool.
     pool_id: Mapped[int | None] = mapped_column(ForeignKey("ip_pools.id"), default=None)
+    # A message whose Message-ID the tenant already sent within the window is answered
+    # "already queued" and not sent again (core/idempotency.py).
+    once_per_message_id: Mapped[bool] = mapped_column(default=False)
 
     pool: Mapped[IpPool | None] = relationship()
     credentials: Mapped[list[SmtpCredential]] = relationship(back_populates="tenant")
@@ -299,6 +302,21 @@ class WebhookDelivery(Base):
     # Set when the receiver answered 2xx, or when retrying was given up (last_error says why).
     finished_at: Mapped[datetime | None] = mapped_column(default=None, index=True)
     last_error: Mapped[str] = mapped_column(String(500), default="")
+
+
+class IdempotencyRecord(Base):
+    """A key a tenant sent under, and the answer its send got (core/idempotency.py)."""
+
+    __tablename__ = "idempotency_records"
+
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(320), primary_key=True)
+    # What was sent under the key, to tell a repeat from a different request under the same key.
+    fingerprint: Mapped[str] = mapped_column(String(64), default="")
+    # "" while the send that claimed the key has not finished; then what it answered.
+    answer: Mapped[str] = mapped_column(Text, default="")
+    claimed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
 
 
 class BoxRecordCheck(Base):

@@ -167,6 +167,14 @@ def set_limits(session: Session, tenant_name: str, changes: Mapping[str, int | N
     return tenant
 
 
+def set_once_per_message_id(session: Session, tenant_name: str, on: bool) -> Tenant:
+    tenant = get_tenant(session, tenant_name)
+    if tenant.once_per_message_id != on:
+        tenant.once_per_message_id = on
+        bump_directory_version(session)
+    return tenant
+
+
 def set_one_click_unsubscribe(session: Session, domain_name: str, on: bool) -> SendingDomain:
     domain = get_domain(session, domain_name)
     if domain.one_click_unsubscribe != on:

@@ -22,13 +22,13 @@ from dataclasses import dataclass
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESSIV
 from sqlalchemy import Engine
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core import suppressions
-from core.db import session_scope
+from core.db import retry_once_on_conflict
 from core.errors import InvalidInputError
 from core.events import record_event
+from core.message_headers import header_values
 from core.models import Tenant
 from core.secretbox import SecretBox
 
@@ -58,19 +58,7 @@ def list_name(values: list[str]) -> str | None:
 
 def list_header_values(content: bytes) -> list[str]:
     """The LIST_HEADER values in a message's header block, unfolded."""
-    end = content.find(b"\r\n\r\n")
-    head = content if end < 0 else content[:end]
-    wanted = LIST_HEADER.lower().encode() + b":"
-    values: list[bytes] = []
-    current: bytes | None = None
-    for line in head.split(b"\r\n"):
-        if current is not None and line[:1] in (b" ", b"\t"):
-            values[-1] += line
-            continue
-        current = line[len(wanted):] if line[:len(wanted)].lower() == wanted else None
-        if current is not None:
-            values.append(current)
-    return [value.decode("utf-8", "replace").strip() for value in values]
+    return header_values(content, LIST_HEADER)
 
 
 def token_key(secret_box: SecretBox) -> bytes:
@@ -130,9 +118,4 @@ def unsubscribe(session: Session, unsubscribe: Unsubscribe, via: str) -> bool:
 def record_unsubscribe(engine: Engine, unsubscribe_request: Unsubscribe, via: str) -> bool:
     """unsubscribe() in a transaction of its own. A concurrent request for the same recipient and
     list (a provider's retry, a double click) may insert first: then the second try finds it."""
-    try:
-        with session_scope(engine) as session:
-            return unsubscribe(session, unsubscribe_request, via)
-    except IntegrityError:
-        with session_scope(engine) as session:
-            return unsubscribe(session, unsubscribe_request, via)
+    return retry_once_on_conflict(engine, lambda session: unsubscribe(session, unsubscribe_request, via))

@@ -14,7 +14,7 @@ from typing import Any
 from aiosmtpd.lmtp import LMTP
 from sqlalchemy import Engine
 
-from core import accepted_messages
+from core import accepted_messages, idempotency
 from core.config import Settings, load_settings
 from core.db import make_engine, session_scope
 from core.logs import setup_logging
@@ -56,7 +56,8 @@ def guard_reputation(engine: Engine, settings: Settings) -> list[str]:
 
 def forget_old_records(engine: Engine, settings: Settings) -> int:
     with session_scope(engine) as session:
-        return accepted_messages.forget_old(session, settings.milter.record_days)
+        return (accepted_messages.forget_old(session, settings.milter.record_days)
+                + idempotency.sweep(session))
 
 
 async def serve_lmtp(handler: object, path: Path, hostname: str, **options: Any) -> asyncio.Server:

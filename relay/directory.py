@@ -42,6 +42,8 @@ class Snapshot:
     paused_tenants: frozenset[str] = frozenset()
     # (tenant name, lower-cased address) -> the lists it is suppressed for (unsubscribed from)
     suppressed_lists: dict[tuple[str, str], frozenset[str]] = field(default_factory=dict)
+    # The ids of the tenants that send each Message-ID once (Tenant.once_per_message_id), by name.
+    once_per_message_id: dict[str, int] = field(default_factory=dict)
 
 
 def load_snapshot(engine: Engine) -> Snapshot:
@@ -72,8 +74,10 @@ def load_snapshot(engine: Engine) -> Snapshot:
                 lists.setdefault((tenant, address), set()).add(list_name)
             else:
                 suppressed[(tenant or "", address)] = reason
+        once = {name: tenant_id for name, tenant_id in session.execute(
+            select(Tenant.name, Tenant.id).where(Tenant.once_per_message_id.is_(True)))}
     return Snapshot(version, credentials, domains, active, suppressed, paused,
-                    {key: frozenset(names) for key, names in lists.items()})
+                    {key: frozenset(names) for key, names in lists.items()}, once)
 
 
 class Directory(SnapshotCache[Snapshot]):
@@ -94,6 +98,10 @@ class Directory(SnapshotCache[Snapshot]):
         suppressed = self.snapshot.suppressed
         lowered = address.lower()
         return suppressed.get((tenant, lowered)) or suppressed.get(("", lowered))
+
+    def once_per_message_id(self, tenant: str) -> int | None:
+        """The tenant's id when it sends each Message-ID once; else None."""
+        return self.snapshot.once_per_message_id.get(tenant)
 
     def unsubscribed(self, tenant: str, address: str, list_name: str) -> bool:
         return list_name in self.snapshot.suppressed_lists.get((tenant, address.lower()), ())

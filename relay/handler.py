@@ -28,6 +28,7 @@ from relay import replies
 from relay.credentials import CredentialChecker
 from relay.directory import Directory
 from relay.handoff import PostfixSession, UpstreamUnavailable
+from relay.resubmissions import Resubmissions
 from relay.smtp_protocol import RelaySession, RelaySMTP
 
 log = logging.getLogger(__name__)
@@ -89,11 +90,12 @@ class RelayHandler:
         self._settings = settings
         self._engine = engine
         self._simulator = SimulatorDomain(settings.simulator_domain)
-        self._background: set[asyncio.Task[None]] = set()
+        self._background: set[asyncio.Task[Any]] = set()
         self._directory = directory
         self._checker = CredentialChecker(directory)
         self._guard = guard
         self._submit_socket = PostfixInstance(settings).submit_socket
+        self._resubmissions = Resubmissions(settings, directory, engine)
 
     # AUTH: PLAIN and LOGIN, decoded here so that verification can be awaited.
 
@@ -265,6 +267,22 @@ class RelayHandler:
             return replies.ALL_UNSUBSCRIBED.format(list=list_name)
         if upstream is None:
             return replies.UPSTREAM_UNAVAILABLE
+        hand_off = asyncio.create_task(self._hand_off(session, upstream, envelope, recipients))
+        session.hand_off = hand_off
+        self._background.add(hand_off)
+        hand_off.add_done_callback(self._background.discard)
+        # A client gone before its reply does not stop a hand-off under way: the message it sent
+        # whole is queued (as Postfix's own smtpd would), and a resubmission of it is answered
+        # "already queued" for a tenant that sends each Message-ID once.
+        return await asyncio.shield(hand_off)
+
+    async def _hand_off(self, session: RelaySession, upstream: PostfixSession, envelope: Envelope,
+                        recipients: list[str]) -> str:
+        assert isinstance(envelope.content, bytes) and session.tenant is not None
+        assert envelope.mail_from is not None
+        claim = await self._resubmissions.claim(session.tenant, envelope.content)
+        if isinstance(claim, str):
+            return claim
         options = [o for o in envelope.mail_options if o.upper().startswith(_PASSED_MAIL_OPTIONS)]
         try:
             reused = upstream.submitted > 0
@@ -275,8 +293,11 @@ class RelayHandler:
                 upstream = await self._ready_upstream(session)
                 reply = await upstream.submit(envelope.mail_from, options, recipients, envelope.content)
         except UpstreamUnavailable as exc:
+            # A claim stays pending: Postfix may have queued the message before the break.
             log.warning("hand-off to Postfix failed at DATA: %s", exc)
             return replies.UPSTREAM_UNAVAILABLE
+        if claim is not None:
+            await self._resubmissions.settle(claim, reply)
         log.debug("tenant=%s from=<%s> nrcpt=%d size=%d reply=%s", session.tenant, envelope.mail_from,
                  len(envelope.rcpt_tos), len(envelope.content), reply)
         return str(reply)

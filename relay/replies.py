@@ -32,6 +32,11 @@ RECIPIENT_SUPPRESSED = ("550 5.7.1 Recipient {address} is on the suppression lis
 LIST_HEADER_INVALID = "550 5.6.0 {error}; the message names no list"
 ALL_UNSUBSCRIBED = ("550 5.7.1 Every recipient unsubscribed from list {list}; "
                     "the message was not sent")
+ALREADY_QUEUED = "250 2.0.0 Already queued as {queue_id}; a message with this Message-ID was not sent again"
+RESUBMISSION_IN_FLIGHT = ("451 4.7.1 A message with this Message-ID is being queued now; "
+                          "try again in a minute")
+RESUBMISSION_UNCHECKED = ("451 4.3.0 Cannot check whether this Message-ID was sent already; "
+                          "try again later")
 TOO_MANY_RECIPIENTS = "452 4.5.3 Too many recipients"
 # 452 at RCPT: the client sends the other recipients in a transaction of their own.
 SIMULATOR_APART = "452 4.5.3 Send to the mailbox simulator in a message of its own"

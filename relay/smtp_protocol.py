@@ -4,7 +4,8 @@
   status codes for faults) instead of aiosmtpd's own loop.
 - A SIZE= above the limit gets 552 5.3.4.
 - Command arguments with NUL bytes, control characters or invalid UTF-8 get a 5xx.
-- Each connection carries its own session state: the tenant and the Postfix session.
+- Each connection carries its own session state: the tenant and the Postfix session,
+  which a lost connection closes only once a hand-off under way has finished.
 - Past the connection caps (relay.connection_limits) a connection gets 421 4.7.0 and
   is closed before aiosmtpd starts on it; until its first command it has the
   greeting timeout, then the idle timeout.
@@ -12,6 +13,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import re
 import sys
@@ -47,6 +49,8 @@ class RelaySession(Session):
     def __init__(self, loop: Any) -> None:
         super().__init__(loop)
         self.upstream: PostfixSession | None = None
+        # The message being handed to Postfix: it finishes even when the client goes.
+        self.hand_off: asyncio.Task[str] | None = None
 
     @property
     def tenant(self) -> str | None:
@@ -131,8 +135,11 @@ class RelaySMTP(SMTP):
         self._limits.release(self._admitted)
         self._admitted = None
         session = self.session
-        if isinstance(session, RelaySession) and session.upstream is not None:
-            session.upstream.close()
+        if isinstance(session, RelaySession) and (upstream := session.upstream) is not None:
+            if session.hand_off is not None and not session.hand_off.done():
+                session.hand_off.add_done_callback(lambda _: upstream.close())
+            else:
+                upstream.close()
         super().connection_lost(error)
 
     smtp_HELO = _clean_argument(SMTP.smtp_HELO)

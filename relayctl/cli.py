@@ -189,6 +189,17 @@ def cmd_domain_one_click(settings: Settings, session: Session, args: argparse.Na
 
 
 @session_command
+def cmd_tenant_once(settings: Settings, session: Session, args: argparse.Namespace) -> int:
+    tenant = tenants.set_once_per_message_id(session, args.name, args.state == "on")
+    hours = settings.idempotency.window_hours
+    if args.state == "on":
+        print(f"{tenant.name}: a Message-ID sent within {hours} h gets 'already queued', not sent again")
+    else:
+        print(f"{tenant.name}: every message is sent, whatever its Message-ID")
+    return 0
+
+
+@session_command
 def cmd_domain_remove_key(settings: Settings, session: Session, args: argparse.Namespace) -> int:
     tenants.remove_dkim_key(session, args.domain, args.selector)
     print(f"key {args.selector} of {args.domain} removed; its DNS record may go too")
@@ -356,6 +367,11 @@ def build_parser() -> argparse.ArgumentParser:
         limits.add_argument("--" + limit.name.replace("_", "-"), dest=limit.name, type=_limit,
                             default=_UNCHANGED, help=limit.label.lower())
     limits.set_defaults(func=cmd_tenant_limits)
+    once = tenant.add_parser("once-per-message-id",
+                             help="send each Message-ID once within idempotency.window_hours, or off")
+    once.add_argument("name")
+    once.add_argument("state", choices=("on", "off"))
+    once.set_defaults(func=cmd_tenant_once)
 
     credential = commands.add_parser("credential").add_subparsers(dest="action", required=True)
     add = credential.add_parser("add", help="make SMTP credentials; prints the password once")
