@@ -23,7 +23,8 @@ from core.states import TenantStatus
 LIMIT: Schema = nullable({"type": "integer", "minimum": 0, "maximum": MAXIMUM})
 LIMITS_SCHEMA = obj({limit.name: LIMIT for limit in LIMITS})
 TENANT = obj({"id": ID, "name": {"type": "string"}, "status": {"enum": list(TenantStatus)},
-              "pool": nullable({"type": "string"}), "created_at": TIMESTAMP, "limits": LIMITS_SCHEMA})
+              "pool": nullable({"type": "string"}), "created_at": TIMESTAMP, "limits": LIMITS_SCHEMA,
+              "once_per_message_id": {"type": "boolean"}})
 CHANGES = obj({**{limit.name: LIMIT for limit in LIMITS},
                "pool": nullable({"type": "string", "pattern": patterns.POOL})}, required=())
 CREDENTIAL = obj({"id": ID, "username": {"type": "string"}, "created_at": TIMESTAMP,
@@ -40,7 +41,8 @@ NEW_WEBHOOK = obj({"id": ID, "url": {"type": "string"},
 def tenant_json(tenant: Tenant) -> dict[str, Any]:
     return {"id": tenant.id, "name": tenant.name, "status": tenant.status,
             "pool": tenant.pool.name if tenant.pool else None, "created_at": timestamp(tenant.created_at),
-            "limits": {limit.name: tenant.limits.get(limit.name) for limit in LIMITS}}
+            "limits": {limit.name: tenant.limits.get(limit.name) for limit in LIMITS},
+            "once_per_message_id": tenant.once_per_message_id}
 
 
 @operation("GET", "/tenants", "List tenants (a tenant user sees its own)", tag="tenants",
@@ -72,6 +74,15 @@ def change_tenant(tenant_id: int, body: dict[str, Any]) -> dict[str, Any]:
     tenant = visible_tenant(tenant_id)
     use_cases.change_tenant(tenant, {k: v for k, v in body.items() if k in BY_NAME},
                             body.get("pool", Keep.POOL))
+    return tenant_json(tenant)
+
+
+@operation("PUT", "/tenants/{tenant_id}/once-per-message-id", "Send each Message-ID once within the box's "
+           "window (a resubmission is answered 'already queued'), or every message", tag="tenants",
+           result=TENANT, body=obj({"enabled": {"type": "boolean"}}, required=("enabled",)))
+def set_once_per_message_id(tenant_id: int, body: dict[str, Any]) -> dict[str, Any]:
+    tenant = visible_tenant(tenant_id)
+    tenants.set_once_per_message_id(db(), tenant.name, body["enabled"])
     return tenant_json(tenant)
 
 

@@ -62,7 +62,8 @@ def _detail(tenant: Tenant, limits: LimitsForm | None = None, webhook: WebhookFo
     return render_template("tenants/detail.html", tenant=tenant, credentials=credentials, webhooks=hooks,
                            limits=limits or _limits_form(tenant), webhook_form=webhook or WebhookForm(),
                            action=ActionForm(), shown_secret=shown_secret,
-                           defaults=panel().settings.limits, sending_limits=LIMITS), status
+                           defaults=panel().settings.limits, sending_limits=LIMITS,
+                           idempotency_hours=panel().settings.idempotency.window_hours), status
 
 
 @bp.route("/<int:tenant_id>")
@@ -101,6 +102,18 @@ def resume(tenant_id: int) -> ResponseReturnValue:
     if ActionForm().validate_on_submit():
         reputation.resume(db(), tenant)
         flash(f"{tenant.name} may send again.", "success")
+    return redirect(url_for(".detail", tenant_id=tenant.id))
+
+
+@bp.route("/<int:tenant_id>/once-per-message-id", methods=["POST"])
+def once_per_message_id(tenant_id: int) -> ResponseReturnValue:
+    tenant = visible_tenant(tenant_id)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    on = request.form.get("on") == "1"
+    tenants.set_once_per_message_id(db(), tenant.name, on)
+    flash(f"{tenant.name}: " + ("each Message-ID is sent once; a resubmission is answered 'already queued'."
+                                if on else "every message is sent, whatever its Message-ID."), "success")
     return redirect(url_for(".detail", tenant_id=tenant.id))
 
 

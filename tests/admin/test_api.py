@@ -15,7 +15,7 @@ from core.dns_records import DnsRecord
 from core.domain_verify import RecordCheck
 from core.events import MessageKeys, record_event
 from core.models import AcceptedMessage, PanelUser, SendingDomain, utcnow
-from tests.admin.conftest import Panel
+from tests.admin.conftest import Panel, csrf_token
 
 
 @pytest.fixture
@@ -214,3 +214,21 @@ def test_a_suppression_scoped_to_one_list_through_the_api(panel: Panel, tokens: 
     root.call("POST", "/suppressions", 422, {"address": "r@example.org", "list_name": "weekly-news"})
     api.call("DELETE", f"/suppressions/{entry['id']}", 204)
     assert api.call("GET", "/suppressions", 200, list_name="weekly-news")["items"] == []
+
+
+def test_a_tenant_turns_once_per_message_id_on_for_itself_only(panel: Panel, tokens: dict[str, str]) -> None:
+    api = Api(panel.client(), tokens["alice"])
+    acme, globex = panel.ids["acme"], panel.ids["globex"]
+    assert api.call("GET", f"/tenants/{acme}", 200)["once_per_message_id"] is False
+    turned = api.call("PUT", f"/tenants/{acme}/once-per-message-id", 200, {"enabled": True})
+    assert turned["once_per_message_id"] is True
+    api.call("PUT", f"/tenants/{globex}/once-per-message-id", 404, {"enabled": True})
+    api.call("PUT", f"/tenants/{acme}/once-per-message-id", 400, {"enabled": "yes"})
+    client = panel.client("alice")
+    page = client.get(f"/tenants/{acme}").get_data(as_text=True)
+    assert "once per Message-ID" in page and "24 h" in page
+    token = csrf_token(client, f"/tenants/{acme}")
+    off = client.post(f"/tenants/{acme}/once-per-message-id", data={"on": "0", "csrf_token": token},
+                      follow_redirects=True).get_data(as_text=True)
+    assert "every message is sent" in off
+    assert api.call("GET", f"/tenants/{acme}", 200)["once_per_message_id"] is False
