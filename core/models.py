@@ -304,6 +304,22 @@ class WebhookDelivery(Base):
     last_error: Mapped[str] = mapped_column(String(500), default="")
 
 
+class SendKey(Base):
+    """A key of a tenant's for the HTTP send API: it can only send, as that tenant; only its
+    SHA-256 is stored."""
+
+    __tablename__ = "send_keys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(128))
+    key_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    tenant: Mapped[Tenant] = relationship()
+
+
 class IdempotencyRecord(Base):
     """A key a tenant sent under, and the answer its send got (core/idempotency.py)."""
 

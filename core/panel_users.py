@@ -6,7 +6,6 @@ so a SHA-256 of each is enough to find and check it without keeping the token.
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 
 from sqlalchemy import select
@@ -14,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from core.errors import ConflictError, InvalidInputError, NotFoundError
 from core.models import ApiToken, PanelUser, utcnow
-from core.passwords import hash_secret, verify_secret
+from core.passwords import hash_secret, new_token, token_digest, verify_secret
 from core.tenants import get_tenant
 
 ROLES = ("admin", "tenant")
@@ -94,8 +93,8 @@ def list_users(session: Session) -> list[PanelUser]:
 
 def new_api_token(session: Session, user: PanelUser, name: str) -> tuple[ApiToken, str]:
     """A new token for user; the token itself is returned once and not stored."""
-    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    row = ApiToken(user_id=user.id, name=name.strip()[:128] or "token", token_sha256=_digest(token))
+    token = new_token(TOKEN_PREFIX)
+    row = ApiToken(user_id=user.id, name=name.strip()[:128] or "token", token_sha256=token_digest(token))
     session.add(row)
     session.flush()
     return row, token
@@ -104,7 +103,7 @@ def new_api_token(session: Session, user: PanelUser, name: str) -> tuple[ApiToke
 def user_for_token(session: Session, token: str) -> PanelUser | None:
     if not token.startswith(TOKEN_PREFIX):
         return None
-    row = session.scalar(select(ApiToken).where(ApiToken.token_sha256 == _digest(token)))
+    row = session.scalar(select(ApiToken).where(ApiToken.token_sha256 == token_digest(token)))
     if row is None:
         return None
     row.last_used_at = utcnow()
@@ -117,6 +116,3 @@ def revoke_api_token(session: Session, user: PanelUser, token_id: int) -> None:
         raise NotFoundError("no such token")
     session.delete(row)
 
-
-def _digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()

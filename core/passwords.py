@@ -1,7 +1,9 @@
-"""SMTP secrets: generated, shown once, stored only as argon2id hashes."""
+"""Secrets: SMTP passwords, generated, shown once, stored only as argon2id hashes; tokens (API
+tokens, send keys), random enough that their SHA-256 alone is stored and looked up."""
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 import string
 
@@ -30,3 +32,12 @@ def verify_secret(secret_hash: str, secret: str) -> bool:
         return _hasher.verify(secret_hash, secret)
     except (VerificationError, InvalidHashError):
         return False
+
+
+def new_token(prefix: str) -> str:
+    """A token of 256 random bits; the prefix says what it is for."""
+    return prefix + secrets.token_urlsafe(32)
+
+
+def token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()

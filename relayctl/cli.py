@@ -10,7 +10,7 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
-from core import box_records, panel_users, reputation, suppressions, tenants, webhooks
+from core import box_records, panel_users, reputation, send_keys, suppressions, tenants, webhooks
 from core.config import Settings, load_settings
 from core.db import directory_version, make_engine, migrate, schema_revision
 from core.dns_records import format_records, records_for_domain
@@ -104,6 +104,29 @@ def cmd_credential_add(settings: Settings, session: Session, args: argparse.Name
     print(f"username: {credential.username}")
     print(f"password: {credential.secret}")
     print("The password is shown only now; it is stored hashed.", file=sys.stderr)
+    return 0
+
+
+@session_command
+def cmd_send_key_add(settings: Settings, session: Session, args: argparse.Namespace) -> int:
+    key, secret = send_keys.new_send_key(session, args.tenant, args.name)
+    print(f"send key {key.id} ({key.name}) for {args.tenant}: {secret}")
+    print("The key is shown only now; it is stored hashed. It can only send, as the tenant.", file=sys.stderr)
+    return 0
+
+
+@session_command
+def cmd_send_key_list(settings: Settings, session: Session, args: argparse.Namespace) -> int:
+    for key in send_keys.send_keys(session, args.tenant):
+        state = f"revoked {key.revoked_at:%Y-%m-%d %H:%M}" if key.revoked_at else "active"
+        print(f"{key.id:>6}  {key.name:<32} made {key.created_at:%Y-%m-%d %H:%M}  {state}")
+    return 0
+
+
+@session_command
+def cmd_send_key_revoke(settings: Settings, session: Session, args: argparse.Namespace) -> int:
+    send_keys.revoke_send_key(session, args.tenant, args.id)
+    print(f"send key {args.id} of {args.tenant} revoked: it sends nothing from now on")
     return 0
 
 
@@ -380,6 +403,20 @@ def build_parser() -> argparse.ArgumentParser:
     revoke = credential.add_parser("revoke")
     revoke.add_argument("username")
     revoke.set_defaults(func=cmd_credential_revoke)
+
+    send_key = commands.add_parser("send-key", help="keys for the HTTP send API (they can only send)"
+                                   ).add_subparsers(dest="action", required=True)
+    add = send_key.add_parser("add", help="make a send key; prints it once")
+    add.add_argument("tenant")
+    add.add_argument("--name", default="", help="what the key is for, e.g. the app's name")
+    add.set_defaults(func=cmd_send_key_add)
+    listed = send_key.add_parser("list")
+    listed.add_argument("tenant")
+    listed.set_defaults(func=cmd_send_key_list)
+    revoke = send_key.add_parser("revoke")
+    revoke.add_argument("tenant")
+    revoke.add_argument("id", type=int)
+    revoke.set_defaults(func=cmd_send_key_revoke)
 
     domain = commands.add_parser("domain").add_subparsers(dest="action", required=True)
     add = domain.add_parser("add", help="add a sending domain; prints the DNS records to publish")

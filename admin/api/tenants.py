@@ -1,4 +1,4 @@
-"""API: tenants, their limits, pause and resume, SMTP credentials and webhooks."""
+"""API: tenants, their limits, pause and resume, SMTP credentials, send keys and webhooks."""
 
 from __future__ import annotations
 
@@ -9,15 +9,27 @@ from sqlalchemy import select
 from admin import patterns, use_cases
 from admin.access import tenant_scope, visible_tenant
 from admin.api.registry import operation
-from admin.api.schemas import ID, PAGE, SEARCH, TIMESTAMP, Schema, items, listing, nullable, obj, timestamp
+from admin.api.schemas import (
+    ID,
+    PAGE,
+    SEARCH,
+    TIMESTAMP,
+    Schema,
+    items,
+    listing,
+    nullable,
+    obj,
+    text,
+    timestamp,
+)
 from admin.auth import user
 from admin.context import panel
 from admin.database import db
 from admin.paging import paginate
 from admin.use_cases import Keep, tenant_credential, tenant_webhook
-from core import reputation, tenants, webhooks
+from core import reputation, send_keys, tenants, webhooks
 from core.limits import BY_NAME, LIMITS, MAXIMUM
-from core.models import SmtpCredential, Tenant
+from core.models import SendKey, SmtpCredential, Tenant
 from core.states import TenantStatus
 
 LIMIT: Schema = nullable({"type": "integer", "minimum": 0, "maximum": MAXIMUM})
@@ -31,6 +43,10 @@ CREDENTIAL = obj({"id": ID, "username": {"type": "string"}, "created_at": TIMEST
                   "revoked_at": nullable(TIMESTAMP)})
 NEW_CREDENTIAL = obj({"id": ID, "username": {"type": "string"},
                       "secret": {"type": "string", "description": "Shown this once only"}})
+SEND_KEY = obj({"id": ID, "name": {"type": "string"}, "created_at": TIMESTAMP,
+                "revoked_at": nullable(TIMESTAMP)})
+NEW_SEND_KEY = obj({"id": ID, "name": {"type": "string"},
+                    "key": {"type": "string", "description": "Shown this once only"}})
 WEBHOOK = obj({"id": ID, "url": {"type": "string"}, "created_at": TIMESTAMP})
 WEBHOOK_URL = {"type": "string", "maxLength": 2000,
                "pattern": "^https?://[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:[0-9]{1,5})?(/[!-~]*)?$"}
@@ -128,6 +144,31 @@ def create_credential(tenant_id: int) -> dict[str, Any]:
 def revoke_credential(tenant_id: int, credential_id: int) -> None:
     tenant = visible_tenant(tenant_id)
     tenants.revoke_credential(db(), tenant_credential(tenant, credential_id).username)
+
+
+def _send_key_json(key: SendKey) -> dict[str, Any]:
+    return {"id": key.id, "name": key.name, "created_at": timestamp(key.created_at),
+            "revoked_at": timestamp(key.revoked_at)}
+
+
+@operation("GET", "/tenants/{tenant_id}/send-keys", "A tenant's keys for the HTTP send API", tag="tenants",
+           result=items(SEND_KEY))
+def list_send_keys(tenant_id: int) -> dict[str, Any]:
+    return {"items": [_send_key_json(k) for k in send_keys.send_keys(db(), visible_tenant(tenant_id).name)]}
+
+
+@operation("POST", "/tenants/{tenant_id}/send-keys", "A new send key (it can only send, as the tenant); "
+           "the key is shown once", tag="tenants", result=NEW_SEND_KEY, status=201,
+           body=obj({"name": text(128)}, required=()))
+def create_send_key(tenant_id: int, body: dict[str, Any]) -> dict[str, Any]:
+    key, secret = send_keys.new_send_key(db(), visible_tenant(tenant_id).name, body.get("name", ""))
+    return {"id": key.id, "name": key.name, "key": secret}
+
+
+@operation("DELETE", "/tenants/{tenant_id}/send-keys/{key_id}", "Revoke a send key", tag="tenants",
+           result=None, status=204)
+def revoke_send_key(tenant_id: int, key_id: int) -> None:
+    send_keys.revoke_send_key(db(), visible_tenant(tenant_id).name, key_id)
 
 
 @operation("GET", "/tenants/{tenant_id}/webhooks", "A tenant's webhooks", tag="tenants",

@@ -14,7 +14,7 @@ from admin.database import db
 from admin.forms import ActionForm, LimitsForm, TenantForm, WebhookForm, choices
 from admin.paging import paginate
 from admin.use_cases import change_tenant, tenant_credential, tenant_webhook
-from core import reputation, tenants, webhooks
+from core import reputation, send_keys, tenants, webhooks
 from core.limits import LIMITS
 from core.models import IpPool, SmtpCredential, Tenant, Webhook
 
@@ -60,6 +60,7 @@ def _detail(tenant: Tenant, limits: LimitsForm | None = None, webhook: WebhookFo
                                .order_by(SmtpCredential.created_at.desc())).all()
     hooks = db().scalars(select(Webhook).where(Webhook.tenant_id == tenant.id)).all()
     return render_template("tenants/detail.html", tenant=tenant, credentials=credentials, webhooks=hooks,
+                           keys=send_keys.send_keys(db(), tenant.name),
                            limits=limits or _limits_form(tenant), webhook_form=webhook or WebhookForm(),
                            action=ActionForm(), shown_secret=shown_secret,
                            defaults=panel().settings.limits, sending_limits=LIMITS,
@@ -134,6 +135,25 @@ def revoke_credential(tenant_id: int, credential_id: int) -> ResponseReturnValue
     if ActionForm().validate_on_submit() and attempt(
             lambda: tenants.revoke_credential(db(), credential.username)).ok:
         flash(f"Credential {credential.username} revoked.", "success")
+    return redirect(url_for(".detail", tenant_id=tenant.id))
+
+
+@bp.route("/<int:tenant_id>/send-keys", methods=["POST"])
+def add_send_key(tenant_id: int) -> ResponseReturnValue:
+    tenant = visible_tenant(tenant_id)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    key, secret = send_keys.new_send_key(db(), tenant.name, request.form.get("name", "")[:128])
+    # Shown in this response only, never put in the session or a flash message.
+    return _detail(tenant, shown_secret=(f"Send key {key.name}", secret))
+
+
+@bp.route("/<int:tenant_id>/send-keys/<int:key_id>/revoke", methods=["POST"])
+def revoke_send_key(tenant_id: int, key_id: int) -> ResponseReturnValue:
+    tenant = visible_tenant(tenant_id)
+    if ActionForm().validate_on_submit() and attempt(
+            lambda: send_keys.revoke_send_key(db(), tenant.name, key_id)).ok:
+        flash("Send key revoked.", "success")
     return redirect(url_for(".detail", tenant_id=tenant.id))
 
 

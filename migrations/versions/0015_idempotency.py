@@ -1,4 +1,4 @@
-"""exactly once: the keys tenants sent under, and a tenant's once-per-Message-ID setting
+"""exactly once: the keys tenants sent under, a tenant's once-per-Message-ID setting; send keys
 
 Revision ID: 0015
 Revises: 0014
@@ -27,6 +27,16 @@ def upgrade() -> None:
         sa.Column("expires_at", sa.DateTime(), nullable=False),
     )
     op.create_index("ix_idempotency_records_expires_at", "idempotency_records", ["expires_at"])
+    op.create_table(
+        "send_keys",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column("tenant_id", sa.Integer(), sa.ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+        sa.Column("name", sa.String(128), nullable=False),
+        sa.Column("key_sha256", sa.String(64), nullable=False, unique=True),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("revoked_at", sa.DateTime(), nullable=True),
+    )
+    op.create_index("ix_send_keys_tenant_id", "send_keys", ["tenant_id"])
     with op.batch_alter_table("tenants") as batch:
         batch.add_column(sa.Column("once_per_message_id", sa.Boolean(), nullable=False,
                                    server_default=sa.false()))
@@ -35,5 +45,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table("tenants") as batch:
         batch.drop_column("once_per_message_id")
+    op.drop_index("ix_send_keys_tenant_id", "send_keys")
+    op.drop_table("send_keys")
     op.drop_index("ix_idempotency_records_expires_at", "idempotency_records")
     op.drop_table("idempotency_records")

@@ -3,18 +3,19 @@ bodies checked against the published schema, and what the panel does done throug
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
 
-from core import panel_users, tenants
+from core import panel_users, send_keys, tenants
 from core.db import session_scope
 from core.dns_records import DnsRecord
 from core.domain_verify import RecordCheck
 from core.events import MessageKeys, record_event
-from core.models import AcceptedMessage, PanelUser, SendingDomain, utcnow
+from core.models import AcceptedMessage, PanelUser, SendingDomain, SendKey, utcnow
 from tests.admin.conftest import Panel, csrf_token
 
 
@@ -232,3 +233,32 @@ def test_a_tenant_turns_once_per_message_id_on_for_itself_only(panel: Panel, tok
                       follow_redirects=True).get_data(as_text=True)
     assert "every message is sent" in off
     assert api.call("GET", f"/tenants/{acme}", 200)["once_per_message_id"] is False
+
+
+def test_send_keys_are_shown_once_stored_hashed_and_revoked(panel: Panel, tokens: dict[str, str]) -> None:
+    api = Api(panel.client(), tokens["alice"])
+    acme, globex = panel.ids["acme"], panel.ids["globex"]
+    made = api.call("POST", f"/tenants/{acme}/send-keys", 201, {"name": "shop"})
+    assert made["key"].startswith("rsk_") and made["name"] == "shop"
+    listed = api.call("GET", f"/tenants/{acme}/send-keys", 200)["items"]
+    assert [(k["id"], k["revoked_at"]) for k in listed] == [(made["id"], None)]
+    assert made["key"] not in str(listed)
+    api.call("POST", f"/tenants/{globex}/send-keys", 404, {})
+    api.call("DELETE", f"/tenants/{globex}/send-keys/{made['id']}", 404)
+    with session_scope(panel.app.extensions["relay"].engine) as db:
+        stored = db.get(SendKey, made["id"])
+        assert stored is not None and made["key"] not in (stored.key_sha256, stored.name)
+        assert send_keys.tenant_for_key(db, made["key"]) is not None
+        assert send_keys.tenant_for_key(db, tokens["alice"]) is None  # a panel token sends nothing
+    api.call("DELETE", f"/tenants/{acme}/send-keys/{made['id']}", 204)
+    assert api.call("GET", f"/tenants/{acme}/send-keys", 200)["items"][0]["revoked_at"] is not None
+    with session_scope(panel.app.extensions["relay"].engine) as db:
+        assert send_keys.tenant_for_key(db, made["key"]) is None
+    # A panel token is no send key, and a send key opens no panel API.
+    anonymous = panel.client()
+    send_key_header = {"Authorization": f"Bearer {made['key']}"}
+    assert anonymous.get("/api/v1/tenants", headers=send_key_header).status_code == 401
+    client = panel.client("alice")
+    page = client.post(f"/tenants/{acme}/send-keys", data={"name": "app", "csrf_token": csrf_token(client)})
+    shown = re.search(r"rsk_[A-Za-z0-9_-]{40,}", page.get_data(as_text=True))
+    assert shown is not None and shown.group(0) not in client.get(f"/tenants/{acme}").get_data(as_text=True)

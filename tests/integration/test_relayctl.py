@@ -93,3 +93,23 @@ def test_readme_flow(sink: Sink, dns: LoopbackDns) -> None:
         status = ["postfix", "-c", str(root / "state" / "postfix" / "conf"), "status"]
         eventually(lambda: subprocess.run(status, capture_output=True, check=False).returncode != 0,
                    "Postfix stopped")
+
+
+def test_send_keys_are_made_listed_and_revoked(sink: Sink) -> None:
+    with box_root() as root:
+        config = root / "relay.yaml"
+        settings = box_config(root / "state", sink.port)
+        config.write_text(yaml.safe_dump(settings))
+        if settings.get("database_url", "").startswith("postgresql"):
+            reset_postgres(settings["database_url"])
+        assert relayctl(config, "init").returncode == 0
+        assert relayctl(config, "tenant", "add", "acme").returncode == 0
+        made = relayctl(config, "send-key", "add", "acme", "--name", "shop")
+        key = re.search(r"send key (\d+) \(shop\) for acme: (rsk_\S+)", made.stdout)
+        assert key is not None and "shown only now" in made.stderr
+        listed = relayctl(config, "send-key", "list", "acme").stdout
+        assert "shop" in listed and "active" in listed and key.group(2) not in listed
+        assert relayctl(config, "send-key", "revoke", "acme", key.group(1)).returncode == 0
+        assert "revoked" in relayctl(config, "send-key", "list", "acme").stdout
+        missing = relayctl(config, "send-key", "revoke", "acme", "999")
+        assert missing.returncode != 0 and "no send key 999" in missing.stderr
