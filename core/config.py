@@ -193,6 +193,14 @@ class LinkSettings:
 
 
 @dataclass(frozen=True)
+class SendApiSettings:
+    """The HTTP send API (send_api/): served by `relayctl run`, behind the TLS proxy."""
+
+    listen_address: str = "127.0.0.1"
+    port: int = 8082
+
+
+@dataclass(frozen=True)
 class IdempotencySettings:
     """Exactly once (core/idempotency.py): how long a key a message was sent under is remembered."""
 
@@ -229,6 +237,7 @@ class Settings:
     panel: PanelSettings = field(default_factory=PanelSettings)
     links: LinkSettings = field(default_factory=LinkSettings)
     idempotency: IdempotencySettings = field(default_factory=IdempotencySettings)
+    send_api: SendApiSettings = field(default_factory=SendApiSettings)
 
     @property
     def effective_database_url(self) -> str:
@@ -465,6 +474,8 @@ def validate(settings: Settings) -> Settings:
     if settings.milter.redis_url and not settings.milter.redis_url.startswith(("redis://", "unix://")):
         raise ConfigError("setting milter.redis_url: a redis:// or unix:// URL")
     _check_profiles(settings.delivery_profiles)
+    _check_address("send_api.listen_address", settings.send_api.listen_address)
+    _check_port("send_api.port", settings.send_api.port)
     if not 1 <= settings.idempotency.window_hours <= 24 * 30:
         raise ConfigError("setting idempotency.window_hours: 1 to 720")
     for name, value in settings.limits.items():

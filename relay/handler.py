@@ -84,6 +84,20 @@ def has_oversized_header(content: bytes) -> bool:
     return False
 
 
+def identity_refusal(directory: Directory, tenant: str, content: bytes) -> str | None:
+    """The refusal of a message whose From (or Sender, Resent-*) is not plainly the tenant's own."""
+    identities = read_identities(content)
+    if identities.from_headers != 1:
+        return replies.HEADER_FROM_MISSING
+    for header, domains in [("From", identities.author), *identities.others]:
+        if domains is None:
+            return replies.IDENTITY_HEADER_UNREADABLE.format(header=header)
+        unowned = [d for d in domains if not directory.domain_is_senders(tenant, d)]
+        if unowned:
+            return replies.IDENTITY_HEADER_NOT_OWNED.format(header=header, domain=unowned[0])
+    return None
+
+
 class RelayHandler:
     def __init__(self, settings: Settings, directory: Directory, guard: AuthFailureGuard,
                  engine: Engine | None = None) -> None:
@@ -256,7 +270,7 @@ class RelayHandler:
         assert envelope.mail_from is not None
         if has_oversized_header(envelope.content):
             return replies.HEADER_TOO_BIG.format(limit=MAX_HEADER_FIELD_OCTETS)
-        refusal = self._identity_refusal(session.tenant, envelope.content)
+        refusal = identity_refusal(self._directory, session.tenant, envelope.content)
         if refusal is not None:
             return refusal
         try:
@@ -316,18 +330,6 @@ class RelayHandler:
             else:
                 recipients.append(recipient)
         return list_name, recipients
-
-    def _identity_refusal(self, tenant: str, content: bytes) -> str | None:
-        identities = read_identities(content)
-        if identities.from_headers != 1:
-            return replies.HEADER_FROM_MISSING
-        for header, domains in [("From", identities.author), *identities.others]:
-            if domains is None:
-                return replies.IDENTITY_HEADER_UNREADABLE.format(header=header)
-            unowned = [d for d in domains if not self._directory.domain_is_senders(tenant, d)]
-            if unowned:
-                return replies.IDENTITY_HEADER_NOT_OWNED.format(header=header, domain=unowned[0])
-        return None
 
     async def handle_exception(self, error: Exception) -> str:
         """aiosmtpd would answer '500 Error: (<exception>) <text>': internals, and permanent."""

@@ -2,7 +2,7 @@
 
 It configures and starts the Postfix instance (started again with back-off if
 its master dies), runs the bounce intake, the milter, the front-end, the panel
-and the link service (both under waitress) as child processes (each restarted
+and the link service (both under waitress) and the HTTP send API as child processes (each restarted
 with back-off if it dies), runs `relayctl pool check` (a listed address is
 paused) and `relayctl dns` (the box's records, for the dashboard) every
 dns.pool_check_minutes, and on SIGINT or SIGTERM stops the front-end, the
@@ -153,7 +153,7 @@ def run_services(settings: Settings, config_path: Path | None) -> int:
     log.info("Postfix instance running from %s", instance.config_dir)
     # Started in the order mail flows backwards; stopped in the order it flows.
     children = [Child("intake", config_path), Child("milter", config_path), Child("relay", config_path),
-                Child("admin", config_path), Child("links", config_path)]
+                Child("admin", config_path), Child("links", config_path), Child("send_api", config_path)]
     checks = [PeriodicCheck(config_path, settings.dns.pool_check_minutes, command)
               for command in (["pool", "check"], ["dns"])]
     postfix = PostfixWatch(instance)

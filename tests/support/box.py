@@ -71,6 +71,7 @@ def box_config(state_dir: Path, sink_port: int, **overrides: Any) -> dict[str, A
                     "inbound_address": "127.0.0.1", "inbound_port": free_port()},
         "dns": {"bounce_domain": "bounces.relay.test"},
         "panel": {"listen_address": "127.0.0.1", "port": free_port()},
+        "send_api": {"listen_address": "127.0.0.1", "port": free_port()},
         # The tests' webhook receivers listen on loopback, which webhooks may not reach unless allowed.
         "webhooks": {"allow_networks": ["127.0.0.0/8"]},
         # Tests that need limits set them; the rest send freely.
@@ -292,13 +293,26 @@ def running_box(sink: Sink, **overrides: Any) -> Iterator[Box]:
 @contextmanager
 def links_service(box: Box) -> Iterator[None]:
     """The box's link service (links/) running beside it, on links.port."""
-    links = subprocess.Popen([sys.executable, "-m", "links", str(box.config_path)], cwd=REPO)
+    with _service_beside(box, "links", box.settings.links.listen_address, box.settings.links.port):
+        yield
+
+
+@contextmanager
+def send_api_service(box: Box) -> Iterator[None]:
+    """The box's HTTP send API (send_api/) running beside it, on send_api.port."""
+    with _service_beside(box, "send_api", box.settings.send_api.listen_address, box.settings.send_api.port):
+        yield
+
+
+@contextmanager
+def _service_beside(box: Box, module: str, address: str, port: int) -> Iterator[None]:
+    process = subprocess.Popen([sys.executable, "-m", module, str(box.config_path)], cwd=REPO)
     try:
-        wait_for_port(box.settings.links.listen_address, box.settings.links.port)
+        wait_for_port(address, port)
         yield
     finally:
-        links.terminate()
-        links.wait(20)
+        process.terminate()
+        process.wait(20)
 
 
 def reset_postgres(url: str) -> None:

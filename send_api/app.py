@@ -1,0 +1,306 @@
+"""The send API's routes: POST /api/v1/send/raw takes a ready message and its envelope."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import hashlib
+import json
+import logging
+import re
+from collections.abc import AsyncIterator, Coroutine
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy import Engine
+
+from core import idempotency, send_keys
+from core.config import Settings
+from core.db import make_engine, session_scope
+from core.panel_users import TOKEN_PREFIX
+from core.postfix.instance import PostfixInstance
+from core.states import TenantStatus
+from relay.directory import Directory
+from relay.handler import AddressRefused, envelope_domain, has_oversized_header, identity_refusal
+from relay.handoff import PostfixSession, UpstreamUnavailable
+from relay.smtp_wire import Reply
+
+log = logging.getLogger(__name__)
+
+SETTINGS = web.AppKey("settings", Settings)
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+MAX_IDEMPOTENCY_KEY = 255
+KEY_PREFIX = "http:"
+# How long a request waits for another one with its Idempotency-Key to be answered.
+IDEMPOTENT_WAIT_SECONDS = 30.0
+_QUEUED_AS = re.compile(r"queued as ([0-9A-Za-z]+)")
+_RETRY_IN = re.compile(r"try again in (\d+) second")
+_RETRY_AFTER = re.compile(r"try again after (\d\d):(\d\d):(\d\d) UTC")
+
+
+
+class Refused(Exception):
+    """A request answered with this status and error, nothing sent."""
+
+    def __init__(self, status: int, error: str, retry_after: int | None = None) -> None:
+        super().__init__(error)
+        self.status, self.error, self.retry_after = status, error, retry_after
+
+    def response(self) -> web.Response:
+        headers = {"Retry-After": str(self.retry_after)} if self.retry_after is not None else None
+        return web.json_response({"error": self.error}, status=self.status, headers=headers)
+
+
+@dataclass(frozen=True)
+class Sender:
+    tenant: str
+    tenant_id: int
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    body: dict[str, Any]
+
+    def response(self) -> web.Response:
+        return web.json_response(self.body, status=self.status)
+
+
+def _retry_seconds(text: str) -> int:
+    if found := _RETRY_IN.search(text):
+        return max(1, int(found.group(1)))
+    if found := _RETRY_AFTER.search(text):
+        now = datetime.now(UTC)
+        at = now.replace(hour=int(found.group(1)), minute=int(found.group(2)), second=int(found.group(3)))
+        if at < now:
+            at += timedelta(days=1)
+        return max(1, int((at - now).total_seconds()))
+    return 60
+
+
+def postfix_answer(reply: Reply, accepted: list[str], refused: dict[str, str]) -> Answer:
+    """Postfix's reply as the API gives it: 200 only for a message Postfix queued."""
+    if reply.ok:
+        queued = _QUEUED_AS.search(reply.text)
+        return Answer(200, {"queue_id": queued.group(1) if queued else "", "accepted": accepted,
+                            "refused": refused})
+    if reply.temporary:
+        status = 429 if "rate limit" in reply.text or "limit of" in reply.text else 503
+        raise Refused(status, str(reply), _retry_seconds(reply.text))
+    raise Refused(422, str(reply))
+
+
+def normalized_message(raw: bytes, max_size: int) -> bytes:
+    """The message with CRLF line ends; Refused for what SMTP would refuse too."""
+    if len(raw) > max_size:
+        raise Refused(413, f"the message is over {max_size} octets")
+    if b"\0" in raw:
+        raise Refused(400, "the message contains NUL bytes")
+    content = raw.replace(b"\r\n", b"\n")
+    if b"\r" in content:
+        raise Refused(400, "the message contains a bare CR; lines end with CRLF or LF")
+    if any(len(line) > 998 for line in content.split(b"\n")):
+        raise Refused(400, "the message has a line longer than 998 octets (RFC 5322 2.1.1)")
+    content = content.replace(b"\n", b"\r\n")
+    return content if content.endswith(b"\r\n") else content + b"\r\n"
+
+
+class SendService:
+    def __init__(self, settings: Settings, engine: Engine, directory: Directory) -> None:
+        self._settings = settings
+        self._engine = engine
+        self._directory = directory
+        self._submit_socket = PostfixInstance(settings).submit_socket
+
+    async def sender(self, request: web.Request) -> Sender:
+        scheme, _, secret = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not secret:
+            raise Refused(401, "send with a send key: Authorization: Bearer rsk_...")
+        if secret.startswith(TOKEN_PREFIX):
+            raise Refused(401, "a panel API token cannot send; make a send key for the tenant")
+        found = await asyncio.to_thread(self._tenant_for_key, secret.strip())
+        if found is None:
+            raise Refused(401, "unknown or revoked send key")
+        name, tenant_id, status = found
+        if status == TenantStatus.PAUSED:
+            raise Refused(403, "sending is paused for this account: its bounce or complaint rate is too "
+                               "high; the relay operator can resume it")
+        if not self._directory.tenant_may_send(name):
+            raise Refused(403, "this account may not send mail")
+        return Sender(name, tenant_id)
+
+    def _tenant_for_key(self, secret: str) -> tuple[str, int, str] | None:
+        with session_scope(self._engine) as session:
+            tenant = send_keys.tenant_for_key(session, secret)
+            return None if tenant is None else (tenant.name, tenant.id, tenant.status)
+
+    def envelope(self, sender: Sender, body: dict[str, Any]) -> tuple[str, list[str], dict[str, str]]:
+        """The envelope sender, the recipients mail goes to, and those refused with why."""
+        mail_from, rcpt_to = body.get("from"), body.get("to")
+        if not isinstance(mail_from, str) or not isinstance(rcpt_to, list) or not rcpt_to \
+                or not all(isinstance(r, str) for r in rcpt_to):
+            raise Refused(400, "give from (an address) and to (a list of addresses)")
+        if len(rcpt_to) > self._settings.smtp.max_recipients:
+            raise Refused(400, f"at most {self._settings.smtp.max_recipients} recipients per message")
+        domain = self._domain(mail_from, "from")
+        if not self._directory.domain_is_senders(sender.tenant, domain):
+            raise Refused(403, f"sender domain {domain} is not a verified domain of this account")
+        accepted, refused = [], {}
+        for address in dict.fromkeys(rcpt_to):
+            self._domain(address, "to")
+            reason = self._directory.suppression(sender.tenant, address)
+            if reason is not None:
+                refused[address] = f"on the suppression list ({reason.replace('_', ' ')})"
+            else:
+                accepted.append(address)
+        if not accepted:
+            raise Refused(422, "every recipient is on the suppression list: " + json.dumps(refused))
+        return mail_from, accepted, refused
+
+    @staticmethod
+    def _domain(address: str, field: str) -> str:
+        if any(c in address for c in "\r\n\0<>"):
+            raise Refused(400, f"{field}: {address!r} is not an address")
+        try:
+            return envelope_domain(address, smtp_utf8=True)
+        except AddressRefused as refused:
+            raise Refused(400, f"{field}: {address!r}: {refused.reply[4:]}") from None
+
+    def check_content(self, sender: Sender, content: bytes) -> None:
+        if has_oversized_header(content):
+            raise Refused(400, "a header field is over 64 KiB")
+        refusal = identity_refusal(self._directory, sender.tenant, content)
+        if refusal is not None:
+            raise Refused(403 if refusal.startswith("550 5.7") else 400, refusal[10:])
+
+    async def hand_off(self, sender: Sender, request: web.Request, mail_from: str, recipients: list[str],
+                       content: bytes) -> Reply:
+        session = PostfixSession(self._submit_socket, self._settings.hostname,
+                                 self._settings.postfix.handoff_timeout_seconds)
+        peer = request.transport.get_extra_info("peername") if request.transport else None
+        client_address, client_port = (peer[0], peer[1]) if isinstance(peer, tuple) else ("127.0.0.1", 0)
+        options = [] if content.isascii() else ["BODY=8BITMIME"]
+        if not (mail_from + "".join(recipients)).isascii():
+            options.append("SMTPUTF8")
+        try:
+            await session.open(sender.tenant, client_address, client_port)
+            return await session.submit(mail_from, options, recipients, content)
+        except UpstreamUnavailable as exc:
+            log.warning("hand-off to Postfix failed: %s", exc)
+            raise Refused(503, "the mail system is temporarily unavailable; try again", 60) from exc
+        finally:
+            await session.quit()
+
+    async def send_raw(self, request: web.Request) -> web.Response:
+        try:
+            sender = await self.sender(request)
+            raw_body = await _body(request)
+            key = _idempotency_key(request)
+            if key is None:
+                return (await self._send_raw(sender, request, raw_body)).response()
+            send = self._send_raw(sender, request, raw_body)
+            return (await self._once(sender, key, raw_body, send)).response()
+        except Refused as refused:
+            return refused.response()
+
+    async def _send_raw(self, sender: Sender, request: web.Request, raw_body: bytes) -> Answer:
+        body = _json_object(request, raw_body)
+        mail_from, recipients, refused = self.envelope(sender, body)
+        message = body.get("message")
+        if not isinstance(message, str):
+            raise Refused(400, "give message: the RFC 5322 message, base64-encoded")
+        try:
+            raw = base64.b64decode(message, validate=True)
+        except (binascii.Error, ValueError):
+            raise Refused(400, "message is not valid base64") from None
+        content = normalized_message(raw, self._settings.smtp.max_message_size)
+        self.check_content(sender, content)
+        reply = await self.hand_off(sender, request, mail_from, recipients, content)
+        return postfix_answer(reply, recipients, refused)
+
+    async def _once(self, sender: Sender, key: str, raw_body: bytes,
+                    send: Coroutine[Any, Any, Answer]) -> Answer:
+        """The send under an Idempotency-Key: the first request's answer for every repeat."""
+        fingerprint = hashlib.sha256(raw_body).hexdigest()
+        hours = self._settings.idempotency.window_hours
+        deadline = asyncio.get_running_loop().time() + IDEMPOTENT_WAIT_SECONDS
+        while True:
+            taken = await asyncio.to_thread(idempotency.claim, self._engine, sender.tenant_id,
+                                            KEY_PREFIX + key, fingerprint, hours)
+            if taken is None:
+                break
+            if taken.fingerprint != fingerprint:
+                send.close()
+                raise Refused(422, f"{IDEMPOTENCY_HEADER} {key!r} was used for a different request")
+            if taken.answer:
+                send.close()
+                stored = json.loads(taken.answer)
+                return Answer(stored["status"], stored["body"])
+            if asyncio.get_running_loop().time() > deadline:
+                send.close()
+                raise Refused(409, f"a request with {IDEMPOTENCY_HEADER} {key!r} is still being sent", 5)
+            await asyncio.sleep(0.1)
+        try:
+            answer = await send
+        except BaseException:
+            await asyncio.to_thread(idempotency.release, self._engine, sender.tenant_id, KEY_PREFIX + key)
+            raise
+        await asyncio.to_thread(idempotency.complete, self._engine, sender.tenant_id, KEY_PREFIX + key,
+                                json.dumps({"status": answer.status, "body": answer.body}))
+        return answer
+
+
+def max_request_size(settings: Settings) -> int:
+    # A message's base64 is 4/3 of it; the envelope and JSON around it are small.
+    return settings.smtp.max_message_size * 4 // 3 + 64 * 1024
+
+
+async def _body(request: web.Request) -> bytes:
+    try:
+        return await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        raise Refused(413, f"the request is over {max_request_size(request.app[SETTINGS])} octets") from None
+
+
+def _idempotency_key(request: web.Request) -> str | None:
+    key = request.headers.get(IDEMPOTENCY_HEADER)
+    if key is None:
+        return None
+    if not key or len(key) > MAX_IDEMPOTENCY_KEY or not key.isprintable() or not key.isascii():
+        raise Refused(400, f"{IDEMPOTENCY_HEADER}: 1 to {MAX_IDEMPOTENCY_KEY} printable ASCII characters")
+    return key
+
+
+def _json_object(request: web.Request, raw_body: bytes) -> dict[str, Any]:
+    if request.content_type != "application/json":
+        raise Refused(415, "send JSON: Content-Type: application/json")
+    try:
+        body = json.loads(raw_body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise Refused(400, f"the body is not JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise Refused(400, "the body is a JSON object")
+    return body
+
+
+def make_app(settings: Settings) -> web.Application:
+    app = web.Application(client_max_size=max_request_size(settings))
+    app[SETTINGS] = settings
+    engine = make_engine(settings.effective_database_url)
+    directory = Directory(engine, settings.directory_loaded_file("send-api"))
+    service = SendService(settings, engine, directory)
+    app.router.add_post("/api/v1/send/raw", service.send_raw)
+
+    async def lifetime(app: web.Application) -> AsyncIterator[None]:
+        directory.refresh_if_changed()
+        refresher = asyncio.create_task(directory.keep_fresh())
+        yield
+        refresher.cancel()
+        engine.dispose()
+
+    app.cleanup_ctx.append(lifetime)
+    return app
