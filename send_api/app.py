@@ -1,4 +1,6 @@
-"""The send API's routes: POST /api/v1/send/raw takes a ready message and its envelope."""
+"""The send API's routes: POST /api/v1/send (JSON made into a message, send_api/mime.py),
+/api/v1/send/raw (a ready message and its envelope) and /api/v1/send/batch (up to 500 of
+/send's, one result each)."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ import hashlib
 import json
 import logging
 import re
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -27,11 +29,13 @@ from relay.directory import Directory
 from relay.handler import AddressRefused, envelope_domain, has_oversized_header, identity_refusal
 from relay.handoff import PostfixSession, UpstreamUnavailable
 from relay.smtp_wire import Reply
+from send_api.mime import BadRequest, build_message
 
 log = logging.getLogger(__name__)
 
 SETTINGS = web.AppKey("settings", Settings)
 
+MAX_BATCH = 500
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 MAX_IDEMPOTENCY_KEY = 255
 KEY_PREFIX = "http:"
@@ -68,6 +72,9 @@ class Answer:
 
     def response(self) -> web.Response:
         return web.json_response(self.body, status=self.status)
+
+
+Send = Callable[["Sender", web.Request, dict[str, Any]], Coroutine[Any, Any, Answer]]
 
 
 def _retry_seconds(text: str) -> int:
@@ -138,12 +145,9 @@ class SendService:
             tenant = send_keys.tenant_for_key(session, secret)
             return None if tenant is None else (tenant.name, tenant.id, tenant.status)
 
-    def envelope(self, sender: Sender, body: dict[str, Any]) -> tuple[str, list[str], dict[str, str]]:
-        """The envelope sender, the recipients mail goes to, and those refused with why."""
-        mail_from, rcpt_to = body.get("from"), body.get("to")
-        if not isinstance(mail_from, str) or not isinstance(rcpt_to, list) or not rcpt_to \
-                or not all(isinstance(r, str) for r in rcpt_to):
-            raise Refused(400, "give from (an address) and to (a list of addresses)")
+    def envelope(self, sender: Sender, mail_from: str,
+                 rcpt_to: list[str]) -> tuple[list[str], dict[str, str]]:
+        """The recipients mail goes to, and those refused with why."""
         if len(rcpt_to) > self._settings.smtp.max_recipients:
             raise Refused(400, f"at most {self._settings.smtp.max_recipients} recipients per message")
         domain = self._domain(mail_from, "from")
@@ -159,7 +163,7 @@ class SendService:
                 accepted.append(address)
         if not accepted:
             raise Refused(422, "every recipient is on the suppression list: " + json.dumps(refused))
-        return mail_from, accepted, refused
+        return accepted, refused
 
     @staticmethod
     def _domain(address: str, field: str) -> str:
@@ -196,20 +200,30 @@ class SendService:
             await session.quit()
 
     async def send_raw(self, request: web.Request) -> web.Response:
+        return await self._route(request, self._send_raw)
+
+    async def send_message(self, request: web.Request) -> web.Response:
+        return await self._route(request, self._send_message)
+
+    async def send_batch(self, request: web.Request) -> web.Response:
+        return await self._route(request, self._send_batch)
+
+    async def _route(self, request: web.Request, send: Send) -> web.Response:
         try:
             sender = await self.sender(request)
             raw_body = await _body(request)
             key = _idempotency_key(request)
-            if key is None:
-                return (await self._send_raw(sender, request, raw_body)).response()
-            send = self._send_raw(sender, request, raw_body)
-            return (await self._once(sender, key, raw_body, send)).response()
+            sending = send(sender, request, _json_object(request, raw_body))
+            answer = await (sending if key is None else self._once(sender, key, raw_body, sending))
+            return answer.response()
         except Refused as refused:
             return refused.response()
 
-    async def _send_raw(self, sender: Sender, request: web.Request, raw_body: bytes) -> Answer:
-        body = _json_object(request, raw_body)
-        mail_from, recipients, refused = self.envelope(sender, body)
+    async def _send_raw(self, sender: Sender, request: web.Request, body: dict[str, Any]) -> Answer:
+        mail_from, rcpt_to = body.get("from"), body.get("to")
+        if not isinstance(mail_from, str) or not isinstance(rcpt_to, list) or not rcpt_to \
+                or not all(isinstance(r, str) for r in rcpt_to):
+            raise Refused(400, "give from (an address) and to (a list of addresses)")
         message = body.get("message")
         if not isinstance(message, str):
             raise Refused(400, "give message: the RFC 5322 message, base64-encoded")
@@ -217,6 +231,33 @@ class SendService:
             raw = base64.b64decode(message, validate=True)
         except (binascii.Error, ValueError):
             raise Refused(400, "message is not valid base64") from None
+        return await self._send_one(sender, request, mail_from, rcpt_to, raw)
+
+    async def _send_message(self, sender: Sender, request: web.Request, body: dict[str, Any]) -> Answer:
+        try:
+            mail_from, rcpt_to, raw = build_message(body)
+        except BadRequest as bad:
+            raise Refused(400, str(bad)) from None
+        return await self._send_one(sender, request, mail_from, rcpt_to, raw)
+
+    async def _send_batch(self, sender: Sender, request: web.Request, body: dict[str, Any]) -> Answer:
+        messages = body.get("messages")
+        if not isinstance(messages, list) or not 1 <= len(messages) <= MAX_BATCH:
+            raise Refused(400, f"give messages: a list of 1 to {MAX_BATCH} messages as /send takes them")
+        results = []
+        for one in messages:
+            try:
+                if not isinstance(one, dict):
+                    raise Refused(400, "each message is a JSON object")
+                answer = await self._send_message(sender, request, one)
+                results.append({"status": answer.status, **answer.body})
+            except Refused as refused:
+                results.append({"status": refused.status, "error": refused.error})
+        return Answer(200, {"results": results})
+
+    async def _send_one(self, sender: Sender, request: web.Request, mail_from: str, rcpt_to: list[str],
+                        raw: bytes) -> Answer:
+        recipients, refused = self.envelope(sender, mail_from, rcpt_to)
         content = normalized_message(raw, self._settings.smtp.max_message_size)
         self.check_content(sender, content)
         reply = await self.hand_off(sender, request, mail_from, recipients, content)
@@ -293,7 +334,9 @@ def make_app(settings: Settings) -> web.Application:
     engine = make_engine(settings.effective_database_url)
     directory = Directory(engine, settings.directory_loaded_file("send-api"))
     service = SendService(settings, engine, directory)
+    app.router.add_post("/api/v1/send", service.send_message)
     app.router.add_post("/api/v1/send/raw", service.send_raw)
+    app.router.add_post("/api/v1/send/batch", service.send_batch)
 
     async def lifetime(app: web.Application) -> AsyncIterator[None]:
         directory.refresh_if_changed()

@@ -13,12 +13,15 @@ from typing import Any
 
 import pytest
 
-from core import panel_users, send_keys
+from core import panel_users, send_keys, suppressions
+from core.db import directory_version
 from core.models import PanelUser
+from core.snapshot_cache import served_version
 from tests.integration.test_milter import publish_keys, verify
 from tests.support.box import DOMAIN, TENANT, Box, message, running_box, send_api_service
 from tests.support.dns_server import LoopbackDns
 from tests.support.sink import Sink, free_port
+from tests.support.waiting import eventually
 
 
 class Service:
@@ -151,4 +154,78 @@ def test_bad_input_gets_a_4xx_saying_why_and_nothing_is_sent(box: Box, key: str,
     expected = {"json": 400, "type": 415, "big": 413, "crlf": 400, "many": 400, "base64": 400, "unowned": 403,
                 "header": 403, "key": 401, "revoked": 401, "panel": 401, "idempotency": 400}[case]
     assert status == expected and answer.get("error"), (status, answer)
+    assert not box.sink.with_subject(subject)
+
+
+PDF = base64.b64encode(b"%PDF-1.4\n%fake but well begun\n").decode()
+
+
+def composed(subject: str, **fields: Any) -> dict[str, Any]:
+    return {"from": f"Shop <app@{DOMAIN}>", "to": ["Reader <reader@example.org>"], "subject": subject,
+            "text": "Hello,\nyour order.", **fields}
+
+
+def test_a_json_send_is_made_into_a_signed_message_with_parts_and_a_hidden_bcc(
+        box: Box, dns: LoopbackDns, key: str) -> None:
+    body = composed("composed", html="<p>Hello, <b>your order</b>.</p>", cc=["copy@example.org"],
+                    bcc=["hidden@example.org"], reply_to="help@" + DOMAIN, headers={"X-Order": "1234"},
+                    attachments=[{"filename": "invoice.pdf", "content_type": "application/pdf",
+                                  "content": PDF}])
+    status, answer, _ = post(box, key, body, path="/api/v1/send")
+    assert status == 200, answer
+    assert answer["accepted"] == ["reader@example.org", "copy@example.org", "hidden@example.org"]
+    received = box.sink.wait_for_subject("composed")[0]
+    assert sorted(received.rcpt_tos) == ["copy@example.org", "hidden@example.org", "reader@example.org"]
+    assert b"hidden@example.org" not in received.content and b"X-Order: 1234" in received.content
+    assert b"multipart/alternative" in received.content and b'filename="invoice.pdf"' in received.content
+    assert verify(box, dns, received)[-1] == "RESULT pass"
+
+
+def test_a_batch_answers_each_message_and_lists_suppressed_recipients(box: Box, key: str) -> None:
+    with box.db_session() as session:
+        suppressions.suppress(session, TENANT, "gone@example.org", "hard_bounce")
+    box.directory_loaded()
+    send_api_loaded(box)
+    messages = [composed("batch one", to=["reader@example.org", "gone@example.org"]),
+                composed("batch two", to=["gone@example.org"]),
+                composed("batch three") | {"subject": "bad\r\nBcc: victim@example.org"}]
+    status, answer, _ = post(box, key, {"messages": messages}, path="/api/v1/send/batch")
+    assert status == 200, answer
+    first, second, third = answer["results"]
+    assert first["status"] == 200
+    assert first["refused"] == {"gone@example.org": "on the suppression list (hard bounce)"}
+    assert second["status"] == 422 and "suppression list" in second["error"]
+    assert third["status"] == 400 and "CR, LF" in third["error"]
+    assert box.sink.wait_for_subject("batch one")[0].rcpt_tos == ["reader@example.org"]
+    status, answer, _ = post(box, key, {"messages": [composed("x")] * 501}, path="/api/v1/send/batch")
+    assert status == 400 and "1 to 500" in answer["error"]
+
+
+def send_api_loaded(box: Box) -> None:
+    """Wait until the send API serves the directory as it is now."""
+    with box.db_session() as session:
+        version = directory_version(session.get_bind())
+    eventually(lambda: (served_version(box.settings.directory_loaded_file("send-api")) or 0) >= version,
+               "the send API at the current directory")
+
+
+@pytest.mark.parametrize("fields, error", [
+    ({"subject": "a\nb"}, "CR, LF"),
+    ({"from": f"Shop\r\nBcc: x@example.org <app@{DOMAIN}>"}, "CR, LF"),
+    ({"to": ["reader@example.org\nBcc: victim@example.org"]}, "CR, LF"),
+    ({"attachments": [{"filename": "cat.png", "content_type": "image/png", "content": PDF}]},
+     "is not image/png"),
+    ({"attachments": [{"filename": "run.pdf", "content_type": "application/pdf",
+                       "content": base64.b64encode(b"MZ\x90\x00").decode()}]}, "is not application/pdf"),
+    ({"attachments": [{"filename": "a.txt", "content_type": "text/plain", "content": "@@"}]},
+     "not valid base64"),
+    ({"headers": {"From": "ceo@bank.example"}}, "cannot be given"),
+    ({"headers": {"Bad Name": "x"}}, "cannot be given"),
+    ({"text": "", "html": ""}, "text, html or both"),
+])
+def test_a_json_send_with_bad_fields_is_refused_and_nothing_is_sent(
+        box: Box, key: str, fields: dict[str, Any], error: str) -> None:
+    subject = f"refused {error}"
+    status, answer, _ = post(box, key, composed(subject) | fields, path="/api/v1/send")
+    assert status == 400 and error in answer["error"], answer
     assert not box.sink.with_subject(subject)
