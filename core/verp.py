@@ -20,6 +20,8 @@ import re
 import secrets
 from dataclasses import dataclass
 
+from core.secretbox import SecretBox
+
 _TAG = re.compile(r"b\.([a-z2-7]{13})\.([a-z2-7]{16})")
 
 
@@ -31,6 +33,11 @@ class VerpTag:
 
 def _b32(data: bytes) -> str:
     return base64.b32encode(data).decode("ascii").rstrip("=").lower()
+
+
+def verp_key(secret_box: SecretBox) -> bytes:
+    """The key of every mac here, derived from the box's key."""
+    return secret_box.derived_key("verp")
 
 
 def new_message_ref() -> str:
@@ -62,3 +69,26 @@ def return_path_in(text: str) -> str | None:
     names it in its Return-Path header); its tag is still to be checked."""
     found = re.search(r"(?<![\w.])" + _TAG.pattern + r"@[a-z0-9.-]+\b", text, re.IGNORECASE)
     return found.group(0).lower() if found else None
+
+
+# The ref a sender of the box's own (the HTTP send API) chose and answered with before the
+# hand-off, for the milter to take. Its mac is apart from the return-path's, which every
+# recipient sees; the milter removes the header, so its value never leaves the box.
+REF_HEADER = "X-Mailrelay-Ref"
+_GIVEN_REF = re.compile(r"([a-z2-7]{13})\.([a-z2-7]{16})")
+
+
+def _given_mac(key: bytes, message_ref: str) -> str:
+    return _b32(hmac.new(key, b"given ref:" + message_ref.encode(), hashlib.sha256).digest()[:10])
+
+
+def given_ref_value(key: bytes, message_ref: str) -> str:
+    return f"{message_ref}.{_given_mac(key, message_ref)}"
+
+
+def read_given_ref(key: bytes, value: str) -> str | None:
+    """The ref a REF_HEADER value names, if the box made it; None for any other value."""
+    match = _GIVEN_REF.fullmatch(value.strip())
+    if match is None or not hmac.compare_digest(match.group(2), _given_mac(key, match.group(1))):
+        return None
+    return match.group(1)

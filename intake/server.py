@@ -25,6 +25,7 @@ from core.service import run_until_signalled
 from core.simulator import SimulatorDomain
 from core.unix_sockets import give_to_postfix, prepare_socket_path
 from core.unsubscribe import token_key
+from core.verp import verp_key
 from intake.directory import IntakeDirectory
 from intake.handler import ReportHandler
 from intake.log_tailer import LogTailer
@@ -73,7 +74,7 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
     engine = make_engine(settings.effective_database_url)
     secret_box = SecretBox.from_file(settings.effective_encryption_key_file)
     directory = IntakeDirectory(engine, settings)
-    handler = ReportHandler(engine, secret_box.derived_key("verp"), directory, settings.hostname,
+    handler = ReportHandler(engine, verp_key(secret_box), directory, settings.hostname,
                             settings.feedback_domain, token_key(secret_box))
     inbound = settings.postfix.inbound_address
     simulator_handler = SimulatorHandler(SimulatorDomain(settings.simulator_domain),

@@ -17,7 +17,7 @@ from core.header_from import domains_of_from_values
 from core.postfix.transports import ROUTE_HEADER
 from core.simulator import SimulatorDomain
 from core.unsubscribe import UnsubscribeLinks
-from core.verp import new_message_ref, verp_address
+from core.verp import REF_HEADER, new_message_ref, read_given_ref, verp_address
 from milter import dkim_signer
 from milter.accepted_record import Accepted, AcceptedRecorder
 from milter.directory import MilterDirectory
@@ -119,12 +119,15 @@ class MilterPolicy:
         modifications += [AddHeader(name, value) for name, value in added]
         # The list header is for the relay alone.
         modifications += [ChangeHeader(1, unsubscribe.LIST_HEADER, "") for _ in list_values]
+        given_refs = _values(message.headers, REF_HEADER)
+        modifications += [ChangeHeader(1, REF_HEADER, "") for _ in given_refs]
         # A route the client wrote itself must not survive; Postfix only acts on ours.
         modifications += [ChangeHeader(1, ROUTE_HEADER, "")
                           for name, _ in message.headers if name.decode().lower() == ROUTE_HEADER.lower()]
         if not simulated:
             modifications.append(AddHeader(ROUTE_HEADER, transport))
-        message_ref = new_message_ref()
+        given = read_given_ref(self._verp_key, given_refs[0]) if len(given_refs) == 1 else None
+        message_ref = given or new_message_ref()
         return_path_domain = sending_domain.return_path_domain or self._bounce_domain
         modifications.append(ChangeFrom(verp_address(self._verp_key, return_path_domain, message_ref)))
         self._accepted.record(Accepted(

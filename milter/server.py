@@ -17,6 +17,7 @@ from core.service import run_until_signalled
 from core.simulator import SimulatorDomain
 from core.unix_sockets import give_to_postfix, prepare_socket_path
 from core.unsubscribe import UnsubscribeLinks, token_key
+from core.verp import verp_key
 from milter.accepted_record import AcceptedRecorder
 from milter.directory import MilterDirectory
 from milter.policy import MilterPolicy
@@ -61,7 +62,7 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
     router = Router(directory, store, settings.delivery_profiles)
     links = UnsubscribeLinks(token_key(secret_box), settings.link_base_url,
                              settings.feedback_domain)
-    policy = MilterPolicy(directory, Throttle(store), router, secret_box.derived_key("verp"),
+    policy = MilterPolicy(directory, Throttle(store), router, verp_key(secret_box),
                           settings.bounce_domain, accepted, SimulatorDomain(settings.simulator_domain), links)
     server = await start_listener(settings, policy)
     tasks = [asyncio.create_task(directory.keep_fresh())]

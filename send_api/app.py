@@ -24,7 +24,9 @@ from core.config import Settings
 from core.db import make_engine, session_scope
 from core.panel_users import TOKEN_PREFIX
 from core.postfix.instance import PostfixInstance
+from core.secretbox import SecretBox
 from core.states import TenantStatus
+from core.verp import REF_HEADER, given_ref_value, new_message_ref, verp_key
 from relay.directory import Directory
 from relay.handler import AddressRefused, envelope_domain, has_oversized_header, identity_refusal
 from relay.handoff import PostfixSession, UpstreamUnavailable
@@ -89,12 +91,12 @@ def _retry_seconds(text: str) -> int:
     return 60
 
 
-def postfix_answer(reply: Reply, accepted: list[str], refused: dict[str, str]) -> Answer:
+def postfix_answer(reply: Reply, message_ref: str, accepted: list[str], refused: dict[str, str]) -> Answer:
     """Postfix's reply as the API gives it: 200 only for a message Postfix queued."""
     if reply.ok:
         queued = _QUEUED_AS.search(reply.text)
-        return Answer(200, {"queue_id": queued.group(1) if queued else "", "accepted": accepted,
-                            "refused": refused})
+        return Answer(200, {"queue_id": queued.group(1) if queued else "", "message_ref": message_ref,
+                            "accepted": accepted, "refused": refused})
     if reply.temporary:
         status = 429 if "rate limit" in reply.text or "limit of" in reply.text else 503
         raise Refused(status, str(reply), _retry_seconds(reply.text))
@@ -122,6 +124,7 @@ class SendService:
         self._engine = engine
         self._directory = directory
         self._submit_socket = PostfixInstance(settings).submit_socket
+        self._verp_key = verp_key(SecretBox.from_file(settings.effective_encryption_key_file))
 
     async def sender(self, request: web.Request) -> Sender:
         scheme, _, secret = request.headers.get("Authorization", "").partition(" ")
@@ -260,8 +263,11 @@ class SendService:
         recipients, refused = self.envelope(sender, mail_from, rcpt_to)
         content = normalized_message(raw, self._settings.smtp.max_message_size)
         self.check_content(sender, content)
-        reply = await self.hand_off(sender, request, mail_from, recipients, content)
-        return postfix_answer(reply, recipients, refused)
+        # The milter takes this ref for the message (it checks the mac, and removes the header).
+        message_ref = new_message_ref()
+        given = f"{REF_HEADER}: {given_ref_value(self._verp_key, message_ref)}\r\n".encode()
+        reply = await self.hand_off(sender, request, mail_from, recipients, given + content)
+        return postfix_answer(reply, message_ref, recipients, refused)
 
     async def _once(self, sender: Sender, key: str, raw_body: bytes,
                     send: Coroutine[Any, Any, Answer]) -> Answer:

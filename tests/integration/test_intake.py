@@ -10,7 +10,7 @@ from core.models import Event
 from core.secretbox import SecretBox
 from core.suppressions import list_suppressions
 from core.tenants import get_domain
-from core.verp import new_message_ref, verp_address
+from core.verp import new_message_ref, verp_address, verp_key
 from tests.support.box import DOMAIN, TENANT, Box, message
 from tests.support.waiting import eventually
 
@@ -31,7 +31,7 @@ def dsn(recipient: str, status: str = "5.1.1", diagnostic: str = "550 5.1.1 user
 
 
 def return_path_of(box: Box, message_ref: str) -> str:
-    key = SecretBox.from_file(box.settings.effective_encryption_key_file).derived_key("verp")
+    key = verp_key(SecretBox.from_file(box.settings.effective_encryption_key_file))
     return verp_address(key, box.settings.bounce_domain, message_ref)
 
 

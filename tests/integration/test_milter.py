@@ -22,7 +22,7 @@ from core import tenants
 from core.dns_records import records_for_domain, zone_txt
 from core.postfix.transports import ROUTE_HEADER
 from core.secretbox import SecretBox
-from core.verp import parse_verp
+from core.verp import parse_verp, verp_key
 from relayctl.cli import main as relayctl
 from tests.support.box import DOMAIN, Box, message, running_box
 from tests.support.dns_server import LoopbackDns
@@ -155,7 +155,7 @@ def test_return_path_is_a_verp_address_and_the_sender_is_kept(box: Box) -> None:
     assert code == 250
     queue_id = reply.split(b"queued as ")[1].decode()
     received = box.sink.wait_for_subject("verp")[0]
-    key = SecretBox.from_file(box.settings.effective_encryption_key_file).derived_key("verp")
+    key = verp_key(SecretBox.from_file(box.settings.effective_encryption_key_file))
     tag = parse_verp(key, received.mail_from)
     assert tag is not None and tag.authentic
     record = box.accepted_record(queue_id)

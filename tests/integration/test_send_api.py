@@ -86,9 +86,23 @@ def test_a_raw_send_is_queued_signed_and_answered_with_its_queue_id(box: Box, dn
     assert status == 200, answer
     assert answer["accepted"] == ["reader@example.org"] and answer["refused"] == {}
     received = box.sink.wait_for_subject("over http")[0]
-    assert received.mail_from.endswith("@bounces.relay.test")  # the milter's VERP return-path
+    # The answer's ref is the milter's: in its record and the VERP return-path; the header that
+    # carried it to the milter is gone.
+    assert received.mail_from.startswith(f"b.{answer['message_ref']}.")
+    assert received.mail_from.endswith("@bounces.relay.test")
+    assert b"X-Mailrelay-Ref" not in received.content
     assert verify(box, dns, received)[-1] == "RESULT pass"
-    assert box.accepted_record(answer["queue_id"]).tenant.name == TENANT
+    record = box.accepted_record(answer["queue_id"])
+    assert (record.tenant.name, record.message_ref) == (TENANT, answer["message_ref"])
+
+
+def test_a_ref_header_written_by_an_smtp_client_is_removed_and_not_taken(box: Box) -> None:
+    forged = f"X-Mailrelay-Ref: {'a' * 13}.{'b' * 16}\r\n".encode()
+    with box.client() as client:
+        assert client.sendmail(f"app@{DOMAIN}", ["reader@example.org"], forged + message("forged ref")) == {}
+    received = box.sink.wait_for_subject("forged ref")[0]
+    assert b"X-Mailrelay-Ref" not in received.content
+    assert not received.mail_from.startswith("b." + "a" * 13)
 
 
 def test_twenty_concurrent_requests_with_one_key_send_one_message(box: Box, key: str) -> None:
