@@ -80,7 +80,7 @@ def test_a_second_run_of_the_playbook_changes_nothing(provisioned: tuple[Lan, De
 
 def test_every_service_runs_hardened_as_its_own_user(provisioned: tuple[Lan, DebianBox, Path]) -> None:
     _network, box, _workdir = provisioned
-    for service in ("intake", "milter", "frontend", "panel"):
+    for service in ("intake", "milter", "frontend", "panel", "links", "send_api"):
         shown = box.ssh(f"systemctl show mailrelay-{service} -p ActiveState -p User -p NoNewPrivileges "
                         "-p ProtectSystem -p Restart").stdout
         assert "ActiveState=active" in shown and "User=mailrelay" in shown, shown
@@ -95,6 +95,12 @@ def test_every_service_runs_hardened_as_its_own_user(provisioned: tuple[Lan, Deb
                    "context=ssl._create_unverified_context()); c.request('GET', '/'); r = c.getresponse(); "
                    "print(r.status, r.getheader('Location'))\"", check=False).stdout
     assert page.startswith("302") and "/login" in page, page
+    # The send API answers through the same proxy, and wants a send key.
+    send = box.ssh("python3 -c \"import http.client, ssl; c = http.client.HTTPSConnection('127.0.0.1', "
+                   "context=ssl._create_unverified_context()); c.request('POST', '/api/v1/send/raw', '{}', "
+                   "{'Content-Type': 'application/json'}); r = c.getresponse(); print(r.status, r.read())\"",
+                   check=False).stdout
+    assert send.startswith("401") and b"send key".decode() in send, send
 
 
 def _dkim_record(box: DebianBox) -> tuple[str, str]:
