@@ -23,21 +23,23 @@ from core import idempotency, send_keys
 from core.config import Settings
 from core.db import make_engine, session_scope
 from core.panel_users import TOKEN_PREFIX
+from core.passwords import token_digest
 from core.postfix.instance import PostfixInstance
 from core.secretbox import SecretBox
-from core.states import TenantStatus
 from core.verp import REF_HEADER, given_ref_value, new_message_ref, verp_key
 from relay.directory import Directory
 from relay.handler import AddressRefused, envelope_domain, has_oversized_header, identity_refusal
-from relay.handoff import PostfixSession, UpstreamUnavailable
+from relay.handoff import UpstreamUnavailable
 from relay.smtp_wire import Reply
 from send_api.mime import BadRequest, build_message
+from send_api.sessions import SessionPool
 
 log = logging.getLogger(__name__)
 
 SETTINGS = web.AppKey("settings", Settings)
 
 MAX_BATCH = 500
+MAX_CACHED_KEYS = 10_000
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 MAX_IDEMPOTENCY_KEY = 255
 KEY_PREFIX = "http:"
@@ -123,7 +125,9 @@ class SendService:
         self._settings = settings
         self._engine = engine
         self._directory = directory
-        self._submit_socket = PostfixInstance(settings).submit_socket
+        self._senders: dict[str, tuple[Sender | None, int]] = {}
+        self.sessions = SessionPool(PostfixInstance(settings).submit_socket, settings.hostname,
+                                    settings.postfix.handoff_timeout_seconds)
         self._verp_key = verp_key(SecretBox.from_file(settings.effective_encryption_key_file))
 
     async def sender(self, request: web.Request) -> Sender:
@@ -132,21 +136,32 @@ class SendService:
             raise Refused(401, "send with a send key: Authorization: Bearer rsk_...")
         if secret.startswith(TOKEN_PREFIX):
             raise Refused(401, "a panel API token cannot send; make a send key for the tenant")
-        found = await asyncio.to_thread(self._tenant_for_key, secret.strip())
-        if found is None:
+        sender = await self._sender_of(secret.strip())
+        if sender is None:
             raise Refused(401, "unknown or revoked send key")
-        name, tenant_id, status = found
-        if status == TenantStatus.PAUSED:
+        if self._directory.tenant_is_paused(sender.tenant):
             raise Refused(403, "sending is paused for this account: its bounce or complaint rate is too "
                                "high; the relay operator can resume it")
-        if not self._directory.tenant_may_send(name):
+        if not self._directory.tenant_may_send(sender.tenant):
             raise Refused(403, "this account may not send mail")
-        return Sender(name, tenant_id)
+        return sender
 
-    def _tenant_for_key(self, secret: str) -> tuple[str, int, str] | None:
+    async def _sender_of(self, secret: str) -> Sender | None:
+        """The key's tenant, looked up once per directory version (a revoke moves it)."""
+        digest, version = token_digest(secret), self._directory.snapshot.version
+        cached = self._senders.get(digest)
+        if cached is not None and cached[1] == version:
+            return cached[0]
+        found = await asyncio.to_thread(self._tenant_for_key, secret)
+        if len(self._senders) >= MAX_CACHED_KEYS:
+            self._senders.clear()
+        self._senders[digest] = (found, version)
+        return found
+
+    def _tenant_for_key(self, secret: str) -> Sender | None:
         with session_scope(self._engine) as session:
             tenant = send_keys.tenant_for_key(session, secret)
-            return None if tenant is None else (tenant.name, tenant.id, tenant.status)
+            return None if tenant is None else Sender(tenant.name, tenant.id)
 
     def envelope(self, sender: Sender, mail_from: str,
                  rcpt_to: list[str]) -> tuple[list[str], dict[str, str]]:
@@ -186,21 +201,20 @@ class SendService:
 
     async def hand_off(self, sender: Sender, request: web.Request, mail_from: str, recipients: list[str],
                        content: bytes) -> Reply:
-        session = PostfixSession(self._submit_socket, self._settings.hostname,
-                                 self._settings.postfix.handoff_timeout_seconds)
         peer = request.transport.get_extra_info("peername") if request.transport else None
         client_address, client_port = (peer[0], peer[1]) if isinstance(peer, tuple) else ("127.0.0.1", 0)
         options = [] if content.isascii() else ["BODY=8BITMIME"]
         if not (mail_from + "".join(recipients)).isascii():
             options.append("SMTPUTF8")
         try:
-            await session.open(sender.tenant, client_address, client_port)
-            return await session.submit(mail_from, options, recipients, content)
+            session = await self.sessions.acquire(sender.tenant, client_address, client_port)
+            try:
+                return await session.submit(mail_from, options, recipients, content)
+            finally:
+                self.sessions.release(sender.tenant, client_address, session)
         except UpstreamUnavailable as exc:
             log.warning("hand-off to Postfix failed: %s", exc)
             raise Refused(503, "the mail system is temporarily unavailable; try again", 60) from exc
-        finally:
-            await session.quit()
 
     async def send_raw(self, request: web.Request) -> web.Response:
         return await self._route(request, self._send_raw)
@@ -349,6 +363,7 @@ def make_app(settings: Settings) -> web.Application:
         refresher = asyncio.create_task(directory.keep_fresh())
         yield
         refresher.cancel()
+        await service.sessions.close()
         engine.dispose()
 
     app.cleanup_ctx.append(lifetime)

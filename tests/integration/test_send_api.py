@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from core import panel_users, send_keys, suppressions
+from core import panel_users, reputation, send_keys, suppressions, tenants
 from core.db import directory_version
 from core.models import PanelUser
 from core.snapshot_cache import served_version
@@ -157,7 +157,10 @@ def test_bad_input_gets_a_4xx_saying_why_and_nothing_is_sent(box: Box, key: str,
     elif case == "revoked":
         with box.db_session() as session:
             made, use_key = send_keys.new_send_key(session, TENANT, "revoked")
+        assert post(box, use_key, raw("before the revoke"))[0] == 200
+        with box.db_session() as session:
             send_keys.revoke_send_key(session, TENANT, made.id)
+        send_api_loaded(box)
     elif case == "panel":
         with box.db_session() as session:
             admin = panel_users.add_user(session, f"ops-{free_port()}", "correct horse battery", "admin")
@@ -243,3 +246,29 @@ def test_a_json_send_with_bad_fields_is_refused_and_nothing_is_sent(
     status, answer, _ = post(box, key, composed(subject) | fields, path="/api/v1/send")
     assert status == 400 and error in answer["error"], answer
     assert not box.sink.with_subject(subject)
+
+
+def test_a_paused_tenant_gets_403_and_a_sending_limit_429_with_retry_after(box: Box, key: str) -> None:
+    with box.db_session() as session:
+        reputation.pause(session, tenants.get_tenant(session, TENANT), "by the test")
+    send_api_loaded(box)
+    try:
+        status, answer, _ = post(box, key, raw("while paused"))
+        assert status == 403 and "paused" in answer["error"]
+    finally:
+        with box.db_session() as session:
+            reputation.resume(session, tenants.get_tenant(session, TENANT))
+    with box.db_session() as session:
+        tenants.set_limits(session, TENANT, {"per_minute": 1})
+    box.directory_loaded()
+    send_api_loaded(box)
+    try:
+        results = [post(box, key, raw(f"limited {n}")) for n in range(2)]
+        assert results[0][0] == 200
+        status, answer, headers = results[1]
+        assert status == 429 and "per minute" in answer["error"] and 1 <= int(headers["Retry-After"]) <= 60
+    finally:
+        with box.db_session() as session:
+            tenants.set_limits(session, TENANT, {"per_minute": None})
+        box.directory_loaded()
+    assert not box.sink.with_subject("while paused") and not box.sink.with_subject("limited 1")
