@@ -98,6 +98,17 @@ def identity_refusal(directory: Directory, tenant: str, content: bytes) -> str |
     return None
 
 
+def subscribed_recipients(directory: Directory, tenant: str, content: bytes,
+                          recipients: list[str]) -> tuple[str | None, list[str], list[str]]:
+    """The list the message names (None: none), the recipients still subscribed to it, and those
+    unsubscribed from it; InvalidInputError for a message that names no list plainly."""
+    list_name = unsubscribe.list_name(unsubscribe.list_header_values(content))
+    if list_name is None:
+        return None, recipients, []
+    gone = [r for r in recipients if directory.unsubscribed(tenant, r, list_name)]
+    return list_name, [r for r in recipients if r not in gone], gone
+
+
 class RelayHandler:
     def __init__(self, settings: Settings, directory: Directory, guard: AuthFailureGuard,
                  engine: Engine | None = None) -> None:
@@ -320,15 +331,10 @@ class RelayHandler:
         """The list the message names, and its recipients less those unsubscribed from it (whose
         refusal is recorded for the tenant); InvalidInputError for a message that names none plainly."""
         assert isinstance(envelope.content, bytes)
-        list_name = unsubscribe.list_name(unsubscribe.list_header_values(envelope.content))
-        if list_name is None:
-            return None, list(envelope.rcpt_tos)
-        recipients = []
-        for recipient in envelope.rcpt_tos:
-            if self._directory.unsubscribed(tenant, recipient, list_name):
-                self._record_refusal(tenant, recipient, f"unsubscribed from list {list_name}")
-            else:
-                recipients.append(recipient)
+        list_name, recipients, gone = subscribed_recipients(self._directory, tenant, envelope.content,
+                                                            list(envelope.rcpt_tos))
+        for recipient in gone:
+            self._record_refusal(tenant, recipient, f"unsubscribed from list {list_name}")
         return list_name, recipients
 
     async def handle_exception(self, error: Exception) -> str:

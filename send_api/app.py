@@ -22,13 +22,20 @@ from sqlalchemy import Engine
 from core import idempotency, send_keys
 from core.config import Settings
 from core.db import make_engine, session_scope
+from core.errors import InvalidInputError
 from core.panel_users import TOKEN_PREFIX
 from core.passwords import token_digest
 from core.postfix.instance import PostfixInstance
 from core.secretbox import SecretBox
 from core.verp import REF_HEADER, given_ref_value, new_message_ref, verp_key
 from relay.directory import Directory
-from relay.handler import AddressRefused, envelope_domain, has_oversized_header, identity_refusal
+from relay.handler import (
+    AddressRefused,
+    envelope_domain,
+    has_oversized_header,
+    identity_refusal,
+    subscribed_recipients,
+)
 from relay.handoff import UpstreamUnavailable
 from relay.smtp_wire import Reply
 from send_api.mime import BadRequest, build_message
@@ -278,9 +285,17 @@ class SendService:
 
     async def _send_one(self, sender: Sender, request: web.Request, mail_from: str, rcpt_to: list[str],
                         raw: bytes) -> Answer:
-        recipients, refused = self.envelope(sender, mail_from, rcpt_to)
         content = normalized_message(raw, self._settings.smtp.max_message_size)
         self.check_content(sender, content)
+        recipients, refused = self.envelope(sender, mail_from, rcpt_to)
+        try:
+            list_name, recipients, gone = subscribed_recipients(self._directory, sender.tenant, content,
+                                                                recipients)
+        except InvalidInputError as exc:
+            raise Refused(400, f"{exc}; the message names no list") from None
+        refused |= {address: f"unsubscribed from list {list_name}" for address in gone}
+        if not recipients:
+            raise Refused(422, "every recipient is suppressed or unsubscribed: " + json.dumps(refused))
         # The milter takes this ref for the message (it checks the mac, and removes the header).
         message_ref = new_message_ref()
         given = f"{REF_HEADER}: {given_ref_value(self._verp_key, message_ref)}\r\n".encode()

@@ -272,3 +272,20 @@ def test_a_paused_tenant_gets_403_and_a_sending_limit_429_with_retry_after(box: 
             tenants.set_limits(session, TENANT, {"per_minute": None})
         box.directory_loaded()
     assert not box.sink.with_subject("while paused") and not box.sink.with_subject("limited 1")
+
+
+def test_a_list_message_skips_those_unsubscribed_from_the_list(box: Box, key: str) -> None:
+    with box.db_session() as session:
+        suppressions.suppress(session, TENANT, "left@example.org", "unsubscribe", list_name="news")
+    send_api_loaded(box)
+    content = b"X-Mailrelay-List: news\r\n" + message("list over http", to="left@example.org")
+    body = {"from": f"app@{DOMAIN}", "to": ["left@example.org", "stays@example.org"],
+            "message": base64.b64encode(content).decode()}
+    status, answer, _ = post(box, key, body)
+    assert status == 200, answer
+    assert answer["refused"] == {"left@example.org": "unsubscribed from list news"}
+    assert box.sink.wait_for_subject("list over http")[0].rcpt_tos == ["stays@example.org"]
+    bad = base64.b64encode(b"X-Mailrelay-List: no spaces\r\n" + message("bad list over http")).decode()
+    status, answer, _ = post(box, key, body | {"message": bad})
+    assert status == 400 and "list" in answer["error"]
+    assert not box.sink.with_subject("bad list over http")
