@@ -18,10 +18,8 @@ import argparse
 import base64
 import http.client
 import json
-import multiprocessing
 import statistics
 import sys
-import threading
 import time
 from collections.abc import Callable
 from multiprocessing.queues import Queue
@@ -30,7 +28,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.relay_throughput import Run, front_end, make_message, run_clients
+from benchmarks.relay_throughput import Run, front_end, make_message, run_clients, run_processes
 from core import send_keys
 from tests.support.box import DOMAIN, TENANT, Box, running_box, send_api_service
 from tests.support.sink import Sink
@@ -88,28 +86,9 @@ def http_process(port: int, key: str, count: int, tag: str, offset: int, per_req
 
 def run_http(name: str, box: Box, key: str, messages: int, connections: int, per_request: int,
              idempotent: bool = False) -> Run:
-    context = multiprocessing.get_context("fork")
-    start = context.Barrier(connections + 1)
-    results: Queue[list[float] | str] = context.Queue()
     share = messages // connections
-    processes = [context.Process(target=http_process, args=(
+    return run_processes(name, connections, lambda i, start, results: http_process(
         box.settings.send_api.port, key, share, name, i * share, per_request, idempotent, start, results))
-        for i in range(connections)]
-    for process in processes:
-        process.start()
-    try:
-        start.wait(timeout=60)
-    except threading.BrokenBarrierError as exc:
-        raise RuntimeError(f"{name}: a client could not start: {results.get(timeout=5)}") from exc
-    started = time.perf_counter()
-    outcomes = [results.get(timeout=600) for _ in processes]
-    seconds = time.perf_counter() - started
-    for process in processes:
-        process.join(30)
-    errors = [o for o in outcomes if isinstance(o, str)]
-    if errors:
-        raise RuntimeError("; ".join(errors))
-    return Run(name, seconds, [x for batch in outcomes if not isinstance(batch, str) for x in batch])
 
 
 def main() -> None:

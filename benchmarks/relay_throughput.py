@@ -108,16 +108,22 @@ def client_process(target: Target, count: int, tag: str, offset: int,
         results.put(f"{tag}: {exc!r}")
 
 
+Work = Callable[[int, Barrier, "Queue[list[float] | str]"], None]
+
+
 def run_clients(name: str, target: Target, messages: int, connections: int) -> Run:
-    """Each connection in a process of its own, like separate apps: no GIL shared between them."""
+    share = messages // connections
+    return run_processes(name, connections, lambda i, start, results: client_process(
+        target, share, name, i * share, start, results))
+
+
+def run_processes(name: str, connections: int, work: Work) -> Run:
+    """work(i, start, results) for each connection i in a process of its own, like separate apps (no
+    GIL shared between them), all let go at once; each puts its latencies, or what went wrong."""
     context = multiprocessing.get_context("fork")
     start = context.Barrier(connections + 1)
     results: Queue[list[float] | str] = context.Queue()
-    share = messages // connections
-    processes = [
-        context.Process(target=client_process, args=(target, share, name, i * share, start, results))
-        for i in range(connections)
-    ]
+    processes = [context.Process(target=work, args=(i, start, results)) for i in range(connections)]
     for process in processes:
         process.start()
     try:
