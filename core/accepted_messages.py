@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import ColumnElement, delete, func, select
 from sqlalchemy.orm import Session
 
 from core.models import AcceptedMessage, utcnow
@@ -23,3 +23,8 @@ def queue_id_of(session: Session, tenant_id: int, message_id: str) -> str | None
                           .where(AcceptedMessage.tenant_id == tenant_id,
                                  AcceptedMessage.message_id == message_id)
                           .order_by(AcceptedMessage.at.desc()).limit(1))
+
+
+def sent_from(domain: str) -> ColumnElement[bool]:
+    """Whether a record's envelope sender is at the domain (not at a subdomain of it)."""
+    return func.lower(AcceptedMessage.sender).like(f"%@{domain.lower()}")

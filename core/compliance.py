@@ -16,6 +16,7 @@ from sqlalchemy import Integer, func, select
 from sqlalchemy.orm import Session
 
 from core import box_records
+from core.accepted_messages import sent_from
 from core.config import Settings
 from core.errors import MailrelayError
 from core.models import AcceptedMessage, SendingDomain, utcnow
@@ -46,8 +47,7 @@ class Compliance:
 
 def _one_click(session: Session, domain: SendingDomain) -> tuple[int, int]:
     recent = (select(AcceptedMessage.one_click_unsubscribe)
-              .where(AcceptedMessage.tenant_id == domain.tenant_id,
-                     func.lower(AcceptedMessage.sender).like(f"%@{domain.name}"))
+              .where(AcceptedMessage.tenant_id == domain.tenant_id, sent_from(domain.name))
               .order_by(AcceptedMessage.at.desc()).limit(RECENT_MESSAGES).subquery())
     total, carried = session.execute(
         select(func.count(), func.coalesce(func.sum(func.cast(recent.c.one_click_unsubscribe, Integer)), 0))

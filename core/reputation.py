@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import ColumnElement, and_, case, func, literal, or_, select
 from sqlalchemy.orm import Session
 
+from core.accepted_messages import sent_from
 from core.config import DeliveryProfile, ReputationSettings
 from core.db import bump_directory_version
 from core.events import record_event
@@ -76,7 +77,7 @@ def outcomes(session: Session, profiles: tuple[DeliveryProfile, ...], since: dat
              .group_by(Event.tenant_id, Event.kind, provider))
     if sender_domain:
         query = query.join(AcceptedMessage, and_(AcceptedMessage.message_ref == Event.message_ref,
-                                                 func.lower(AcceptedMessage.sender).like(f"%@{sender_domain}")))
+                                                 sent_from(sender_domain)))
     found: dict[tuple[int, str], Outcomes] = {}
     for tenant_id, kind, provider_name, count in session.execute(query):
         one = Outcomes(**{kind: count})
