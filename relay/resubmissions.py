@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -24,6 +23,7 @@ from core.config import Settings
 from core.db import session_scope
 from core.message_headers import header_values
 from core.models import utcnow
+from core.postfix.queue import queued_as
 from relay import replies
 from relay.directory import Directory
 from relay.smtp_wire import Reply
@@ -31,7 +31,6 @@ from relay.smtp_wire import Reply
 log = logging.getLogger(__name__)
 
 KEY_PREFIX = "message-id:"
-_QUEUED_AS = re.compile(r"queued as ([0-9A-Za-z]+)")
 
 
 @dataclass(frozen=True)
@@ -86,9 +85,8 @@ class Resubmissions:
         assert self._engine is not None
         try:
             if reply.ok:
-                queued = _QUEUED_AS.search(reply.text)
                 await asyncio.to_thread(idempotency.complete, self._engine, claim.tenant_id, claim.key,
-                                        queued.group(1) if queued else reply.text[:64])
+                                        queued_as(reply.text) or reply.text[:64])
             else:
                 await asyncio.to_thread(idempotency.release, self._engine, claim.tenant_id, claim.key)
         except Exception:  # the claim stays pending; a resubmission is settled from the milter's record

@@ -11,8 +11,8 @@ from email.utils import make_msgid
 
 from core.config import Settings
 from core.postfix.instance import PostfixInstance
+from core.postfix.queue import queued_as
 
-_QUEUED_AS = re.compile(r"queued as ([0-9A-Za-z]+)")
 _STATUS = re.compile(r"status=(sent|bounced|deferred|expired)")
 
 
@@ -74,11 +74,11 @@ def send_test(settings: Settings, username: str, password: str, sender: str, rec
         return 1
     text = reply.decode(errors="replace")
     print(f"{code} {text}")
-    queued = _QUEUED_AS.search(text)
-    if code != 250 or queued is None:
+    queue_id = queued_as(text)
+    if code != 250 or queue_id is None:
         return 1
     if wait_seconds <= 0:
         return 0
-    fate = wait_for_fate(settings, queued.group(1), wait_seconds)
-    print(f"{queued.group(1)}: {fate or 'no delivery attempt logged yet'}")
+    fate = wait_for_fate(settings, queue_id, wait_seconds)
+    print(f"{queue_id}: {fate or 'no delivery attempt logged yet'}")
     return 0 if fate == "sent" else 1

@@ -26,6 +26,7 @@ from core.errors import InvalidInputError
 from core.panel_users import TOKEN_PREFIX
 from core.passwords import token_digest
 from core.postfix.instance import PostfixInstance
+from core.postfix.queue import queued_as
 from core.secretbox import SecretBox
 from core.verp import REF_HEADER, given_ref_value, new_message_ref, verp_key
 from relay.directory import Directory
@@ -54,7 +55,6 @@ MAX_IDEMPOTENCY_KEY = 255
 KEY_PREFIX = "http:"
 # How long a request waits for another one with its Idempotency-Key to be answered.
 IDEMPOTENT_WAIT_SECONDS = 30.0
-_QUEUED_AS = re.compile(r"queued as ([0-9A-Za-z]+)")
 _RETRY_IN = re.compile(r"try again in (\d+) second")
 _RETRY_AFTER = re.compile(r"try again after (\d\d):(\d\d):(\d\d) UTC")
 
@@ -105,8 +105,7 @@ def _retry_seconds(text: str) -> int:
 def postfix_answer(reply: Reply, message_ref: str, accepted: list[str], refused: dict[str, str]) -> Answer:
     """Postfix's reply as the API gives it: 200 only for a message Postfix queued."""
     if reply.ok:
-        queued = _QUEUED_AS.search(reply.text)
-        return Answer(200, {"queue_id": queued.group(1) if queued else "", "message_ref": message_ref,
+        return Answer(200, {"queue_id": queued_as(reply.text) or "", "message_ref": message_ref,
                             "accepted": accepted, "refused": refused})
     if reply.temporary:
         status = 429 if "rate limit" in reply.text or "limit of" in reply.text else 503
@@ -174,7 +173,7 @@ class SendService:
 
     def envelope(self, sender: Sender, mail_from: str,
                  rcpt_to: list[str]) -> tuple[list[str], dict[str, str]]:
-        """The recipients mail goes to, and those refused with why."""
+        """The recipients not suppressed, and those suppressed with why."""
         if len(rcpt_to) > self._settings.smtp.max_recipients:
             raise Refused(400, f"at most {self._settings.smtp.max_recipients} recipients per message")
         domain = self._domain(mail_from, "from")
@@ -188,8 +187,6 @@ class SendService:
                 refused[address] = f"on the suppression list ({reason.replace('_', ' ')})"
             else:
                 accepted.append(address)
-        if not accepted:
-            raise Refused(422, "every recipient is on the suppression list: " + json.dumps(refused))
         return accepted, refused
 
     @staticmethod

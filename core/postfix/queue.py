@@ -19,6 +19,15 @@ from core.errors import InvalidInputError, PostfixError
 from core.postfix.queue_helper import ask_queue_helper
 
 QUEUE_ID = re.compile(r"^[0-9A-Za-z]{6,20}$")
+_QUEUED_AS = re.compile(r"queued as ([0-9A-Za-z]+)")
+
+
+def queued_as(reply_text: str) -> str | None:
+    """The queue id Postfix's 250 to a message names ("Ok: queued as 4ABC..."), if it names one."""
+    found = _QUEUED_AS.search(reply_text)
+    return found.group(1) if found else None
+
+
 QUEUES = ("maildrop", "incoming", "active", "deferred", "hold")
 ACTIONS = {"hold": "-h", "release": "-H", "delete": "-d", "requeue": "-r"}
 
