@@ -148,6 +148,9 @@ class AcceptedMessage(Base):
     transport: Mapped[str] = mapped_column(String(64), default="")
     # Whether the milter gave it one-click unsubscribe headers.
     one_click_unsubscribe: Mapped[bool] = mapped_column(default=False)
+    # What the app attached (core.message_tags): tags joined by commas, metadata as JSON; "" when none.
+    tags: Mapped[str] = mapped_column(String(700), default="")
+    metadata_json: Mapped[str] = mapped_column(Text, default="")
 
     tenant: Mapped[Tenant] = relationship()
 

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from core.config import WebhookSettings
 from core.errors import NotFoundError
+from core.message_tags import MessageTags
 from core.models import Event, Tenant, Webhook
 from core.secretbox import SecretBox
 from core.tenants import get_tenant
@@ -51,9 +52,9 @@ def signature(secret: str, timestamp: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
 
 
-def payload(event: Event, tenant: Tenant) -> bytes:
+def payload(event: Event, tenant: Tenant, tags: MessageTags) -> bytes:
     return json.dumps({
         "id": event.id, "type": event.kind, "at": event.at.isoformat() + "Z", "tenant": tenant.name,
         "recipient": event.subject, "detail": event.detail, "message_id": event.message_id,
-        "queue_id": event.queue_id, "message_ref": event.message_ref,
+        "queue_id": event.queue_id, "message_ref": event.message_ref, **tags.json(),
     }).encode()

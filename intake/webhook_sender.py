@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from core.config import WebhookSettings
 from core.db import session_scope
 from core.errors import MailrelayError
+from core.message_tags import NONE, of_messages
 from core.models import Event, Webhook, WebhookDelivery, utcnow
 from core.secretbox import SecretBox
 from core.webhook_targets import TargetRefused, allowed_networks, post
@@ -56,7 +57,8 @@ class WebhookSender:
             event = session.get(Event, delivery.event_id)
             if webhook is None or event is None:
                 return False
-            error = self._post(webhook, payload(event, webhook.tenant))
+            tags = of_messages(session, [event.message_ref]).get(event.message_ref, NONE)
+            error = self._post(webhook, payload(event, webhook.tenant, tags))
             return self._record(session, delivery, event, error)
 
     def _post(self, webhook: Webhook, body: bytes) -> str:

@@ -26,6 +26,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 
 from core.db import session_scope
+from core.message_tags import NONE, MessageTags, stored
 from core.models import AcceptedMessage
 
 log = logging.getLogger(__name__)
@@ -45,14 +46,16 @@ class Accepted:
     message_id: str
     transport: str
     one_click_unsubscribe: bool = False
+    tags: MessageTags = NONE
 
     def row(self) -> AcceptedMessage:
+        tags, metadata_json = stored(self.tags)
         return AcceptedMessage(
             message_ref=self.message_ref, tenant_id=self.tenant_id,
             at=datetime.fromtimestamp(self.at, UTC).replace(tzinfo=None), queue_id=self.queue_id[:32],
             sender=self.sender[:320], recipients="\n".join(r.lower() for r in self.recipients),
             message_id=self.message_id[:255], transport=self.transport[:64],
-            one_click_unsubscribe=self.one_click_unsubscribe)
+            one_click_unsubscribe=self.one_click_unsubscribe, tags=tags, metadata_json=metadata_json)
 
 
 class AcceptedRecorder:

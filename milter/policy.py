@@ -11,7 +11,7 @@ import logging
 import time
 from collections.abc import Callable
 
-from core import unsubscribe
+from core import message_tags, unsubscribe
 from core.errors import InvalidInputError
 from core.header_from import domains_of_from_values
 from core.postfix.transports import ROUTE_HEADER
@@ -41,7 +41,7 @@ NO_SIGNING_KEY = "451 4.7.5 No active DKIM key for the From domain; the relay op
 NO_ROUTE = ("451 4.7.1 No outbound address of this account's IP pool can send now "
             "(paused, or today's warm-up caps reached); try again later")
 BAD_FROM = "550 5.6.0 The message needs exactly one From header with a verified domain"
-BAD_LIST = "550 5.6.0 {error}"
+BAD_RELAY_HEADER = "550 5.6.0 {error}"
 
 
 def _from_values(headers: list[tuple[bytes, bytes]]) -> list[str]:
@@ -101,10 +101,13 @@ class MilterPolicy:
         if transport is None:
             return Verdict(reply=NO_ROUTE)
         list_values = _values(message.headers, unsubscribe.LIST_HEADER)
+        tags_values = _values(message.headers, message_tags.TAGS_HEADER)
+        metadata_values = _values(message.headers, message_tags.METADATA_HEADER)
         try:
             list_name = unsubscribe.list_name(list_values)
+            given_tags = message_tags.read(tags_values, metadata_values)
         except InvalidInputError as exc:
-            return Verdict(reply=BAD_LIST.format(error=exc))
+            return Verdict(reply=BAD_RELAY_HEADER.format(error=exc))
         added = self._one_click_headers(tenant.id, sending_domain.one_click_unsubscribe, list_name, message)
         headers = [*message.headers, *((name.encode(), value.replace("\n", "\r\n").encode())
                                        for name, value in added)]
@@ -117,8 +120,10 @@ class MilterPolicy:
             for signature in reversed(signatures)
         ]
         modifications += [AddHeader(name, value) for name, value in added]
-        # The list header is for the relay alone.
+        # The list, tags and metadata headers are for the relay alone.
         modifications += [ChangeHeader(1, unsubscribe.LIST_HEADER, "") for _ in list_values]
+        modifications += [ChangeHeader(1, message_tags.TAGS_HEADER, "") for _ in tags_values]
+        modifications += [ChangeHeader(1, message_tags.METADATA_HEADER, "") for _ in metadata_values]
         given_refs = _values(message.headers, REF_HEADER)
         modifications += [ChangeHeader(1, REF_HEADER, "") for _ in given_refs]
         # A route the client wrote itself must not survive; Postfix only acts on ours.
@@ -134,7 +139,7 @@ class MilterPolicy:
             at=self._clock(), queue_id=message.macros.get("i", ""), tenant_id=tenant.id,
             message_ref=message_ref, sender=message.sender, recipients=list(message.recipients),
             message_id=next(iter(_values(message.headers, "Message-ID")), ""), transport=transport,
-            one_click_unsubscribe=bool(added),
+            one_click_unsubscribe=bool(added), tags=given_tags,
         ))
         return Verdict(tuple(modifications))
 

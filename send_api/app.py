@@ -19,7 +19,7 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy import Engine
 
-from core import idempotency, send_keys
+from core import idempotency, message_tags, send_keys
 from core.config import Settings
 from core.db import make_engine, session_scope
 from core.errors import InvalidInputError
@@ -254,14 +254,14 @@ class SendService:
             raw = base64.b64decode(message, validate=True)
         except (binascii.Error, ValueError):
             raise Refused(400, "message is not valid base64") from None
-        return await self._send_one(sender, request, mail_from, rcpt_to, raw)
+        return await self._send_one(sender, request, mail_from, rcpt_to, raw, _tags(body))
 
     async def _send_message(self, sender: Sender, request: web.Request, body: dict[str, Any]) -> Answer:
         try:
             mail_from, rcpt_to, raw = build_message(body)
         except BadRequest as bad:
             raise Refused(400, str(bad)) from None
-        return await self._send_one(sender, request, mail_from, rcpt_to, raw)
+        return await self._send_one(sender, request, mail_from, rcpt_to, raw, _tags(body))
 
     async def _send_batch(self, sender: Sender, request: web.Request, body: dict[str, Any]) -> Answer:
         messages = body.get("messages")
@@ -281,7 +281,7 @@ class SendService:
         return Answer(200, {"results": list(await asyncio.gather(*(result(one) for one in messages)))})
 
     async def _send_one(self, sender: Sender, request: web.Request, mail_from: str, rcpt_to: list[str],
-                        raw: bytes) -> Answer:
+                        raw: bytes, tags: message_tags.MessageTags) -> Answer:
         content = normalized_message(raw, self._settings.smtp.max_message_size)
         self.check_content(sender, content)
         recipients, refused = self.envelope(sender, mail_from, rcpt_to)
@@ -293,9 +293,10 @@ class SendService:
         refused |= {address: f"unsubscribed from list {list_name}" for address in gone}
         if not recipients:
             raise Refused(422, "every recipient is suppressed or unsubscribed: " + json.dumps(refused))
-        # The milter takes this ref for the message (it checks the mac, and removes the header).
+        # The milter takes this ref, tags and metadata for the message, and removes their headers.
         message_ref = new_message_ref()
         given = f"{REF_HEADER}: {given_ref_value(self._verp_key, message_ref)}\r\n".encode()
+        given += message_tags.header_lines(tags)
         reply = await self.hand_off(sender, request, mail_from, recipients, given + content)
         return postfix_answer(reply, message_ref, recipients, refused)
 
@@ -341,6 +342,13 @@ async def _body(request: web.Request) -> bytes:
         return await request.read()
     except web.HTTPRequestEntityTooLarge:
         raise Refused(413, f"the request is over {max_request_size(request.app[SETTINGS])} octets") from None
+
+
+def _tags(body: dict[str, Any]) -> message_tags.MessageTags:
+    try:
+        return message_tags.checked(body.get("tags", []), body.get("metadata", {}))
+    except InvalidInputError as exc:
+        raise Refused(400, str(exc)) from None
 
 
 def _idempotency_key(request: web.Request) -> str | None:

@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import select
 
 from admin.access import may_see, tenant_scope
-from admin.api.messages import EVENT, event_json
+from admin.api.messages import EVENT, events_json
 from admin.api.registry import operation
 from admin.api.schemas import PAGE, Param, listing, nullable, obj, text
 from admin.database import db
@@ -37,7 +37,7 @@ def list_reports(kind: str = "", q: str = "", page: int = 1) -> dict[str, Any]:
     if q.strip():
         query = query.where(Event.subject.startswith(q.strip().lower(), autoescape=True))
     found = paginate(query, number=page)
-    return {"items": [event_json(e) for e in found.items], "page": found.number, "has_next": found.has_next}
+    return {"items": events_json(found.items), "page": found.number, "has_next": found.has_next}
 
 
 @operation("GET", "/bounces/{event_id}", "A report event with the report and what the parser read in it",
@@ -54,4 +54,4 @@ def get_report(event_id: int) -> dict[str, Any]:
                      "raw": report.raw, "results": [
                          {"recipient": r.recipient, "kind": r.kind, "reason": r.reason, "status": r.status,
                           "reply_code": r.reply_code, "feedback_type": r.feedback_type} for r in results]}
-    return {"event": event_json(event), "report": described}
+    return {"event": events_json([event])[0], "report": described}

@@ -22,13 +22,17 @@ from admin.api.schemas import (
     text,
     timestamp,
 )
+from admin.database import db
 from admin.paging import paginate
 from core.errors import NotFoundError
+from core.message_tags import MAX_TAGS, NONE, of_messages
 from core.models import Event
 
 EVENT = obj({"id": ID, "at": TIMESTAMP, "kind": {"type": "string"}, "tenant_id": nullable(ID),
              "recipient": {"type": "string"}, "detail": {"type": "string"}, "message_ref": {"type": "string"},
-             "queue_id": {"type": "string"}, "message_id": {"type": "string"}, "report_id": nullable(ID)})
+             "queue_id": {"type": "string"}, "message_id": {"type": "string"}, "report_id": nullable(ID),
+             "tags": {"type": "array", "items": {"type": "string"}, "maxItems": MAX_TAGS},
+             "metadata": {"type": "object", "additionalProperties": {"type": "string"}}})
 FOUND = obj({"key": {"type": "string"}, "message_id": {"type": "string"},
              "recipients": {"type": "array", "items": {"type": "string"}}, "last_kind": {"type": "string"},
              "last_at": TIMESTAMP, "tenant_id": nullable(ID)})
@@ -39,10 +43,13 @@ TIMELINE = obj({"key": {"type": "string"}, "message_id": {"type": "string"},
 MESSAGE_KEY: Schema = {"type": "string", "pattern": message_log.MESSAGE_KEY.pattern}
 
 
-def event_json(event: Event) -> dict[str, Any]:
-    return {"id": event.id, "at": timestamp(event.at), "kind": event.kind, "tenant_id": event.tenant_id,
-            "recipient": event.subject, "detail": event.detail, "message_ref": event.message_ref,
-            "queue_id": event.queue_id, "message_id": event.message_id, "report_id": event.report_id}
+def events_json(events: list[Event]) -> list[dict[str, Any]]:
+    """The events, each with the tags and metadata its message was sent with."""
+    tags = of_messages(db(), (e.message_ref for e in events))
+    return [{"id": e.id, "at": timestamp(e.at), "kind": e.kind, "tenant_id": e.tenant_id,
+             "recipient": e.subject, "detail": e.detail, "message_ref": e.message_ref,
+             "queue_id": e.queue_id, "message_id": e.message_id, "report_id": e.report_id,
+             **tags.get(e.message_ref, NONE).json()} for e in events]
 
 
 @operation("GET", "/messages", "Find messages by recipient, Message-ID, queue id or message ref",
@@ -60,7 +67,7 @@ def get_message(key: str) -> dict[str, Any]:
     if found is None:
         raise NotFoundError(f"no message {key}")
     return {"key": key, "message_id": found.message_id, "message_refs": found.refs,
-            "queue_ids": found.queue_ids, "events": [event_json(e) for e in found.events]}
+            "queue_ids": found.queue_ids, "events": events_json(found.events)}
 
 
 @operation("GET", "/events", "Events, newest first", tag="messages", result=listing(EVENT),
@@ -75,4 +82,4 @@ def list_events(kind: str = "", tenant_id: int | None = None, recipient: str = "
     if recipient.strip():
         query = query.where(Event.subject == recipient.strip().lower())
     found = paginate(query, number=page)
-    return {"items": [event_json(e) for e in found.items], "page": found.number, "has_next": found.has_next}
+    return {"items": events_json(found.items), "page": found.number, "has_next": found.has_next}

@@ -15,6 +15,7 @@ from core import panel_users, suppressions, tenants
 from core.config import PanelSettings, Settings, WebhookSettings
 from core.db import make_engine, migrate, session_scope
 from core.events import MessageKeys, record_event
+from core.models import AcceptedMessage
 from core.secretbox import SecretBox, create_key_file
 from intake.reports import keep_report
 from tests.support.box import box_root, reset_postgres
@@ -93,6 +94,8 @@ def panel(request: pytest.FixtureRequest, state_dir: Path) -> Iterator[Panel]:
             panel_users.add_user(session, person, PASSWORD, "tenant", name)
             ref = "abcdefghijklm" if name == "acme" else "nopqrstuvwxyz"
             keys = MessageKeys(ref, f"4A{tenant.id}B2C3D4E5", f"<m1@{name}.test>")
+            session.add(AcceptedMessage(message_ref=ref, tenant_id=tenant.id, tags="welcome,spring",
+                                        metadata_json='{"order":"1234"}'))
             record_event(session, "delivered", f"ok@{name}-customer.test", "dsn=2.0.0", tenant.id, keys)
             raw = f"Subject: bounce for {name}\n\n5.1.1".encode()
             report = keep_report(session, "b.x@bounces.relay.test", raw, tenant.id)

@@ -111,6 +111,8 @@ def test_messages_events_and_bounces_through_the_api(panel: Panel, tokens: dict[
     assert [m["key"] for m in found] == ["abcdefghijklm"]
     timeline = api.call("GET", "/messages/abcdefghijklm", 200)
     assert [e["kind"] for e in timeline["events"]] == ["delivered", "bounced"]
+    tagged = {(tuple(e["tags"]), e["metadata"]["order"]) for e in timeline["events"]}
+    assert tagged == {(("welcome", "spring"), "1234")}
     bounce = api.call("GET", "/bounces", 200)["items"]
     assert [b["recipient"] for b in bounce] == ["gone@acme-customer.test"]
     detail = api.call("GET", f"/bounces/{bounce[0]['id']}", 200)

@@ -13,8 +13,9 @@ from typing import Any
 
 import pytest
 
-from core import panel_users, reputation, send_keys, suppressions, tenants
+from core import message_tags, panel_users, reputation, send_keys, suppressions, tenants
 from core.db import directory_version
+from core.message_tags import MessageTags
 from core.models import PanelUser
 from core.snapshot_cache import served_version
 from tests.integration.test_milter import publish_keys, verify
@@ -218,6 +219,20 @@ def test_a_batch_answers_each_message_and_lists_suppressed_recipients(box: Box, 
     assert status == 400 and "1 to 500" in answer["error"]
 
 
+def test_tags_and_metadata_come_back_with_the_message_and_never_leave_the_box(box: Box, key: str) -> None:
+    body = composed("tagged", tags=["welcome", "spring"], metadata={"order": "1234", "user": "Zoë"})
+    status, answer, _ = post(box, key, body, path="/api/v1/send")
+    assert status == 200, answer
+    received = box.sink.wait_for_subject("tagged")[0]
+    assert b"X-Mailrelay-Tags" not in received.content and b"X-Mailrelay-Metadata" not in received.content
+
+    def recorded() -> MessageTags | None:
+        with box.db_session() as session:
+            return message_tags.of_messages(session, [answer["message_ref"]]).get(answer["message_ref"])
+    found = eventually(recorded, "the accepted record with its tags")
+    assert found == MessageTags(("welcome", "spring"), {"order": "1234", "user": "Zoë"})
+
+
 def send_api_loaded(box: Box) -> None:
     """Wait until the send API serves the directory as it is now."""
     with box.db_session() as session:
@@ -239,6 +254,9 @@ def send_api_loaded(box: Box) -> None:
     ({"headers": {"From": "ceo@bank.example"}}, "cannot be given"),
     ({"headers": {"Bad Name": "x"}}, "cannot be given"),
     ({"text": "", "html": ""}, "text, html or both"),
+    ({"tags": "welcome"}, "list of strings"),
+    ({"tags": ["a\r\nBcc: victim@example.org"]}, "each 1-64"),
+    ({"metadata": {"order": 1234}}, "values are strings"),
 ])
 def test_a_json_send_with_bad_fields_is_refused_and_nothing_is_sent(
         box: Box, key: str, fields: dict[str, Any], error: str) -> None:

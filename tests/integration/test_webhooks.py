@@ -56,6 +56,37 @@ def test_a_receiver_that_was_down_gets_the_event_signed(box: Box, capsys: pytest
         receiver.stop()
 
 
+def test_tags_and_metadata_an_smtp_client_writes_come_back_in_webhooks(
+        box: Box, capsys: pytest.CaptureFixture[str]) -> None:
+    port = free_port()
+    assert relayctl(["--config", str(box.config_path), "webhook", "add", TENANT,
+                     f"http://127.0.0.1:{port}/tagged"]) == 0
+    secret = re.search(r"signing secret: (\S+)", capsys.readouterr().out)
+    assert secret is not None
+    receiver = WebhookReceiver(port, secret.group(1))
+    receiver.start()
+    try:
+        with box.client() as client:
+            client.mail(f"app@{DOMAIN}")
+            client.rcpt("tagged@example.org")
+            tagged = b'X-Mailrelay-Tags: welcome, spring\r\nX-Mailrelay-Metadata: {"order":\r\n "1234"}\r\n'
+            assert client.data(tagged + message("tagged over smtp"))[0] == 250
+            client.rset()
+            client.mail(f"app@{DOMAIN}")
+            client.rcpt("tagged@example.org")
+            twice = b"X-Mailrelay-Tags: a\r\nX-Mailrelay-Tags: b\r\n"
+            code, text = client.data(twice + message("tagged twice"))
+            assert code == 550 and b"once each" in text
+        received = box.sink.wait_for_subject("tagged over smtp")[0]
+        assert b"X-Mailrelay-" not in received.content
+        delivered = eventually(lambda: [e for e in receiver.events if e["recipient"] == "tagged@example.org"],
+                               "the tagged message's event at the receiver", timeout=30)
+        assert delivered[0]["tags"] == ["welcome", "spring"] and delivered[0]["metadata"] == {"order": "1234"}
+    finally:
+        receiver.stop()
+    assert not box.sink.with_subject("tagged twice")
+
+
 class Recorder(BaseHTTPRequestHandler):
     """Records each request's path and headers; answers 302 to REDIRECT_TO when it is set."""
 
