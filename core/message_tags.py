@@ -30,6 +30,9 @@ MAX_METADATA_KEYS = 20
 METADATA_KEY = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 # The header line, name included, stays under RFC 5322's 998 octets.
 MAX_METADATA_OCTETS = 900
+TAGS_RULE = f"at most {MAX_TAGS}, each 1-64 of A-Z a-z 0-9 _ . : / -"
+METADATA_RULE = (f"at most {MAX_METADATA_KEYS} keys, each 1-64 of A-Z a-z 0-9 _ . -, "
+                 f"and {MAX_METADATA_OCTETS} octets as JSON (non-ASCII escaped)")
 
 
 @dataclass(frozen=True)
@@ -50,13 +53,12 @@ def checked(tags: Any, metadata: Any) -> MessageTags:
     if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
         raise InvalidInputError("tags is a list of strings")
     if len(tags) > MAX_TAGS or not all(TAG.fullmatch(t) for t in tags):
-        raise InvalidInputError(f"tags: at most {MAX_TAGS}, each 1-64 of A-Z a-z 0-9 _ . : / -")
+        raise InvalidInputError(f"tags: {TAGS_RULE}")
     if not isinstance(metadata, dict) or not all(isinstance(v, str) for v in metadata.values()):
         raise InvalidInputError("metadata is an object whose values are strings")
-    if len(metadata) > MAX_METADATA_KEYS or not all(METADATA_KEY.fullmatch(k) for k in metadata):
-        raise InvalidInputError(f"metadata: at most {MAX_METADATA_KEYS} keys, each 1-64 of A-Z a-z 0-9 _ . -")
-    if len(_metadata_value(metadata)) > MAX_METADATA_OCTETS:
-        raise InvalidInputError(f"metadata is over {MAX_METADATA_OCTETS} octets as JSON")
+    if len(metadata) > MAX_METADATA_KEYS or not all(METADATA_KEY.fullmatch(k) for k in metadata) \
+            or len(_metadata_value(metadata)) > MAX_METADATA_OCTETS:
+        raise InvalidInputError(f"metadata: {METADATA_RULE}")
     return MessageTags(tuple(dict.fromkeys(tags)), dict(metadata))
 
 

@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiohttp import web
+from jsonschema import Draft202012Validator
 from sqlalchemy import Engine
 
 from core import idempotency, message_tags, send_keys
@@ -39,6 +40,7 @@ from relay.handler import (
 )
 from relay.handoff import UpstreamUnavailable
 from relay.smtp_wire import Reply
+from send_api import schemas
 from send_api.mime import BadRequest, build_message
 from send_api.sessions import SessionPool
 
@@ -46,7 +48,6 @@ log = logging.getLogger(__name__)
 
 SETTINGS = web.AppKey("settings", Settings)
 
-MAX_BATCH = 500
 # A batch's messages go to Postfix this many at a time, each over a session of its own.
 BATCH_HAND_OFFS = 8
 MAX_CACHED_KEYS = 10_000
@@ -223,38 +224,31 @@ class SendService:
             raise Refused(503, "the mail system is temporarily unavailable; try again", 60) from exc
 
     async def send_raw(self, request: web.Request) -> web.Response:
-        return await self._route(request, self._send_raw)
+        return await self._route(request, self._send_raw, "/send/raw")
 
     async def send_message(self, request: web.Request) -> web.Response:
-        return await self._route(request, self._send_message)
+        return await self._route(request, self._send_message, "/send")
 
     async def send_batch(self, request: web.Request) -> web.Response:
-        return await self._route(request, self._send_batch)
+        return await self._route(request, self._send_batch, "/send/batch")
 
-    async def _route(self, request: web.Request, send: Send) -> web.Response:
+    async def _route(self, request: web.Request, send: Send, path: str) -> web.Response:
         try:
             sender = await self.sender(request)
             raw_body = await _body(request)
             key = _idempotency_key(request)
-            sending = send(sender, request, _json_object(request, raw_body))
+            sending = send(sender, request, _json_body(request, raw_body, schemas.VALIDATORS[path]))
             answer = await (sending if key is None else self._once(sender, key, raw_body, sending))
             return answer.response()
         except Refused as refused:
             return refused.response()
 
     async def _send_raw(self, sender: Sender, request: web.Request, body: dict[str, Any]) -> Answer:
-        mail_from, rcpt_to = body.get("from"), body.get("to")
-        if not isinstance(mail_from, str) or not isinstance(rcpt_to, list) or not rcpt_to \
-                or not all(isinstance(r, str) for r in rcpt_to):
-            raise Refused(400, "give from (an address) and to (a list of addresses)")
-        message = body.get("message")
-        if not isinstance(message, str):
-            raise Refused(400, "give message: the RFC 5322 message, base64-encoded")
         try:
-            raw = base64.b64decode(message, validate=True)
+            raw = base64.b64decode(body["message"], validate=True)
         except (binascii.Error, ValueError):
             raise Refused(400, "message is not valid base64") from None
-        return await self._send_one(sender, request, mail_from, rcpt_to, raw, _tags(body))
+        return await self._send_one(sender, request, body["from"], body["to"], raw, _tags(body))
 
     async def _send_message(self, sender: Sender, request: web.Request, body: dict[str, Any]) -> Answer:
         try:
@@ -264,21 +258,17 @@ class SendService:
         return await self._send_one(sender, request, mail_from, rcpt_to, raw, _tags(body))
 
     async def _send_batch(self, sender: Sender, request: web.Request, body: dict[str, Any]) -> Answer:
-        messages = body.get("messages")
-        if not isinstance(messages, list) or not 1 <= len(messages) <= MAX_BATCH:
-            raise Refused(400, f"give messages: a list of 1 to {MAX_BATCH} messages as /send takes them")
         handing_off = asyncio.Semaphore(BATCH_HAND_OFFS)
 
-        async def result(one: object) -> dict[str, Any]:
+        async def result(one: dict[str, Any]) -> dict[str, Any]:
             try:
-                if not isinstance(one, dict):
-                    raise Refused(400, "each message is a JSON object")
                 async with handing_off:
                     answer = await self._send_message(sender, request, one)
                 return {"status": answer.status, **answer.body}
             except Refused as refused:
                 return {"status": refused.status, "error": refused.error}
-        return Answer(200, {"results": list(await asyncio.gather(*(result(one) for one in messages)))})
+        results = await asyncio.gather(*(result(one) for one in body["messages"]))
+        return Answer(200, {"results": list(results)})
 
     async def _send_one(self, sender: Sender, request: web.Request, mail_from: str, rcpt_to: list[str],
                         raw: bytes, tags: message_tags.MessageTags) -> Answer:
@@ -360,16 +350,17 @@ def _idempotency_key(request: web.Request) -> str | None:
     return key
 
 
-def _json_object(request: web.Request, raw_body: bytes) -> dict[str, Any]:
+def _json_body(request: web.Request, raw_body: bytes, validator: Draft202012Validator) -> dict[str, Any]:
+    """The body as the operation's schema takes it."""
     if request.content_type != "application/json":
         raise Refused(415, "send JSON: Content-Type: application/json")
     try:
         body = json.loads(raw_body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise Refused(400, f"the body is not JSON: {exc}") from None
-    if not isinstance(body, dict):
-        raise Refused(400, "the body is a JSON object")
-    return body
+    if (problem := schemas.problem(validator, body)) is not None:
+        raise Refused(400, problem)
+    return dict(body)
 
 
 def make_app(settings: Settings) -> web.Application:

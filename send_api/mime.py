@@ -1,17 +1,17 @@
 """A JSON send request made into an RFC 5322 message by the standard library's email package.
 
-Fields: from, to, cc, bcc, reply_to (addresses as "Name <user@domain>" or plain), subject,
-text and/or html (both: multipart/alternative), headers (extra fields; those the message
-is made of cannot be given twice), attachments ({filename, content_type, content: base64}).
-Bcc recipients are in the envelope only. CR or LF in any header value is refused, never
-folded or cut; so is an attachment whose bytes say it is not the type it claims.
+The request is one send_api.schemas.SEND accepts: the schema has refused wrong types, CR, LF
+or NUL in any header value (never folded or cut) and malformed names. What no schema can
+say is checked here: a header field the message is made of given again, an address that is
+not one, base64 that does not decode, an attachment whose bytes say it is not the type it
+claims. Bcc recipients are in the envelope only; text and html both make multipart/alternative.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import re
+from email.errors import MessageError
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import formatdate, getaddresses, make_msgid
@@ -19,7 +19,6 @@ from typing import Any
 
 MADE_HEADERS = frozenset({"from", "to", "cc", "bcc", "reply-to", "subject", "date", "message-id",
                           "mime-version", "content-type", "content-transfer-encoding"})
-_FIELD_NAME = re.compile(r"[!-9;-~]{1,76}")
 # The first bytes of types whose content is easy to tell, and of programs, which no other type is.
 _MAGIC = {"image/png": (b"\x89PNG\r\n\x1a\n",), "image/jpeg": (b"\xff\xd8\xff",),
           "image/gif": (b"GIF87a", b"GIF89a"), "application/pdf": (b"%PDF-",),
@@ -27,31 +26,15 @@ _MAGIC = {"image/png": (b"\x89PNG\r\n\x1a\n",), "image/jpeg": (b"\xff\xd8\xff",)
 _PROGRAMS = (b"MZ", b"\x7fELF")
 _PROGRAM_TYPES = frozenset({"application/octet-stream", "application/x-msdownload",
                             "application/x-executable"})
-_CONTENT_TYPE = re.compile(r"[a-z0-9.+-]+/[a-z0-9.+-]+")
 
 
 class BadRequest(ValueError):
     """What is wrong with the request, as its sender should read it."""
 
 
-def _text(body: dict[str, Any], name: str) -> str:
-    value = body.get(name, "")
-    if not isinstance(value, str):
-        raise BadRequest(f"{name} is a string")
-    if "\r" in value or "\n" in value or "\0" in value:
-        raise BadRequest(f"{name} may not contain CR, LF or NUL")
-    return value
-
-
 def _addresses(body: dict[str, Any], name: str) -> list[str]:
     value = body.get(name, [])
-    values = [value] if isinstance(value, str) else value
-    if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
-        raise BadRequest(f"{name} is an address or a list of addresses")
-    for one in values:
-        if "\r" in one or "\n" in one or "\0" in one:
-            raise BadRequest(f"{name}: an address may not contain CR, LF or NUL")
-    return values
+    return [value] if isinstance(value, str) else list(value)
 
 
 def envelope_address(written: str, name: str) -> str:
@@ -69,18 +52,11 @@ def _type_lies(content_type: str, data: bytes) -> bool:
     return data.startswith(_PROGRAMS) and content_type not in _PROGRAM_TYPES
 
 
-def _attach(message: EmailMessage, attachment: object, number: int) -> None:
-    if not isinstance(attachment, dict):
-        raise BadRequest(f"attachments[{number}] is an object: filename, content_type, content")
-    filename, content_type = _text(attachment, "filename"), _text(attachment, "content_type").lower()
+def _attach(message: EmailMessage, attachment: dict[str, str], number: int) -> None:
+    filename, content_type = attachment["filename"], attachment["content_type"].lower()
     maintype, _, subtype = content_type.partition("/")
-    if not filename or not _CONTENT_TYPE.fullmatch(content_type):
-        raise BadRequest(f"attachments[{number}]: give a filename and a content_type such as application/pdf")
-    content = attachment.get("content")
-    if not isinstance(content, str):
-        raise BadRequest(f"attachments[{number}].content is base64")
     try:
-        data = base64.b64decode(content, validate=True)
+        data = base64.b64decode(attachment["content"], validate=True)
     except (binascii.Error, ValueError):
         raise BadRequest(f"attachments[{number}].content is not valid base64") from None
     if _type_lies(content_type, data):
@@ -89,13 +65,23 @@ def _attach(message: EmailMessage, attachment: object, number: int) -> None:
 
 
 def build_message(body: dict[str, Any]) -> tuple[str, list[str], bytes]:
-    """The envelope sender, the recipients (to, cc and bcc) and the message."""
-    author = _text(body, "from")
+    """The envelope sender, the recipients (to, cc and bcc) and the message; BadRequest saying
+    what is wrong, including what the email package could not make a message of."""
+    try:
+        return _built(body)
+    except BadRequest:
+        raise
+    except (ValueError, IndexError, MessageError) as exc:
+        raise BadRequest(f"no message can be made of these fields: {exc}") from None
+
+
+def _built(body: dict[str, Any]) -> tuple[str, list[str], bytes]:
+    author: str = body["from"]
     mail_from = envelope_address(author, "from")
     to, cc, bcc = (_addresses(body, name) for name in ("to", "cc", "bcc"))
     if not to + cc + bcc:
         raise BadRequest("give at least one recipient in to, cc or bcc")
-    text, html = _text_part(body, "text"), _text_part(body, "html")
+    text, html = body.get("text", ""), body.get("html", "")
     if not text and not html:
         raise BadRequest("give text, html or both")
     message = EmailMessage(policy=SMTP)
@@ -104,18 +90,15 @@ def build_message(body: dict[str, Any]) -> tuple[str, list[str], bytes]:
         message["To"] = ", ".join(to)
     if cc:
         message["Cc"] = ", ".join(cc)
-    if reply_to := _text(body, "reply_to"):
+    if reply_to := body.get("reply_to"):
         message["Reply-To"] = reply_to
-    message["Subject"] = _text(body, "subject")
+    message["Subject"] = body.get("subject", "")
     message["Date"] = formatdate(localtime=False)
     message["Message-ID"] = make_msgid(domain=mail_from.rpartition("@")[2])
-    extra = body.get("headers", {})
-    if not isinstance(extra, dict):
-        raise BadRequest("headers is an object of field names and values")
-    for name in extra:
-        if not _FIELD_NAME.fullmatch(name) or name.lower() in MADE_HEADERS:
-            raise BadRequest(f"headers: {name!r} cannot be given (not a name, or a field the message has)")
-        message[name] = _text(extra, name)
+    for name, value in body.get("headers", {}).items():
+        if name.lower() in MADE_HEADERS:
+            raise BadRequest(f"headers: {name!r} cannot be given: the message has that field")
+        message[name] = value
     if text:
         message.set_content(text)
     if html:
@@ -123,19 +106,9 @@ def build_message(body: dict[str, Any]) -> tuple[str, list[str], bytes]:
             message.add_alternative(html, subtype="html")
         else:
             message.set_content(html, subtype="html")
-    attachments = body.get("attachments", [])
-    if not isinstance(attachments, list):
-        raise BadRequest("attachments is a list")
-    for number, attachment in enumerate(attachments):
+    for number, attachment in enumerate(body.get("attachments", [])):
         _attach(message, attachment, number)
     recipients = [envelope_address(a, "to") for a in to] + [envelope_address(a, "cc") for a in cc] + [
         envelope_address(a, "bcc") for a in bcc]
     return mail_from, recipients, message.as_bytes()
-
-
-def _text_part(body: dict[str, Any], name: str) -> str:
-    value = body.get(name, "")
-    if not isinstance(value, str) or "\0" in value:
-        raise BadRequest(f"{name} is a string without NUL")
-    return value
 

@@ -1,4 +1,5 @@
-"""The OpenAPI 3.1 description of the JSON API, built from the declared operations."""
+"""The OpenAPI 3.1 description of the JSON API, built from the declared operations: the panel's
+(admin/api, panel tokens) and the send API's (send_api/, its own process, send keys)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from typing import Any
 
 from admin.api.registry import ERROR_TEXTS, OPERATIONS, Operation
 from admin.api.schemas import ERROR
+from send_api import schemas as send
 
 TAGS = {
     "tenants": "Tenants, their limits, SMTP credentials and webhooks",
@@ -15,7 +17,26 @@ TAGS = {
     "bounces": "Bounces and complaints as they came back",
     "pools": "IP pools (admins)",
     "queue": "The Postfix queue (admins)",
+    "send": "Sending mail over HTTPS with a send key (the send API, served apart from the panel)",
 }
+SEND_ERRORS = {
+    400: "The request is malformed; the error names the field and what it takes",
+    401: "No valid send key (a panel token cannot send)",
+    403: "The sender or header From domain is not one of the account's verified domains, or sending "
+         "is paused for the account",
+    409: "A request with this Idempotency-Key is still being sent; try again after Retry-After",
+    413: "The body is too large",
+    415: "The body is not application/json",
+    422: "Refused: every recipient suppressed, Postfix refused the message, or this Idempotency-Key "
+         "was used for a different request",
+    429: "A sending limit of the account is reached; try again after Retry-After",
+    503: "Postfix or the milter cannot be reached; try again after Retry-After",
+}
+IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key", "in": "header", "required": False,
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[ -~]+$"},
+    "description": "Send once: a repeat within the window (24 h by default) gets the first answer and sends "
+                   "nothing; the same key with another body is a 422"}
 
 
 def _operation(op: Operation) -> dict[str, Any]:
@@ -41,19 +62,36 @@ def _operation(op: Operation) -> dict[str, Any]:
     return described
 
 
+def _send_operation(op: send.SendOperation) -> dict[str, Any]:
+    responses: dict[str, Any] = {"200": {
+        "description": "Queued by Postfix (a batch: each message's result)",
+        "content": {"application/json": {"schema": op.result}}}}
+    for code, text in SEND_ERRORS.items():
+        responses[str(code)] = {"description": text, "content": {"application/json": {"schema": ERROR}}}
+    return {"operationId": "send_" + (op.path.removeprefix("/send").strip("/") or "message"),
+            "summary": op.summary, "tags": ["send"], "security": [{"sendKey": []}],
+            "parameters": [IDEMPOTENCY_KEY], "responses": responses,
+            "requestBody": {"required": True, "content": {"application/json": {"schema": op.body}}}}
+
+
 def openapi_document() -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
     for op in OPERATIONS:
         paths.setdefault(op.path, {})[op.method.lower()] = _operation(op)
+    for sending in send.OPERATIONS:
+        paths[sending.path] = {"post": _send_operation(sending)}
     return {
         "openapi": "3.1.0",
         "info": {"title": "Mail relay admin API", "version": "1",
                  "description": "What the panel does, for programs. Authenticate with an API token made "
                                 "on the panel's Account page: Authorization: Bearer rlt_…. A tenant "
-                                "user's token sees and changes its own tenant only."},
+                                "user's token sees and changes its own tenant only. The send operations "
+                                "take a send key instead and are served by the send API."},
         "servers": [{"url": "/api/v1"}],
         "tags": [{"name": name, "description": text} for name, text in TAGS.items()],
-        "components": {"securitySchemes": {"token": {"type": "http", "scheme": "bearer"}}},
+        "components": {"securitySchemes": {
+            "token": {"type": "http", "scheme": "bearer", "description": "A panel API token, rlt_…"},
+            "sendKey": {"type": "http", "scheme": "bearer", "description": "A send key, rsk_…"}}},
         "security": [{"token": []}],
         "paths": paths,
     }

@@ -206,15 +206,19 @@ def test_a_batch_answers_each_message_and_lists_suppressed_recipients(box: Box, 
     send_api_loaded(box)
     messages = [composed("batch one", to=["reader@example.org", "gone@example.org"]),
                 composed("batch two", to=["gone@example.org"]),
-                composed("batch three") | {"subject": "bad\r\nBcc: victim@example.org"}]
+                composed("batch three") | {"from": "ceo@bank.example"}]
     status, answer, _ = post(box, key, {"messages": messages}, path="/api/v1/send/batch")
     assert status == 200, answer
     first, second, third = answer["results"]
     assert first["status"] == 200
     assert first["refused"] == {"gone@example.org": "on the suppression list (hard bounce)"}
     assert second["status"] == 422 and "suppression list" in second["error"]
-    assert third["status"] == 400 and "CR, LF" in third["error"]
+    assert third["status"] == 403 and "not a verified domain" in third["error"]
     assert box.sink.wait_for_subject("batch one")[0].rcpt_tos == ["reader@example.org"]
+    broken = [composed("batch four"), composed("batch five") | {"subject": "bad\r\nBcc: victim@example.org"}]
+    status, answer, _ = post(box, key, {"messages": broken}, path="/api/v1/send/batch")
+    assert status == 400 and answer["error"].startswith("messages/1/subject:") and "CR, LF" in answer["error"]
+    assert not box.sink.with_subject("batch four")
     status, answer, _ = post(box, key, {"messages": [composed("x")] * 501}, path="/api/v1/send/batch")
     assert status == 400 and "1 to 500" in answer["error"]
 
