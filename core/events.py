@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from core.db import upsert_insert
 from core.models import Event, EventCount, Webhook, WebhookDelivery, utcnow
 
 # What a tenant hears of through its webhooks.
@@ -49,9 +49,7 @@ def record_event(session: Session, kind: str, subject: str = "", detail: str = "
 def _count(session: Session, event: Event) -> None:
     hour = event.at.replace(minute=0, second=0, microsecond=0)
     values = {"hour": hour, "tenant_id": event.tenant_id or 0, "kind": event.kind, "count": 1}
-    # Both dialects' INSERT ... ON CONFLICT DO UPDATE take the same arguments.
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    session.execute(insert(EventCount).values(values).on_conflict_do_update(
+    session.execute(upsert_insert(session)(EventCount).values(values).on_conflict_do_update(
         index_elements=["hour", "tenant_id", "kind"], set_={"count": EventCount.count + 1}))
 
 

@@ -14,18 +14,20 @@ A send claims its key before the hand-off (an insert: of concurrent claims the u
 key lets one win), completes it with the answer once Postfix queued the message, and
 releases it when Postfix refused, so that a retry may send. A claim still pending is a
 send in flight, or one that crashed between Postfix's 250 and the completion; the caller
-settles that from the milter's record of the message.
+settles that from the milter's record of the message. settle() takes the steps of many
+sends at once into one transaction, for a service that groups its commits.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Engine, delete
+from sqlalchemy import Connection, Engine, bindparam, delete, select, update
 from sqlalchemy.orm import Session
 
-from core.db import retry_once_on_conflict, session_scope
+from core.db import session_scope, upsert_insert
 from core.models import IdempotencyRecord, utcnow
 
 
@@ -38,42 +40,87 @@ class Taken:
     claimed_at: datetime
 
 
-def _live(session: Session, tenant_id: int, key: str, now: datetime) -> IdempotencyRecord | None:
-    record = session.get(IdempotencyRecord, (tenant_id, key))
-    if record is not None and record.expires_at <= now:
-        session.delete(record)
-        session.flush()
-        return None
-    return record
+@dataclass(frozen=True)
+class Claim:
+    tenant_id: int
+    key: str
+    fingerprint: str
+    hours: int
+
+
+@dataclass(frozen=True)
+class Completion:
+    tenant_id: int
+    key: str
+    answer: str
+
+
+@dataclass(frozen=True)
+class Release:
+    """Give a key up after a send that queued nothing, so that a retry may send."""
+
+    tenant_id: int
+    key: str
+
+
+Step = Claim | Completion | Release
+
+
+_HELD_BY = select(IdempotencyRecord.answer, IdempotencyRecord.fingerprint, IdempotencyRecord.claimed_at)
+_CLAIM_COLUMNS = ("tenant_id", "key", "fingerprint", "answer", "claimed_at", "expires_at")
+_claims: dict[str, Any] = {}
+
+
+def _claim_statement(connection: Connection) -> Any:
+    """Insert the record, or take an expired one over; the key comes back when either happened.
+    Built once per dialect: building it costs more than running it."""
+    statement = _claims.get(connection.dialect.name)
+    if statement is None:
+        insert = upsert_insert(connection)(IdempotencyRecord.__table__).values(
+            {name: bindparam(name) for name in _CLAIM_COLUMNS})
+        replaced = {name: insert.excluded[name] for name in _CLAIM_COLUMNS}
+        statement = _claims[connection.dialect.name] = insert.on_conflict_do_update(
+            index_elements=["tenant_id", "key"], set_=replaced,
+            where=IdempotencyRecord.expires_at <= bindparam("claimed_at")).returning(IdempotencyRecord.key)
+    return statement
+
+
+def settle(engine: Engine, steps: list[Step]) -> list[Taken | None]:
+    """The steps in order, in one transaction. A Claim's result is None when its send has the
+    key now, else the key's holder; the other steps' results are None. Written in SQL
+    statements, not ORM objects: a claim is one INSERT in the usual case."""
+    with engine.begin() as connection:
+        now = utcnow()
+        return [_step(connection, step, now) for step in steps]
+
+
+def _step(connection: Connection, step: Step, now: datetime) -> Taken | None:
+    mine = (IdempotencyRecord.tenant_id == step.tenant_id) & (IdempotencyRecord.key == step.key)
+    if isinstance(step, Claim):
+        row = {"tenant_id": step.tenant_id, "key": step.key, "fingerprint": step.fingerprint, "answer": "",
+               "claimed_at": now, "expires_at": now + timedelta(hours=step.hours)}
+        if connection.execute(_claim_statement(connection), row).first() is not None:
+            return None
+        held = connection.execute(_HELD_BY.where(mine)).one()
+        return Taken(held.answer, held.fingerprint, held.claimed_at)
+    if isinstance(step, Completion):
+        connection.execute(update(IdempotencyRecord).where(mine).values(answer=step.answer))
+    else:
+        connection.execute(delete(IdempotencyRecord).where(mine, IdempotencyRecord.answer == ""))
+    return None
 
 
 def claim(engine: Engine, tenant_id: int, key: str, fingerprint: str, hours: int) -> Taken | None:
     """Take the key for a send, in a transaction of its own; None: this send has it now."""
-    def attempt(session: Session) -> Taken | None:
-        now = utcnow()
-        record = _live(session, tenant_id, key, now)
-        if record is not None:
-            return Taken(record.answer, record.fingerprint, record.claimed_at)
-        session.add(IdempotencyRecord(tenant_id=tenant_id, key=key, fingerprint=fingerprint, answer="",
-                                      claimed_at=now, expires_at=now + timedelta(hours=hours)))
-        session.flush()
-        return None
-    return retry_once_on_conflict(engine, attempt)
+    return settle(engine, [Claim(tenant_id, key, fingerprint, hours)])[0]
 
 
 def complete(engine: Engine, tenant_id: int, key: str, answer: str) -> None:
-    with session_scope(engine) as session:
-        record = session.get(IdempotencyRecord, (tenant_id, key))
-        if record is not None:
-            record.answer = answer
+    settle(engine, [Completion(tenant_id, key, answer)])
 
 
 def release(engine: Engine, tenant_id: int, key: str) -> None:
-    """Give a key up after a send that queued nothing, so that a retry may send."""
-    with session_scope(engine) as session:
-        session.execute(delete(IdempotencyRecord).where(
-            IdempotencyRecord.tenant_id == tenant_id, IdempotencyRecord.key == key,
-            IdempotencyRecord.answer == ""))
+    settle(engine, [Release(tenant_id, key)])
 
 
 def take_over(engine: Engine, tenant_id: int, key: str, stale_before: datetime) -> bool:

@@ -41,6 +41,7 @@ from relay.handler import (
 from relay.handoff import UpstreamUnavailable
 from relay.smtp_wire import Reply
 from send_api import schemas
+from send_api.group_commit import GroupCommit
 from send_api.mime import BadRequest, build_message
 from send_api.sessions import SessionPool
 
@@ -138,6 +139,7 @@ class SendService:
         self.sessions = SessionPool(PostfixInstance(settings).submit_socket, settings.hostname,
                                     settings.postfix.handoff_timeout_seconds)
         self._verp_key = verp_key(SecretBox.from_file(settings.effective_encryption_key_file))
+        self._commits = GroupCommit(engine)
 
     async def sender(self, request: web.Request) -> Sender:
         scheme, _, secret = request.headers.get("Authorization", "").partition(" ")
@@ -297,8 +299,8 @@ class SendService:
         hours = self._settings.idempotency.window_hours
         deadline = asyncio.get_running_loop().time() + IDEMPOTENT_WAIT_SECONDS
         while True:
-            taken = await asyncio.to_thread(idempotency.claim, self._engine, sender.tenant_id,
-                                            KEY_PREFIX + key, fingerprint, hours)
+            taken = await self._commits.settle(
+                idempotency.Claim(sender.tenant_id, KEY_PREFIX + key, fingerprint, hours))
             if taken is None:
                 break
             if taken.fingerprint != fingerprint:
@@ -315,10 +317,10 @@ class SendService:
         try:
             answer = await send
         except BaseException:
-            await asyncio.to_thread(idempotency.release, self._engine, sender.tenant_id, KEY_PREFIX + key)
+            await self._commits.settle(idempotency.Release(sender.tenant_id, KEY_PREFIX + key))
             raise
-        await asyncio.to_thread(idempotency.complete, self._engine, sender.tenant_id, KEY_PREFIX + key,
-                                json.dumps({"status": answer.status, "body": answer.body}))
+        await self._commits.settle(idempotency.Completion(
+            sender.tenant_id, KEY_PREFIX + key, json.dumps({"status": answer.status, "body": answer.body})))
         return answer
 
 
