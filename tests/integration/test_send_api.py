@@ -237,6 +237,30 @@ def test_tags_and_metadata_come_back_with_the_message_and_never_leave_the_box(bo
     assert found == MessageTags(("welcome", "spring"), {"order": "1234", "user": "Zoë"})
 
 
+def test_postfix_or_the_milter_away_is_a_503_with_retry_after_and_a_retry_sends_once(
+        box: Box, key: str) -> None:
+    assert post(box, key, raw("before the outage"))[0] == 200  # a pooled session to break
+    box.instance.stop()
+    try:
+        status, answer, headers = post(box, key, raw("postfix away"), {"Idempotency-Key": "outage-1"})
+        assert status == 503 and int(headers["Retry-After"]) > 0, answer
+    finally:
+        box.instance.start_or_reload()
+    box.stop_milter()
+    try:
+        status, answer, headers = post(box, key, raw("milter away"), {"Idempotency-Key": "outage-2"})
+        assert status == 503 and int(headers["Retry-After"]) > 0, answer
+    finally:
+        box.start_milter()
+    for n in (1, 2):  # the refused sends gave their keys up: the retry sends, a second retry does not
+        body = raw("postfix away" if n == 1 else "milter away")
+        first = post(box, key, body, {"Idempotency-Key": f"outage-{n}"})
+        assert first[0] == 200, first
+        assert post(box, key, body, {"Idempotency-Key": f"outage-{n}"})[:2] == first[:2]
+    assert len(box.sink.wait_for_subject("postfix away")) == 1
+    assert len(box.sink.wait_for_subject("milter away")) == 1
+
+
 def send_api_loaded(box: Box) -> None:
     """Wait until the send API serves the directory as it is now."""
     with box.db_session() as session:
