@@ -19,7 +19,7 @@ from tests.support.box import DOMAIN, TENANT, Box, links_service, message, runni
 from tests.support.dns_server import LoopbackDns
 from tests.support.sink import Received, Sink, free_port
 from tests.support.waiting import eventually
-from tests.support.webhook_receiver import WebhookReceiver
+from tests.support.webhook_receiver import WebhookReceiver, add_webhook_by_relayctl
 
 
 @pytest.fixture(scope="module")
@@ -60,11 +60,8 @@ def suppressed_lists(box: Box, address: str) -> list[str]:
 def test_bulk_mail_carries_signed_one_click_headers_and_the_post_unsubscribes(
         box: Box, dns: LoopbackDns, capsys: pytest.CaptureFixture[str]) -> None:
     hook_port = free_port()
-    assert relayctl(["--config", str(box.config_path), "webhook", "add", TENANT,
-                     f"http://127.0.0.1:{hook_port}/events"]) == 0
-    secret = re.search(r"signing secret: (\S+)", capsys.readouterr().out)
-    assert secret is not None
-    receiver = WebhookReceiver(hook_port, secret.group(1))
+    secret = add_webhook_by_relayctl(box.config_path, TENANT, f"http://127.0.0.1:{hook_port}/events", capsys)
+    receiver = WebhookReceiver(hook_port, secret)
     receiver.start()
     publish_keys(box, dns, DOMAIN)
     try:

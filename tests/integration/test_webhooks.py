@@ -3,7 +3,6 @@ no webhook reaches an address the operator has not allowed (here only 127.0.0.1)
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 from collections.abc import Iterator
@@ -20,7 +19,7 @@ from relayctl.cli import main as relayctl
 from tests.support.box import DOMAIN, TENANT, Box, message, running_box
 from tests.support.sink import Sink, free_port
 from tests.support.waiting import eventually
-from tests.support.webhook_receiver import WebhookReceiver
+from tests.support.webhook_receiver import WebhookReceiver, add_webhook_by_relayctl
 
 
 @pytest.fixture(scope="module")
@@ -31,10 +30,7 @@ def box(sink: Sink) -> Iterator[Box]:
 
 def test_a_receiver_that_was_down_gets_the_event_signed(box: Box, capsys: pytest.CaptureFixture[str]) -> None:
     port = free_port()
-    assert relayctl(["--config", str(box.config_path), "webhook", "add", TENANT,
-                     f"http://127.0.0.1:{port}/events"]) == 0
-    secret = re.search(r"signing secret: (\S+)", capsys.readouterr().out)
-    assert secret is not None
+    secret = add_webhook_by_relayctl(box.config_path, TENANT, f"http://127.0.0.1:{port}/events", capsys)
     with box.client() as client:  # nothing listens on the port yet
         client.mail(f"app@{DOMAIN}")
         client.rcpt("someone@example.org")
@@ -42,7 +38,7 @@ def test_a_receiver_that_was_down_gets_the_event_signed(box: Box, capsys: pytest
     box.sink.wait_for_subject("hooked")
     url = f"http://127.0.0.1:{port}/events"
     eventually(lambda: any(last_errors(box, url)), "failed first attempt")
-    receiver = WebhookReceiver(port, secret.group(1))
+    receiver = WebhookReceiver(port, secret)
     receiver.start()
     try:
         delivered = eventually(lambda: [e for e in receiver.events if e["type"] == "delivered"],
@@ -59,11 +55,8 @@ def test_a_receiver_that_was_down_gets_the_event_signed(box: Box, capsys: pytest
 def test_tags_and_metadata_an_smtp_client_writes_come_back_in_webhooks(
         box: Box, capsys: pytest.CaptureFixture[str]) -> None:
     port = free_port()
-    assert relayctl(["--config", str(box.config_path), "webhook", "add", TENANT,
-                     f"http://127.0.0.1:{port}/tagged"]) == 0
-    secret = re.search(r"signing secret: (\S+)", capsys.readouterr().out)
-    assert secret is not None
-    receiver = WebhookReceiver(port, secret.group(1))
+    receiver = WebhookReceiver(port, add_webhook_by_relayctl(box.config_path, TENANT,
+                                                             f"http://127.0.0.1:{port}/tagged", capsys))
     receiver.start()
     try:
         with box.client() as client:

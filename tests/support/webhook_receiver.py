@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
+import pytest
+
 from core.webhooks import signature
+from relayctl.cli import main as relayctl
 
 
 class WebhookReceiver:
@@ -40,3 +45,12 @@ class WebhookReceiver:
     def stop(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+
+def add_webhook_by_relayctl(config_path: Path, tenant: str, url: str,
+                            capsys: pytest.CaptureFixture[str]) -> str:
+    """Add the tenant's webhook as an operator does; the signing secret relayctl prints once."""
+    assert relayctl(["--config", str(config_path), "webhook", "add", tenant, url]) == 0
+    secret = re.search(r"signing secret: (\S+)", capsys.readouterr().out)
+    assert secret is not None
+    return secret.group(1)
