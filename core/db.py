@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
-from weakref import WeakKeyDictionary
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
@@ -13,7 +12,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, Engine, create_engine, event, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from core.models import DirectoryVersion
 from core.shared_files import shared_dir
@@ -36,17 +35,12 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
-# Making a sessionmaker sets up its events anew: a millisecond, more than a small transaction.
-_SESSION_FACTORIES: WeakKeyDictionary[Engine, sessionmaker[Session]] = WeakKeyDictionary()
-
-
 @contextmanager
 def session_scope(engine: Engine) -> Iterator[Session]:
-    """A session that commits on success and rolls back on any error."""
-    factory = _SESSION_FACTORIES.get(engine)
-    if factory is None:
-        factory = _SESSION_FACTORIES[engine] = sessionmaker(engine, expire_on_commit=False)
-    with factory() as session, session.begin():
+    """A session that commits on success and rolls back on any error. A Session, not a
+    sessionmaker: each sessionmaker makes a Session class and sets up its events anew, which
+    cost a millisecond, more than a small transaction."""
+    with Session(engine, expire_on_commit=False) as session, session.begin():
         yield session
 
 
