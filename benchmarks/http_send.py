@@ -1,8 +1,8 @@
 """The HTTP send API against SMTP through the front-end, in the same run, to the same sink.
 
 The same 4 KiB messages go in through the front-end (STARTTLS + AUTH on reused
-connections), through POST /api/v1/send/raw one per request, in batches of 50 to
-/api/v1/send/batch, and one per request with an Idempotency-Key on each, over
+connections), through POST /api/v1/send/raw one per request, in batches of 50 ready
+messages to /api/v1/send/batch, and one per request with an Idempotency-Key on each, over
 persistent HTTP connections; C client processes a path, the paths taking turns for
 R rounds. Prints each path's messages per second per round and its spread, and last
 `ratio_http_vs_smtp=`, `ratio_batch_vs_smtp=` and `ratio_idempotent_vs_plain=` (medians
@@ -68,10 +68,7 @@ def http_process(port: int, key: str, count: int, tag: str, offset: int, per_req
             if per_request == 1:
                 _post(connection, "/api/v1/send/raw", _raw(first, tag), headers | extra)
             else:
-                # A batch's messages are /send's; the raw message's text goes in as its text part.
-                messages = [{"from": f"bench@{DOMAIN}", "to": ["sink@example.org"], "subject": f"{tag} {n}",
-                             "text": make_message(n, tag, DOMAIN).split(b"\r\n\r\n", 1)[1].decode()}
-                            for n in numbers]
+                messages = [_raw(n, tag) for n in numbers]
                 answer = _post(connection, "/api/v1/send/batch", {"messages": messages}, headers | extra)
                 failed = [r for r in answer["results"] if r["status"] != 200]  # type: ignore[attr-defined]
                 if failed:

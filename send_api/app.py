@@ -264,8 +264,9 @@ class SendService:
 
         async def result(one: dict[str, Any]) -> dict[str, Any]:
             try:
+                send = self._send_raw if "message" in one else self._send_message
                 async with handing_off:
-                    answer = await self._send_message(sender, request, one)
+                    answer = await send(sender, request, one)
                 return {"status": answer.status, **answer.body}
             except Refused as refused:
                 return {"status": refused.status, "error": refused.error}

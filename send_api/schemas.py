@@ -74,8 +74,11 @@ SEND_RAW = _obj({
     "message": {"type": "string", "description": "the RFC 5322 message, base64"},
     "tags": TAGS, "metadata": METADATA,
 }, ("from", "to", "message"))
-_MESSAGES: Schema = {"type": "array", "minItems": 1, "maxItems": MAX_BATCH, "items": SEND,
-                     "description": f"a list of 1 to {MAX_BATCH} messages as /send takes them"}
+# A message with "message" is a ready one, as /send/raw takes it; any other, fields as /send takes them.
+_MESSAGES: Schema = {"type": "array", "minItems": 1, "maxItems": MAX_BATCH,
+                     "items": {"if": {"type": "object", "required": ["message"]},
+                               "then": SEND_RAW, "else": SEND},
+                     "description": f"a list of 1 to {MAX_BATCH} messages as /send or /send/raw takes them"}
 SEND_BATCH = _obj({"messages": _MESSAGES}, ("messages",))
 
 SENT = _obj({"queue_id": {"type": "string", "description": "Postfix's queue id"},
@@ -104,7 +107,8 @@ class SendOperation:
 OPERATIONS = (
     SendOperation("/send", "Send a message made from fields: the relay builds the MIME message", SEND, SENT),
     SendOperation("/send/raw", "Send a ready RFC 5322 message with its envelope", SEND_RAW, SENT),
-    SendOperation("/send/batch", f"Send up to {MAX_BATCH} messages as /send takes them, one result each "
+    SendOperation("/send/batch", f"Send up to {MAX_BATCH} messages as /send or /send/raw takes them "
+                                 "(one with message is a ready one), one result each "
                                  "(a message the schema refuses refuses the whole batch)",
                   SEND_BATCH, BATCH_SENT),
 )
@@ -126,6 +130,8 @@ def problem(validator: Draft202012Validator, body: Any) -> str | None:
     if found is None:
         return None
     where = "/".join(str(p) for p in found.absolute_path) or "body"
+    if found.validator in ("required", "additionalProperties"):  # jsonschema says which property
+        return f"{where}: {found.message}"[:500]
     described = [s["description"] for s in _along(validator.schema, iter(found.absolute_schema_path))
                  if "description" in s]
     return f"{where}: {described[-1] if described else found.message}"[:500]

@@ -206,10 +206,11 @@ def test_a_batch_answers_each_message_and_lists_suppressed_recipients(box: Box, 
     send_api_loaded(box)
     messages = [composed("batch one", to=["reader@example.org", "gone@example.org"]),
                 composed("batch two", to=["gone@example.org"]),
-                composed("batch three") | {"from": "ceo@bank.example"}]
+                composed("batch three") | {"from": "ceo@bank.example"}, raw("batch ready", tags=["ready"])]
     status, answer, _ = post(box, key, {"messages": messages}, path="/api/v1/send/batch")
     assert status == 200, answer
-    first, second, third = answer["results"]
+    first, second, third, ready = answer["results"]
+    assert ready["status"] == 200 and box.sink.wait_for_subject("batch ready")
     assert first["status"] == 200
     assert first["refused"] == {"gone@example.org": "on the suppression list (hard bounce)"}
     assert second["status"] == 422 and "suppression list" in second["error"]
