@@ -1,9 +1,10 @@
 """The Postfix log tailer: each delivery outcome (sent, deferred, bounced, expired) becomes an event.
 
-It writes the events of a batch of lines and the position it has read to in one
-transaction, so after a crash or restart it resumes where the last commit ended
-and no event is written twice. What it knows of messages still queued (their
-tenant from sasl_username, their message-id) is saved with the position.
+It writes the events of a batch of lines (core.events.record_events: one insert for
+all of them) and the position it has read to in one transaction, so after a crash or
+restart it resumes where the last commit ended and no event is written twice. What it
+knows of messages still queued (their tenant from sasl_username, their message-id) is
+saved with the position.
 
 A gap: when Postfix's master dies, its log daemon dies with it, and what the
 other daemons did meanwhile goes unlogged. At the master's next start line the
@@ -32,7 +33,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from core.db import session_scope
-from core.events import MessageKeys, record_event
+from core.events import MessageKeys, NewEvent, record_events
 from core.models import AcceptedMessage, Event, LogPosition, Tenant
 from core.postfix.log import STATUS_EVENTS, Delivery, MasterStarted, QueueFact, read_line
 
@@ -78,14 +79,15 @@ class LogTailer:
             data = handle.read(MAX_BATCH_OCTETS)
             complete = data[: data.rfind(b"\n") + 1]
             pending: dict[str, dict[str, str]] = json.loads(position.pending)
-            written = self._apply(session, complete.decode("utf-8", "replace").splitlines(), pending)
+            new = self._apply(session, complete.decode("utf-8", "replace").splitlines(), pending)
             if len(data) < MAX_BATCH_OCTETS:
-                written += self._settle_unlogged(session, pending)
+                new += self._settle_unlogged(session, pending)
+            record_events(session, new)
             position.offset += len(complete)
             position.pending = json.dumps(pending)
             if not data and self._rotated(handle):
                 self._switch_to_new_file(position)
-        return written
+        return len(new)
 
     def _open(self, position: LogPosition) -> IO[bytes] | None:
         if self._handle is not None:
@@ -125,9 +127,10 @@ class LogTailer:
         self._handle = None
         position.inode, position.offset = self._path.stat().st_ino, 0
 
-    def _apply(self, session: Session, lines: list[str], pending: dict[str, dict[str, str]]) -> int:
+    def _apply(self, session: Session, lines: list[str],
+               pending: dict[str, dict[str, str]]) -> list[NewEvent]:
         tenant_ids: dict[str, int | None] = {}
-        written = 0
+        new = []
         for line in lines:
             fact = read_line(line)
             if isinstance(fact, MasterStarted) and pending:
@@ -151,13 +154,12 @@ class LogTailer:
                     tenant_ids[tenant] = session.scalar(select(Tenant.id).where(Tenant.name == tenant))
                 detail = f"dsn={fact.dsn} relay={fact.relay} ({fact.text})"
                 keys = MessageKeys(known.get("message_ref", ""), fact.queue_id, known.get("message_id", ""))
-                record_event(session, STATUS_EVENTS[fact.status], fact.recipient, detail,
-                             tenant_id=tenant_ids[tenant], message=keys)
-                written += 1
-        return written
+                new.append(NewEvent(STATUS_EVENTS[fact.status], fact.recipient, detail, tenant_ids[tenant],
+                                    keys))
+        return new
 
-    def _settle_unlogged(self, session: Session, pending: dict[str, dict[str, str]]) -> int:
-        written = 0
+    def _settle_unlogged(self, session: Session, pending: dict[str, dict[str, str]]) -> list[NewEvent]:
+        new = []
         now = self._clock()
         settled = [queue_id for queue_id, known in pending.items()
                    if now - float(known.get("unlogged_since", "inf")) >= SETTLE_SECONDS]
@@ -166,15 +168,12 @@ class LogTailer:
             accepted = session.get(AcceptedMessage, known.get("message_ref", ""))
             keys = MessageKeys(known.get("message_ref", ""), queue_id, known.get("message_id", ""))
             if accepted is None:
-                record_event(session, "outcome_unlogged", queue_id, UNLOGGED, message=keys)
-                written += 1
+                new.append(NewEvent("outcome_unlogged", queue_id, UNLOGGED, message=keys))
                 continue
             final = {subject.lower() for subject in session.scalars(
                 select(Event.subject).where(Event.queue_id == queue_id, Event.kind.in_(FINAL_EVENTS)))}
             for recipient in accepted.recipients.split("\n"):
                 if recipient not in final:
-                    record_event(session, "outcome_unlogged", recipient, UNLOGGED,
-                                 tenant_id=accepted.tenant_id, message=keys)
-                    written += 1
+                    new.append(NewEvent("outcome_unlogged", recipient, UNLOGGED, accepted.tenant_id, keys))
             log.warning("queue id %s left the queue while Postfix's log was down", queue_id)
-        return written
+        return new

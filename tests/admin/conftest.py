@@ -99,10 +99,8 @@ def panel(request: pytest.FixtureRequest, state_dir: Path) -> Iterator[Panel]:
             record_event(session, "delivered", f"ok@{name}-customer.test", "dsn=2.0.0", tenant.id, keys)
             raw = f"Subject: bounce for {name}\n\n5.1.1".encode()
             report = keep_report(session, "b.x@bounces.relay.test", raw, tenant.id)
-            bounced = record_event(session, "bounced", f"gone@{name}-customer.test", "reason=userunknown",
-                                   tenant.id, keys, report.id)
-            session.flush()
-            ids[f"{name}_bounce"] = bounced.id
+            ids[f"{name}_bounce"] = record_event(session, "bounced", f"gone@{name}-customer.test",
+                                                 "reason=userunknown", tenant.id, keys, report.id)
             ids[f"{name}_suppression"] = suppressions.suppress(session, name, f"gone@{name}-customer.test",
                                                                "hard_bounce").id
     engine.dispose()

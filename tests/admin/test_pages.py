@@ -65,10 +65,8 @@ def test_a_bounce_carrying_html_and_script_is_shown_as_inert_text(panel: Panel) 
                b"<a href=\"javascript:alert(2)\">click</a>")
     with session_scope(panel.app.extensions["relay"].engine) as db:
         report = keep_report(db, "b.x@bounces.relay.test", hostile, panel.ids["acme"])
-        event = record_event(db, "bounced", "<b>victim</b>@acme-customer.test", "<i>detail</i>",
-                             panel.ids["acme"], report_id=report.id)
-        db.flush()
-        event_id = event.id
+        event_id = record_event(db, "bounced", "<b>victim</b>@acme-customer.test", "<i>detail</i>",
+                                panel.ids["acme"], report_id=report.id)
     client = panel.client("alice")
     for url in (f"/bounces/{event_id}", "/bounces/"):
         reply = client.get(url)
