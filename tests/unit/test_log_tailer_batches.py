@@ -15,20 +15,14 @@ from core import events
 from core.db import session_scope
 from core.models import Event, EventCount, Tenant, Webhook, WebhookDelivery
 from intake.log_tailer import LogTailer
+from tests.support.postfix_log import delivered_lines
 
 MESSAGES = 40
 
 
 def postfix_log(path: Path, first: int, count: int) -> None:
     with path.open("a") as log:
-        for n in range(first, first + count):
-            queue_id = f"4A{n:010X}"
-            log.write(f"Dec  3 15:00:00 relay postfix/smtpd[1]: {queue_id}: client=localhost[127.0.0.1], "
-                      "sasl_method=XCLIENT, sasl_username=acme\n"
-                      f"Dec  3 15:00:00 relay postfix/cleanup[2]: {queue_id}: message-id=<m{n}@acme.test>\n"
-                      f"Dec  3 15:00:01 relay postfix/smtp[3]: {queue_id}: to=<r{n}@example.org>, "
-                      "relay=mx[127.0.0.1]:25, delay=0.1, dsn=2.0.0, status=sent (250 2.0.0 ok)\n"
-                      f"Dec  3 15:00:01 relay postfix/qmgr[4]: {queue_id}: removed\n")
+        log.write("\n".join(delivered_lines(first, count)) + "\n")
 
 
 @pytest.mark.parametrize("breaks_at", ["the webhook outbox", "the commit"])
