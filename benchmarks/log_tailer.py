@@ -19,12 +19,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core.db import make_engine, migrate, session_scope
-from core.models import Tenant, Webhook
+from core.db import make_engine, migrate
 from core.postfix.log import read_line
 from intake.log_tailer import LogTailer
 from tests.support.box import reset_postgres
-from tests.support.postfix_log import delivered_lines
+from tests.support.postfix_log import add_hooked_tenant, delivered_lines
 
 
 def tailer_ms(lines: list[str], deliveries: int, database_url: str | None) -> float:
@@ -35,11 +34,7 @@ def tailer_ms(lines: list[str], deliveries: int, database_url: str | None) -> fl
         reset_postgres(url)
     migrate(url)
     engine = make_engine(url)
-    with session_scope(engine) as session:
-        tenant = Tenant(name="acme")
-        session.add(tenant)
-        session.flush()
-        session.add(Webhook(tenant_id=tenant.id, url="https://hooks.example/x", secret_encrypted=b"-"))
+    add_hooked_tenant(engine)
     log = work / "postfix.log"
     log.write_text("\n".join(lines) + "\n")
     tailer = LogTailer(engine, log, "bench", set)

@@ -43,6 +43,7 @@ from relay.smtp_wire import Reply
 from send_api import schemas
 from send_api.group_commit import GroupCommit
 from send_api.mime import BadRequest, build_message
+from send_api.schemas import IDEMPOTENCY_HEADER, MAX_IDEMPOTENCY_KEY
 from send_api.sessions import SessionPool
 
 log = logging.getLogger(__name__)
@@ -52,8 +53,6 @@ SETTINGS = web.AppKey("settings", Settings)
 # A batch's messages go to Postfix this many at a time, each over a session of its own.
 BATCH_HAND_OFFS = 8
 MAX_CACHED_KEYS = 10_000
-IDEMPOTENCY_HEADER = "Idempotency-Key"
-MAX_IDEMPOTENCY_KEY = 255
 KEY_PREFIX = "http:"
 # How long a request waits for another one with its Idempotency-Key to be answered.
 IDEMPOTENT_WAIT_SECONDS = 30.0

@@ -16,6 +16,8 @@ from core import message_tags
 Schema = dict[str, Any]
 
 MAX_BATCH = 500
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+MAX_IDEMPOTENCY_KEY = 255
 # Whatever Python's str.splitlines() splits at (and the email package then refuses), and NUL.
 # Written as "not this anywhere": Python reads a closing $ as matching before a last LF.
 _LINE_BREAK = "[\\r\\n\\x00\\x0b\\x0c\\x1c-\\x1e\\x85\\u2028\\u2029]"
@@ -94,6 +96,26 @@ BATCH_SENT = _obj({"results": {"type": "array", "items": {
                "required": [*SENT["required"], "status"]},
               _obj({"status": {"type": "integer"}, "error": {"type": "string"}}, ("status", "error"))]}}},
     ("results",))
+
+
+IDEMPOTENCY_KEY: Schema = {
+    "name": IDEMPOTENCY_HEADER, "in": "header", "required": False,
+    "schema": {"type": "string", "minLength": 1, "maxLength": MAX_IDEMPOTENCY_KEY, "pattern": "^[ -~]+$"},
+    "description": "Send once: a repeat within the window (24 h by default) gets the first answer and sends "
+                   "nothing; the same key with another body is a 422"}
+ERRORS = {
+    400: "The request is malformed; the error names the field and what it takes",
+    401: "No valid send key (a panel token cannot send)",
+    403: "The sender or header From domain is not one of the account's verified domains, or sending "
+         "is paused for the account",
+    409: f"A request with this {IDEMPOTENCY_HEADER} is still being sent; try again after Retry-After",
+    413: "The body is too large",
+    415: "The body is not application/json",
+    422: f"Refused: every recipient suppressed, Postfix refused the message, or this {IDEMPOTENCY_HEADER} "
+         "was used for a different request",
+    429: "A sending limit of the account is reached; try again after Retry-After",
+    503: "Postfix or the milter cannot be reached; try again after Retry-After",
+}
 
 
 @dataclass(frozen=True)

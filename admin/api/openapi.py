@@ -19,24 +19,6 @@ TAGS = {
     "queue": "The Postfix queue (admins)",
     "send": "Sending mail over HTTPS with a send key (the send API, served apart from the panel)",
 }
-SEND_ERRORS = {
-    400: "The request is malformed; the error names the field and what it takes",
-    401: "No valid send key (a panel token cannot send)",
-    403: "The sender or header From domain is not one of the account's verified domains, or sending "
-         "is paused for the account",
-    409: "A request with this Idempotency-Key is still being sent; try again after Retry-After",
-    413: "The body is too large",
-    415: "The body is not application/json",
-    422: "Refused: every recipient suppressed, Postfix refused the message, or this Idempotency-Key "
-         "was used for a different request",
-    429: "A sending limit of the account is reached; try again after Retry-After",
-    503: "Postfix or the milter cannot be reached; try again after Retry-After",
-}
-IDEMPOTENCY_KEY = {
-    "name": "Idempotency-Key", "in": "header", "required": False,
-    "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[ -~]+$"},
-    "description": "Send once: a repeat within the window (24 h by default) gets the first answer and sends "
-                   "nothing; the same key with another body is a 422"}
 
 
 def _operation(op: Operation) -> dict[str, Any]:
@@ -66,11 +48,11 @@ def _send_operation(op: send.SendOperation) -> dict[str, Any]:
     responses: dict[str, Any] = {"200": {
         "description": "Queued by Postfix (a batch: each message's result)",
         "content": {"application/json": {"schema": op.result}}}}
-    for code, text in SEND_ERRORS.items():
+    for code, text in send.ERRORS.items():
         responses[str(code)] = {"description": text, "content": {"application/json": {"schema": ERROR}}}
     return {"operationId": "send_" + (op.path.removeprefix("/send").strip("/") or "message"),
             "summary": op.summary, "tags": ["send"], "security": [{"sendKey": []}],
-            "parameters": [IDEMPOTENCY_KEY], "responses": responses,
+            "parameters": [send.IDEMPOTENCY_KEY], "responses": responses,
             "requestBody": {"required": True, "content": {"application/json": {"schema": op.body}}}}
 
 

@@ -1,7 +1,21 @@
-"""Postfix log lines of delivered messages, as the relay's instance writes them, for the log
-tailer's tests and benchmark."""
+"""Postfix log lines of delivered messages, as the relay's instance writes them, and the tenant
+they name, for the log tailer's tests and benchmark."""
 
 from __future__ import annotations
+
+from sqlalchemy import Engine
+
+from core.db import session_scope
+from core.models import Tenant, Webhook
+
+
+def add_hooked_tenant(engine: Engine, tenant: str = "acme") -> None:
+    """The tenant the lines name, with a webhook, so that its events go to the outbox too."""
+    with session_scope(engine) as session:
+        added = Tenant(name=tenant)
+        session.add(added)
+        session.flush()
+        session.add(Webhook(tenant_id=added.id, url="https://hooks.example/x", secret_encrypted=b"-"))
 
 
 def delivered_lines(first: int, count: int, tenant: str = "acme") -> list[str]:

@@ -13,9 +13,9 @@ from sqlalchemy.orm import Session
 
 from core import events
 from core.db import session_scope
-from core.models import Event, EventCount, Tenant, Webhook, WebhookDelivery
+from core.models import Event, EventCount, WebhookDelivery
 from intake.log_tailer import LogTailer
-from tests.support.postfix_log import delivered_lines
+from tests.support.postfix_log import add_hooked_tenant, delivered_lines
 
 MESSAGES = 40
 
@@ -28,11 +28,7 @@ def postfix_log(path: Path, first: int, count: int) -> None:
 @pytest.mark.parametrize("breaks_at", ["the webhook outbox", "the commit"])
 def test_a_batch_interrupted_half_written_is_neither_lost_nor_doubled(
         engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, breaks_at: str) -> None:
-    with session_scope(engine) as session:
-        tenant = Tenant(name="acme")
-        session.add(tenant)
-        session.flush()
-        session.add(Webhook(tenant_id=tenant.id, url="https://hooks.example/x", secret_encrypted=b"-"))
+    add_hooked_tenant(engine)
     log = tmp_path / "postfix.log"
     postfix_log(log, 0, MESSAGES)
     tailer = LogTailer(engine, log, "box", set)
