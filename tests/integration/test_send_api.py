@@ -131,7 +131,7 @@ def test_one_key_across_a_restart_of_the_service_sends_once(service: Service, bo
 
 
 @pytest.mark.parametrize("case", ["json", "type", "big", "crlf", "many", "base64", "unowned", "header",
-                                  "key", "revoked", "panel", "idempotency"])
+                                  "key", "rival", "revoked", "panel", "idempotency"])
 def test_bad_input_gets_a_4xx_saying_why_and_nothing_is_sent(box: Box, key: str, case: str) -> None:
     subject = f"bad {case}"
     body: bytes | dict[str, Any] = raw(subject)
@@ -155,6 +155,11 @@ def test_bad_input_gets_a_4xx_saying_why_and_nothing_is_sent(box: Box, key: str,
         body = raw(subject, sender="ceo@bank.example")
     elif case == "key":
         use_key = "rsk_" + "x" * 43
+    elif case == "rival":  # another tenant's valid key: acme's domain is not its own
+        with box.db_session() as session:
+            tenants.add_tenant(session, "rival")
+            use_key = send_keys.new_send_key(session, "rival", "theirs")[1]
+        send_api_loaded(box)
     elif case == "revoked":
         with box.db_session() as session:
             made, use_key = send_keys.new_send_key(session, TENANT, "revoked")
@@ -170,7 +175,8 @@ def test_bad_input_gets_a_4xx_saying_why_and_nothing_is_sent(box: Box, key: str,
         headers["Idempotency-Key"] = "k" * 256
     status, answer, _ = post(box, use_key, body, headers)
     expected = {"json": 400, "type": 415, "big": 413, "crlf": 400, "many": 400, "base64": 400, "unowned": 403,
-                "header": 403, "key": 401, "revoked": 401, "panel": 401, "idempotency": 400}[case]
+                "header": 403, "key": 401, "rival": 403, "revoked": 401, "panel": 401,
+                "idempotency": 400}[case]
     assert status == expected and answer.get("error"), (status, answer)
     assert not box.sink.with_subject(subject)
 
