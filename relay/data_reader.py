@@ -37,27 +37,36 @@ class ReadResult:
     fault: DataFault | None
 
 
+END_OF_DATA = b"\r\n.\r\n"
+
+
 async def read_message(reader: asyncio.StreamReader, max_size: int,
                        on_progress: Callable[[], None] = lambda: None) -> ReadResult:
     """Read up to and including the end-of-data line; return the unstuffed CRLF content.
 
-    The stream is read in chunks that end at a ".<CRLF>" (or at the reader's limit);
-    a ".<CRLF>" ends the message only where a CRLF comes before it, or at the very start.
+    The stream is read in blocks up to <CRLF>.<CRLF> or the reader's limit: a block cut
+    at the limit leaves in the stream any octets that could begin the end, so it never
+    ends inside one. Only the start of the message, as if after a CRLF, and what follows
+    it are read a few octets at a time, until they cannot begin the end.
     """
     chunks: list[bytes] = []
     kept = 0
-    tail = b"\r\n"  # the message starts as if after a line end
+    pending = b"\r\n"  # octets read that could begin the end of data
     too_big = False
     last_progress = time.monotonic()
     while True:
-        try:
-            chunk = await reader.readuntil(b".\r\n")
-            ended = (tail + chunk)[-5:-3] == b"\r\n"
-        except asyncio.LimitOverrunError as exc:
-            # No ".<CRLF>" within the limit: take what cannot be the start of one.
-            chunk = await reader.readexactly(exc.consumed)
-            ended = False
-        tail = (tail + chunk)[-2:]
+        if pending:
+            chunk = await reader.readexactly(len(END_OF_DATA) - len(pending))
+            window = pending + chunk
+            ended = window == END_OF_DATA
+            pending = b"" if ended else _start_of_end(window)
+        else:
+            try:
+                chunk = await reader.readuntil(END_OF_DATA)
+                ended = True
+            except asyncio.LimitOverrunError as exc:
+                chunk = await reader.readexactly(exc.consumed)
+                ended = False
         now = time.monotonic()
         if now - last_progress >= PROGRESS_INTERVAL_SECONDS:
             on_progress()
@@ -76,6 +85,14 @@ async def read_message(reader: asyncio.StreamReader, max_size: int,
     return _content(b"".join(chunks)[:-3], max_size)
 
 
+def _start_of_end(window: bytes) -> bytes:
+    """The longest end of window that could be the start of the end of data."""
+    for size in range(len(END_OF_DATA) - 1, 0, -1):
+        if window.endswith(END_OF_DATA[:size]):
+            return window[-size:]
+    return b""
+
+
 def _content(raw: bytes, max_size: int) -> ReadResult:
     """The message between DATA and its end: checked, unstuffed, line ends made CRLF."""
     text = raw.replace(b"\r\n", b"\n")
@@ -83,12 +100,12 @@ def _content(raw: bytes, max_size: int) -> ReadResult:
         return ReadResult(b"", DataFault.BARE_CR)
     if b"\0" in text:
         return ReadResult(b"", DataFault.NUL)
-    lines = (b"\n" + text).replace(b"\n.", b"\n")[1:].split(b"\n")
-    if max(map(len, lines)) > MAX_LINE_OCTETS:
+    text = (b"\n" + text).replace(b"\n.", b"\n")[1:]
+    if len(text) > MAX_LINE_OCTETS and max(map(len, text.split(b"\n"))) > MAX_LINE_OCTETS:
         return ReadResult(b"", DataFault.LINE_TOO_LONG)
-    if lines[-1]:
-        lines.append(b"")  # a last line without its line end (ended by a bare LF before the dot)
-    content = b"\r\n".join(lines)
+    if text and not text.endswith(b"\n"):
+        text += b"\n"  # a last line without its line end (ended by a bare LF before the dot)
+    content = text.replace(b"\n", b"\r\n")
     if len(content) > max_size:
         return ReadResult(b"", DataFault.TOO_BIG)
     return ReadResult(content, None)

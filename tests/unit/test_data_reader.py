@@ -3,6 +3,8 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from relay.data_reader import READ_LIMIT, DataFault, ReadResult, read_message
 
@@ -75,3 +77,50 @@ def test_terminator_split_across_reads_and_a_line_ended_by_bare_lf() -> None:
         return await task, await reader.read()
     result, rest = asyncio.run(run())
     assert (result.content, rest) == (b"a\r\nb\r\n\r\nc\r\n", b"NEXT")
+
+
+def reference_read(stream: bytes, max_size: int) -> tuple[ReadResult, bytes]:
+    """RFC 5321 read plainly: the message ends at the first <CRLF>.<CRLF>, counting a CRLF before
+    its start; each line is unstuffed and checked on its own."""
+    virtual = b"\r\n" + stream
+    end = virtual.find(b"\r\n.\r\n")
+    raw, rest = virtual[2:end + 2], virtual[end + 5:]
+    lines = raw.replace(b"\r\n", b"\n").split(b"\n")[:-1]
+    if any(b"\r" in line for line in lines):
+        return ReadResult(b"", DataFault.BARE_CR), rest
+    if any(b"\0" in line for line in lines):
+        return ReadResult(b"", DataFault.NUL), rest
+    unstuffed = [line[1:] if line.startswith(b".") else line for line in lines]
+    if any(len(line) > 998 for line in unstuffed):
+        return ReadResult(b"", DataFault.LINE_TOO_LONG), rest
+    content = b"".join(line + b"\r\n" for line in unstuffed)
+    if len(content) > max_size:
+        return ReadResult(b"", DataFault.TOO_BIG), rest
+    return ReadResult(content, None), rest
+
+
+pieces = st.lists(st.sampled_from([b"\r", b"\n", b".", b"\r\n", b"\r\n.", b".\r\n", b"x", b"\0", b"abc",
+                                   b"x" * 600, b"\r\n.\r", b"\n.\r\n"]), max_size=40)
+
+
+@settings(max_examples=400, deadline=None)
+@given(pieces, st.lists(st.integers(1, 7), min_size=1, max_size=8))
+def test_blocks_read_as_the_plain_reading_whatever_the_stream_carries(parts: list[bytes],
+                                                                      cuts: list[int]) -> None:
+    stream = b"".join(parts) + b"\r\n.\r\nNEXT"
+    expected = reference_read(stream, 5000)
+
+    async def run() -> tuple[ReadResult, bytes]:
+        reader = asyncio.StreamReader(limit=64)  # a small limit: many blocks cut short
+        task = asyncio.create_task(read_message(reader, 5000))
+        position = 0
+        for n in range(len(stream)):
+            if position >= len(stream):
+                break
+            size = cuts[n % len(cuts)]
+            reader.feed_data(stream[position:position + size])
+            position += size
+            await asyncio.sleep(0)
+        reader.feed_eof()
+        return await task, await reader.read()
+    assert asyncio.run(run()) == expected
