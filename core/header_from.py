@@ -19,10 +19,10 @@ import functools
 import re
 from dataclasses import dataclass
 from email.errors import HeaderParseError, ObsoleteHeaderDefect
-from email.parser import HeaderParser
 from email.policy import SMTPUTF8
 
-_parser = HeaderParser(policy=SMTPUTF8)
+from core.message_headers import header_fields
+
 # Headers that name who sent or resent the message, beside From.
 OTHER_IDENTITY_HEADERS = ("sender", "resent-from", "resent-sender")
 _MENTIONED = re.compile(r"[^\s<>()\[\]\",;:@]+@([^\s<>()\[\]\",;:@]+)")
@@ -39,10 +39,8 @@ class Identities:
 
 
 def read_identities(content: bytes) -> Identities:
-    end = content.find(b"\r\n\r\n")
-    header_block = content if end < 0 else content[: end + 4]
     # UTF-8 headers (RFC 6532) read as text; other bytes stay undecodable, a defect.
-    headers = list(_parser.parsestr(header_block.decode("utf-8", "surrogateescape")).raw_items())
+    headers = header_fields(content)
     others = [(name, _listed(_domains_of(name.lower(), value))) for name, value in headers
               if name.lower() in OTHER_IDENTITY_HEADERS]
     from_values = [value for name, value in headers if name.lower() == "from"]

@@ -1,21 +1,39 @@
-"""A header field's values, read from a message's raw header block without building a message
-object (the front-end reads one or two fields of every message)."""
+"""A message's header fields, read from its raw header block without building a message object
+(the front-end reads a few fields of every message; the email package's parser costs more than
+the rest of the front-end's work on a message).
+
+The block is read as Postfix's cleanup reads it: it ends at the first empty line or at the first
+line that is neither a field ("name:", spaces allowed before the colon) nor a continuation.
+"""
 
 from __future__ import annotations
 
+import re
 
-def header_values(content: bytes, name: str) -> list[str]:
-    """Every value of the named field in the header block, unfolded and stripped."""
+_FIELD = re.compile(rb"([\x21-\x39\x3b-\x7e]+)[ \t]*:")
+
+
+def header_fields(content: bytes) -> list[tuple[str, str]]:
+    """Each field's name and its value unfolded, in order; a value's undecodable octets stay
+    undecodable (surrogate escapes)."""
     end = content.find(b"\r\n\r\n")
     head = content if end < 0 else content[:end]
-    wanted = name.lower().encode() + b":"
-    values: list[bytes] = []
-    current: bytes | None = None
+    fields: list[tuple[bytes, bytes]] = []
     for line in head.split(b"\r\n"):
-        if current is not None and line[:1] in (b" ", b"\t"):
-            values[-1] += line
+        if line[:1] in (b" ", b"\t") and fields:
+            name, value = fields[-1]
+            fields[-1] = (name, value + line)
             continue
-        current = line[len(wanted):] if line[:len(wanted)].lower() == wanted else None
-        if current is not None:
-            values.append(current)
-    return [value.decode("utf-8", "replace").strip() for value in values]
+        field = _FIELD.match(line)
+        if field is None:
+            break
+        fields.append((field[1], line[field.end():]))
+    return [(name.decode("ascii"), value.decode("utf-8", "surrogateescape").lstrip(" \t"))
+            for name, value in fields]
+
+
+def header_values(content: bytes, name: str) -> list[str]:
+    """Every value of the named field, unfolded and stripped; undecodable octets replaced."""
+    wanted = name.lower()
+    return [value.encode("utf-8", "surrogateescape").decode("utf-8", "replace").strip()
+            for field, value in header_fields(content) if field.lower() == wanted]
