@@ -5,14 +5,18 @@ record, in the database, keeps the tenant, the original envelope sender and
 the recipients, so that a report about the message can act only on addresses
 the message really had.
 
-Records are written in batches by a task of their own, a moment after the
-verdict: awaiting each commit before the verdict cost 40% of the relay's
-throughput on SQLite, whose one writer at a time the log tailer also needs. A
-report that comes back before its message's record is written is answered 4xx
-by the intake, and Postfix brings it again later. While the database is away,
-records wait in memory (up to MAX_WAITING) and are written once it is back; a
-batch the database refuses (a record whose tenant was removed meanwhile, say) is
-written record by record, so one refused record holds up no other.
+Records are written in batches by a task of their own, gathered for
+GATHER_SECONDS after the first verdict and written in one multi-row insert:
+awaiting each commit before the verdict cost 40% of the relay's throughput on
+SQLite, whose one writer at a time the log tailer also needs. A report that
+comes back before its message's record is written is answered 4xx by the intake,
+and Postfix brings it again later. While the database is away, records wait in
+memory (up to MAX_WAITING) and are written once it is back; a batch the database
+refuses (a record whose tenant was removed meanwhile, say) is written record by
+record, so one refused record holds up no other. On stop every waiting record is
+written; a milter killed outright loses the records not yet written (those of
+the last GATHER_SECONDS, or all while the database is away): their messages are
+still delivered, signed, but what comes back about them is not tied to them.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, insert
 from sqlalchemy.exc import IntegrityError
 
 from core.db import session_scope
@@ -33,6 +37,9 @@ log = logging.getLogger(__name__)
 
 MAX_WAITING = 100_000
 RETRY_SECONDS = 1.0
+# How long the writer gathers records before a batch: a transaction per record or two cost a
+# fifth of the milter's CPU at a few hundred messages a second.
+GATHER_SECONDS = 0.05
 
 
 @dataclass(frozen=True)
@@ -48,14 +55,15 @@ class Accepted:
     one_click_unsubscribe: bool = False
     tags: MessageTags = NONE
 
-    def row(self) -> AcceptedMessage:
+    def row(self) -> dict[str, object]:
         tags, metadata_json = stored(self.tags)
-        return AcceptedMessage(
-            message_ref=self.message_ref, tenant_id=self.tenant_id,
-            at=datetime.fromtimestamp(self.at, UTC).replace(tzinfo=None), queue_id=self.queue_id[:32],
-            sender=self.sender[:320], recipients="\n".join(r.lower() for r in self.recipients),
-            message_id=self.message_id[:255], transport=self.transport[:64],
-            one_click_unsubscribe=self.one_click_unsubscribe, tags=tags, metadata_json=metadata_json)
+        return {
+            "message_ref": self.message_ref, "tenant_id": self.tenant_id,
+            "at": datetime.fromtimestamp(self.at, UTC).replace(tzinfo=None), "queue_id": self.queue_id[:32],
+            "sender": self.sender[:320], "recipients": "\n".join(r.lower() for r in self.recipients),
+            "message_id": self.message_id[:255], "transport": self.transport[:64],
+            "one_click_unsubscribe": self.one_click_unsubscribe, "tags": tags, "metadata_json": metadata_json,
+        }
 
 
 class AcceptedRecorder:
@@ -73,6 +81,7 @@ class AcceptedRecorder:
             self._writer = asyncio.create_task(self._write_batches())
 
     async def _write_batches(self) -> None:
+        await asyncio.sleep(GATHER_SECONDS)
         while self._waiting:
             batch, self._waiting = self._waiting, []
             try:
@@ -84,7 +93,7 @@ class AcceptedRecorder:
 
     def _commit(self, batch: list[Accepted]) -> None:
         with session_scope(self._engine) as session:
-            session.add_all([accepted.row() for accepted in batch])
+            session.execute(insert(AcceptedMessage), [accepted.row() for accepted in batch])
 
     def _commit_or_each(self, batch: list[Accepted]) -> None:
         try:

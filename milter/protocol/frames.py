@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import struct
-from dataclasses import dataclass
 
 # Postfix's largest frame is a body chunk of 64 KiB; anything far beyond is not a milter peer.
 MAX_FRAME = 1024 * 1024
@@ -15,10 +14,8 @@ class FrameError(Exception):
     """The peer sent something that is not a milter frame."""
 
 
-@dataclass(frozen=True)
-class Frame:
-    command: bytes
-    payload: bytes
+# A command byte and its payload: a plain tuple, as one is made for every frame.
+Frame = tuple[bytes, bytes]
 
 
 class FrameReader:
@@ -50,9 +47,9 @@ class FrameReader:
             raise FrameError(f"frame length {length} out of range")
         if len(self._buffer) < 4 + length:
             return None
-        body = bytes(self._buffer[4:4 + length])
+        frame = bytes(self._buffer[4:5]), bytes(self._buffer[5:4 + length])
         del self._buffer[:4 + length]
-        return Frame(body[:1], body[1:])
+        return frame
 
 
 def encode_frame(command: bytes, payload: bytes = b"") -> bytes:

@@ -28,6 +28,7 @@ WANTED_FLAGS = (ProtocolFlag.NOCONNECT | ProtocolFlag.NOHELO | ProtocolFlag.NOUN
                 | ProtocolFlag.NR_BODY)
 INTERNAL_ERROR = "451 4.3.0 Temporary failure while processing the message; try again later"
 CONNECTION_STAGES = (Command.CONNECT.value, Command.HELO.value)
+KNOWN_COMMANDS = frozenset(command.value for command in Command)
 _connection_ids = itertools.count(1)
 
 
@@ -120,7 +121,7 @@ class MilterSession:
         self._connection_id = next(_connection_ids)
         self._connection_macros: dict[str, str] = {}
         self._message = Message()
-        self._replies_expected: set[Command] = set()
+        self._replies_expected: frozenset[bytes] = frozenset()
 
     async def run(self) -> None:
         try:
@@ -136,8 +137,10 @@ class MilterSession:
             self._writer.close()
 
     async def _dispatch(self, frame: Frame) -> bool:
-        command = Command(frame.command)
-        payload = frame.payload
+        # Commands stay bytes, which compare equal to the Command members: no enum made per frame.
+        command, payload = frame
+        if command not in KNOWN_COMMANDS:
+            raise PayloadError(f"unknown milter command {command!r}")
         match command:
             case Command.OPTNEG:
                 await self._send(encode_frame(Response.OPTNEG.value, self._negotiate(payload)))
@@ -181,9 +184,9 @@ class MilterSession:
         if missing:
             raise PayloadError(f"MTA does not allow the milter to {missing!r}")
         flags = WANTED_FLAGS & offered.flags
-        self._replies_expected = {
-            command for command, no_reply in payloads.NO_REPLY_FLAG.items() if not flags & no_reply
-        }
+        self._replies_expected = frozenset(
+            command.value for command, no_reply in payloads.NO_REPLY_FLAG.items() if not flags & no_reply
+        )
         return payloads.encode_optneg(Negotiation(payloads.VERSION, WANTED_ACTIONS, flags))
 
     async def _decide(self) -> Verdict:
