@@ -63,8 +63,11 @@ class SmtpSettings:
     # A new connection must complete TLS (on the smtps port) and send its first command within this.
     greeting_timeout_seconds: int = 30
     # Past either cap a new connection gets 421 4.7.0; a client is an IPv4 address or an IPv6 /64.
+    # Both caps, and the AUTH failure counts, are kept by each front-end process.
     max_connections: int = 2000
     max_connections_per_client: int = 50
+    # Front-end processes sharing the ports (SO_REUSEPORT); 0: one per four cores.
+    processes: int = 0
     # None: a self-signed certificate made by `relayctl init` under state_dir/tls.
     tls_cert_file: Path | None = None
     tls_key_file: Path | None = None
@@ -148,6 +151,9 @@ class MilterSettings:
     redis_url: str = ""
     # How long the record of each message let through is kept; reports about older ones change nothing.
     record_days: int = 90
+    # Milter processes; more than one needs redis_url (throttle counters in memory are per process).
+    # 0: one per four cores with redis_url, else one.
+    processes: int = 0
 
 
 @dataclass(frozen=True)
@@ -473,6 +479,11 @@ def validate(settings: Settings) -> Settings:
         raise ConfigError("setting milter.socket: unix:/path or inet:127.x.y.z:port (loopback only)")
     if settings.milter.redis_url and not settings.milter.redis_url.startswith(("redis://", "unix://")):
         raise ConfigError("setting milter.redis_url: a redis:// or unix:// URL")
+    if smtp.processes < 0 or settings.milter.processes < 0:
+        raise ConfigError("setting smtp.processes, milter.processes: 0 (from the core count) or more")
+    if settings.milter.processes > 1 and not settings.milter.redis_url:
+        raise ConfigError("setting milter.processes: more than one needs milter.redis_url, where every "
+                          "process keeps the same throttle counters")
     _check_profiles(settings.delivery_profiles)
     _check_address("send_api.listen_address", settings.send_api.listen_address)
     _check_port("send_api.port", settings.send_api.port)

@@ -13,11 +13,11 @@ from core.config import Settings, load_settings
 from core.db import make_engine
 from core.logs import setup_logging
 from core.secretbox import SecretBox
-from core.service import run_until_signalled
 from core.simulator import SimulatorDomain
 from core.unix_sockets import give_to_postfix, prepare_socket_path
 from core.unsubscribe import UnsubscribeLinks, token_key
 from core.verp import verp_key
+from core.workers import default_processes, run_processes
 from milter.accepted_record import AcceptedRecorder
 from milter.directory import MilterDirectory
 from milter.policy import MilterPolicy
@@ -32,19 +32,31 @@ log = logging.getLogger(__name__)
 STOP_GRACE_SECONDS = 10.0
 
 
-async def start_listener(settings: Settings, policy: MilterPolicy) -> asyncio.Server:
+def unix_socket_path(settings: Settings) -> Path | None:
+    kind, _, where = settings.milter_socket.partition(":")
+    return Path(where) if kind == "unix" else None
+
+
+def bind_unix_listener(path: Path) -> socket.socket:
+    """The Unix socket Postfix connects to, bound once and shared by every milter process."""
+    prepare_socket_path(path)
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(str(path))
+    listener.listen(socket.SOMAXCONN)
+    give_to_postfix(path)
+    return listener
+
+
+async def start_listener(settings: Settings, policy: MilterPolicy, unix_listener: socket.socket | None,
+                         reuse_port: bool) -> asyncio.Server:
     async def serve_connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await MilterSession(reader, writer, policy).run()
 
-    kind, _, where = settings.milter_socket.partition(":")
-    if kind == "inet":
-        host, _, port = where.rpartition(":")
-        return await asyncio.start_server(serve_connection, host, int(port), reuse_address=True)
-    path = Path(where)
-    prepare_socket_path(path)
-    server = await asyncio.start_unix_server(serve_connection, str(path))
-    give_to_postfix(path)
-    return server
+    if unix_listener is not None:
+        return await asyncio.start_unix_server(serve_connection, sock=unix_listener)
+    host, _, port = settings.milter_socket.removeprefix("inet:").rpartition(":")
+    return await asyncio.start_server(serve_connection, host, int(port), reuse_address=True,
+                                      reuse_port=reuse_port)
 
 
 def make_store(settings: Settings) -> ThrottleStore:
@@ -53,7 +65,16 @@ def make_store(settings: Settings) -> ThrottleStore:
     return MemoryThrottleStore(settings.milter_dir / "throttle.json")
 
 
-async def serve(settings: Settings, stop: asyncio.Event) -> None:
+def processes(settings: Settings) -> int:
+    """milter.processes, or from the core count where Redis holds the throttle counters (each
+    process would keep counters of its own in memory)."""
+    if settings.milter.processes:
+        return settings.milter.processes
+    return default_processes() if settings.milter.redis_url else 1
+
+
+async def serve(settings: Settings, stop: asyncio.Event, unix_listener: socket.socket | None = None,
+                reuse_port: bool = False) -> None:
     engine = make_engine(settings.effective_database_url)
     secret_box = SecretBox.from_file(settings.effective_encryption_key_file)
     directory = MilterDirectory(engine, settings, secret_box)
@@ -64,7 +85,7 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
                              settings.feedback_domain)
     policy = MilterPolicy(directory, Throttle(store), router, verp_key(secret_box),
                           settings.bounce_domain, accepted, SimulatorDomain(settings.simulator_domain), links)
-    server = await start_listener(settings, policy)
+    server = await start_listener(settings, policy, unix_listener, reuse_port)
     tasks = [asyncio.create_task(directory.keep_fresh())]
     if isinstance(store, MemoryThrottleStore):
         tasks.append(asyncio.create_task(store.keep_saved()))
@@ -78,12 +99,17 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
     await store.close()
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(accepted.flush(), STOP_GRACE_SECONDS)
-    if settings.milter_socket.startswith("unix:"):
-        Path(settings.milter_socket.removeprefix("unix:")).unlink(missing_ok=True)
     engine.dispose()
 
 
 def main(config_path: Path | None = None) -> None:
     settings = load_settings(config_path)
     setup_logging(settings.log_level)
-    run_until_signalled(lambda stop: serve(settings, stop))
+    path = unix_socket_path(settings)
+    unix_listener = bind_unix_listener(path) if path is not None else None
+    count = processes(settings)
+    try:
+        run_processes(count, lambda stop: serve(settings, stop, unix_listener, reuse_port=count > 1))
+    finally:
+        if path is not None:
+            path.unlink(missing_ok=True)

@@ -14,8 +14,8 @@ from core.auth_guard import AuthFailureGuard
 from core.config import Settings, load_settings
 from core.db import make_engine
 from core.logs import setup_logging
-from core.service import run_until_signalled
 from core.tls_cert import server_context
+from core.workers import default_processes, run_processes
 from relay.connection_limits import ConnectionLimits, raise_descriptor_limit
 from relay.directory import Directory
 from relay.handler import RelayHandler
@@ -54,7 +54,7 @@ def protocol_factory(settings: Settings, handler: RelayHandler, tls: ssl.SSLCont
     return make
 
 
-async def serve(settings: Settings, stop: asyncio.Event) -> None:
+async def serve(settings: Settings, stop: asyncio.Event, reuse_port: bool = False) -> None:
     engine = make_engine(settings.effective_database_url)
     directory = Directory(engine, settings.directory_loaded_file("front-end"))
     guard = AuthFailureGuard(settings.smtp.auth_failures)
@@ -65,9 +65,11 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
     loop = asyncio.get_running_loop()
     host = settings.smtp.listen_address
     submission = await loop.create_server(protocol_factory(settings, handler, tls, False, limits),
-                                          host, settings.smtp.submission_port, reuse_address=True)
+                                          host, settings.smtp.submission_port, reuse_address=True,
+                                          reuse_port=reuse_port)
     smtps = await loop.create_server(protocol_factory(settings, handler, tls, True, limits),
                                      host, settings.smtp.smtps_port, ssl=tls, reuse_address=True,
+                                     reuse_port=reuse_port,
                                      ssl_handshake_timeout=settings.smtp.greeting_timeout_seconds)
     refresher = asyncio.create_task(directory.keep_fresh())
     log.info("front-end listening on %s:%d (STARTTLS) and %s:%d (TLS)",
@@ -89,4 +91,5 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
 def main(config_path: Path | None = None) -> None:
     settings = load_settings(config_path)
     setup_logging(settings.log_level)
-    run_until_signalled(lambda stop: serve(settings, stop))
+    count = settings.smtp.processes or default_processes()
+    run_processes(count, lambda stop: serve(settings, stop, reuse_port=count > 1))

@@ -7,6 +7,7 @@ import pytest
 from core.config import load_settings, settings_from_mapping
 from core.errors import ConfigError
 from core.limits import default_values
+from core.workers import default_processes
 
 
 def test_defaults_serve_a_first_run() -> None:
@@ -37,6 +38,8 @@ def test_a_file_is_read_once_into_typed_values(tmp_path: Path) -> None:
     ({"smtp": {"auth_failures": {"lockout_after": 1}}}, "smtp.auth_failures.lockout_after"),
     ({"dns": {"nameservers": ["dns.example"]}}, "dns.nameservers"),
     ({"smtp": "587"}, "smtp"),
+    ({"smtp": {"processes": -1}}, "smtp.processes"),
+    ({"milter": {"processes": 2}}, "milter.processes"),
 ])
 def test_a_wrong_setting_is_named(raw: dict[str, object], named: str) -> None:
     with pytest.raises(ConfigError, match=named.replace(".", r"\.")):
@@ -64,3 +67,7 @@ def test_limits_are_checked_against_their_definition_and_fill_in_defaults() -> N
         settings_from_mapping({"limits": {"per_day": -1}})
     with pytest.raises(ConfigError, match=r"limits\.per_day: expected a whole number"):
         settings_from_mapping({"limits": {"per_day": "many"}})
+
+
+def test_processes_default_to_one_per_four_cores() -> None:
+    assert [default_processes(cores) for cores in (1, 2, 4, 7, 8, 16)] == [1, 1, 1, 1, 2, 4]

@@ -1,0 +1,104 @@
+"""A service run as several processes of one event loop each, where more cores exist.
+
+The front-end and the milter spend their CPU in Python, one core each at most; on a
+bigger box more processes of either keep up with Postfix. The parent forks the workers
+before any of them opens a database or starts a loop, passes SIGTERM and SIGINT on to
+them and waits for them to finish; a worker that dies otherwise is replaced, as
+Postfix's master replaces its daemons. A TCP listener is bound by each worker with
+SO_REUSEPORT (the kernel spreads connections over them); a Unix socket, which has no
+such option, is bound once before the fork and shared.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import logging
+import os
+import signal
+import time
+from collections.abc import Awaitable, Callable
+from types import FrameType
+
+from core.service import run_until_signalled
+
+log = logging.getLogger(__name__)
+
+# Per message the front-end and the milter each take a sixth of the box's CPU or less and
+# Postfix about half: one process of each keeps up until about eight cores.
+CORES_PER_PROCESS = 4
+RESTART_DELAY_SECONDS = 1.0
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+Serve = Callable[[asyncio.Event], Awaitable[None]]
+
+
+def default_processes(cores: int | None = None) -> int:
+    """How many processes a service runs when its setting is 0: one per CORES_PER_PROCESS cores."""
+    return max(1, (cores or os.cpu_count() or 1) // CORES_PER_PROCESS)
+
+
+def run_processes(count: int, serve: Serve) -> None:
+    """serve() in count processes (in this one when count is 1) until SIGTERM or SIGINT."""
+    if count <= 1:
+        run_until_signalled(serve)
+        return
+    stopping = False
+    workers: set[int] = set()
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        nonlocal stopping
+        stopping = True
+        for pid in workers:
+            os.kill(pid, signal.SIGTERM)
+
+    def start() -> None:
+        pid = _fork(serve)
+        workers.add(pid)
+        if stopping:  # asked to stop while forking
+            os.kill(pid, signal.SIGTERM)
+
+    previous = {signum: signal.signal(signum, stop) for signum in STOP_SIGNALS}
+    try:
+        for _ in range(count):
+            start()
+        while workers:
+            pid, status = os.wait()
+            workers.discard(pid)
+            if not stopping:
+                log.error("worker %d ended (status %d); starting another", pid, status)
+                time.sleep(RESTART_DELAY_SECONDS)
+                start()
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def _fork(serve: Serve) -> int:
+    parent = os.getpid()
+    pid = os.fork()
+    if pid:
+        return pid
+    code = 1
+    try:
+        for signum in STOP_SIGNALS:
+            signal.signal(signum, signal.SIG_DFL)
+        _stop_with(parent)
+        run_until_signalled(serve)
+        code = 0
+    except BaseException:
+        log.exception("worker %d failed", os.getpid())
+    finally:
+        logging.shutdown()
+        os._exit(code)
+
+
+def _stop_with(parent: int) -> None:
+    """SIGTERM for this worker when the parent dies (killed outright, say): a worker left behind
+    would go on taking connections beside the service started in its place."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM) != 0:
+        log.warning("workers may outlive their parent: prctl failed (errno %d)", ctypes.get_errno())
+    if os.getppid() != parent:  # it died before prctl
+        os.kill(os.getpid(), signal.SIGTERM)
