@@ -17,7 +17,7 @@ a second tenant from a pool of one takes its turn too (4 KiB only).
 
 Run as root (Postfix):
 python benchmarks/relay_throughput.py [--messages N] [--large-messages M] [--connections C]
-    [--rounds R] [--pool-ips P]
+    [--rounds R] [--pool-ips P] [--processes K --redis-url URL]
 """
 
 from __future__ import annotations
@@ -317,6 +317,10 @@ def main() -> None:
     parser.add_argument("--pool-ips", type=int, default=0,
                         help="send from a pool of this many loopback addresses, and compare with a pool "
                              "of one in the same run (0: from the box's own address)")
+    parser.add_argument("--processes", type=int, default=1,
+                        help="front-end and milter processes (smtp.processes, milter.processes); more "
+                             "than one needs --redis-url")
+    parser.add_argument("--redis-url", default="", help="milter.redis_url for the relay's throttle counters")
     parser.add_argument("--rounds", type=int, default=3,
                         help="rounds of every path in turn, so drift in the machine's load falls on "
                              "every path alike")
@@ -329,7 +333,9 @@ def main() -> None:
     sink = Sink()
     sink.start()
     try:
-        with running_box(sink) as box, peer_beside(sink) as peer:
+        settings = {"smtp": {"processes": args.processes},
+                    "milter": {"processes": args.processes, "redis_url": args.redis_url}}
+        with running_box(sink, **settings) as box, peer_beside(sink) as peer:
             # Pools first: changing them renders master.cf again, without the bare listener.
             one_ip = pools_of_one_and_many(box, args.pool_ips) if args.pool_ips else None
             targets = {"bare": bare_postfix(box, add_bare_listener(box)),
@@ -351,7 +357,9 @@ def main() -> None:
         sink.stop()
     source = f"a pool of {args.pool_ips} addresses" if args.pool_ips else "the box's own address"
     print(f"{counts[SMALL]} messages of 4 KiB and {counts[LARGE]} of 100 KiB per path and round over "
-          f"{args.connections} connections, {args.rounds} rounds, the relay sending from {source}")
+          f"{args.connections} connections, {args.rounds} rounds, the relay sending from {source} with "
+          f"{args.processes} front-end and milter process(es)"
+          f"{', throttle counters in Redis' if args.redis_url else ''}")
     for key in runs:
         print(runs[key].describe())
     if args.pool_ips:
