@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from email.errors import HeaderParseError, ObsoleteHeaderDefect
 from email.policy import SMTPUTF8
 
-from core.message_headers import header_fields
+from core.message_headers import HeaderFields
 
 # Headers that name who sent or resent the message, beside From.
 OTHER_IDENTITY_HEADERS = ("sender", "resent-from", "resent-sender")
@@ -38,9 +38,8 @@ class Identities:
     others: list[tuple[str, list[str] | None]]
 
 
-def read_identities(content: bytes) -> Identities:
+def read_identities(headers: HeaderFields) -> Identities:
     # UTF-8 headers (RFC 6532) read as text; other bytes stay undecodable, a defect.
-    headers = header_fields(content)
     others = [(name, _listed(_domains_of(name.lower(), value))) for name, value in headers
               if name.lower() in OTHER_IDENTITY_HEADERS]
     from_values = [value for name, value in headers if name.lower() == "from"]

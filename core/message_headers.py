@@ -12,8 +12,11 @@ import re
 
 _FIELD = re.compile(rb"([\x21-\x39\x3b-\x7e]+)[ \t]*:")
 
+# Each field's name and unfolded value, in order: a message's header block read once.
+HeaderFields = list[tuple[str, str]]
 
-def header_fields(content: bytes) -> list[tuple[str, str]]:
+
+def header_fields(content: bytes) -> HeaderFields:
     """Each field's name and its value unfolded, in order; a value's undecodable octets stay
     undecodable (surrogate escapes)."""
     end = content.find(b"\r\n\r\n")
@@ -32,8 +35,8 @@ def header_fields(content: bytes) -> list[tuple[str, str]]:
             for name, value in fields]
 
 
-def header_values(content: bytes, name: str) -> list[str]:
+def header_values(fields: HeaderFields, name: str) -> list[str]:
     """Every value of the named field, unfolded and stripped; undecodable octets replaced."""
     wanted = name.lower()
     return [value.encode("utf-8", "surrogateescape").decode("utf-8", "replace").strip()
-            for field, value in header_fields(content) if field.lower() == wanted]
+            for field, value in fields if field.lower() == wanted]

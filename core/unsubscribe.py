@@ -28,7 +28,7 @@ from core import suppressions
 from core.db import retry_once_on_conflict
 from core.errors import InvalidInputError
 from core.events import record_event
-from core.message_headers import header_values
+from core.message_headers import HeaderFields, header_values
 from core.models import Tenant
 from core.secretbox import SecretBox
 
@@ -56,9 +56,9 @@ def list_name(values: list[str]) -> str | None:
     return suppressions.check_list_name(values[0])
 
 
-def list_header_values(content: bytes) -> list[str]:
+def list_header_values(fields: HeaderFields) -> list[str]:
     """The LIST_HEADER values in a message's header block, unfolded."""
-    return header_values(content, LIST_HEADER)
+    return header_values(fields, LIST_HEADER)
 
 
 def token_key(secret_box: SecretBox) -> bytes:

@@ -22,6 +22,7 @@ from core.config import Settings, is_hostname
 from core.db import session_scope
 from core.errors import InvalidInputError
 from core.header_from import read_identities
+from core.message_headers import HeaderFields, header_fields
 from core.postfix.instance import PostfixInstance
 from core.simulator import SimulatorDomain
 from relay import replies
@@ -84,9 +85,9 @@ def has_oversized_header(content: bytes) -> bool:
     return False
 
 
-def identity_refusal(directory: Directory, tenant: str, content: bytes) -> str | None:
+def identity_refusal(directory: Directory, tenant: str, fields: HeaderFields) -> str | None:
     """The refusal of a message whose From (or Sender, Resent-*) is not plainly the tenant's own."""
-    identities = read_identities(content)
+    identities = read_identities(fields)
     if identities.from_headers != 1:
         return replies.HEADER_FROM_MISSING
     for header, domains in [("From", identities.author), *identities.others]:
@@ -98,11 +99,11 @@ def identity_refusal(directory: Directory, tenant: str, content: bytes) -> str |
     return None
 
 
-def subscribed_recipients(directory: Directory, tenant: str, content: bytes,
+def subscribed_recipients(directory: Directory, tenant: str, fields: HeaderFields,
                           recipients: list[str]) -> tuple[str | None, list[str], list[str]]:
     """The list the message names (None: none), the recipients still subscribed to it, and those
     unsubscribed from it; InvalidInputError for a message that names no list plainly."""
-    list_name = unsubscribe.list_name(unsubscribe.list_header_values(content))
+    list_name = unsubscribe.list_name(unsubscribe.list_header_values(fields))
     if list_name is None:
         return None, recipients, []
     gone = [r for r in recipients if directory.unsubscribed(tenant, r, list_name)]
@@ -281,18 +282,19 @@ class RelayHandler:
         assert envelope.mail_from is not None
         if has_oversized_header(envelope.content):
             return replies.HEADER_TOO_BIG.format(limit=MAX_HEADER_FIELD_OCTETS)
-        refusal = identity_refusal(self._directory, session.tenant, envelope.content)
+        fields = header_fields(envelope.content)
+        refusal = identity_refusal(self._directory, session.tenant, fields)
         if refusal is not None:
             return refusal
         try:
-            list_name, recipients = self._subscribed_recipients(session.tenant, envelope)
+            list_name, recipients = self._subscribed_recipients(session.tenant, envelope, fields)
         except InvalidInputError as exc:
             return replies.LIST_HEADER_INVALID.format(error=exc)
         if not recipients:
             return replies.ALL_UNSUBSCRIBED.format(list=list_name)
         if upstream is None:
             return replies.UPSTREAM_UNAVAILABLE
-        hand_off = asyncio.create_task(self._hand_off(session, upstream, envelope, recipients))
+        hand_off = asyncio.create_task(self._hand_off(session, upstream, envelope, fields, recipients))
         session.hand_off = hand_off
         self._background.add(hand_off)
         hand_off.add_done_callback(self._background.discard)
@@ -302,10 +304,10 @@ class RelayHandler:
         return await asyncio.shield(hand_off)
 
     async def _hand_off(self, session: RelaySession, upstream: PostfixSession, envelope: Envelope,
-                        recipients: list[str]) -> str:
+                        fields: HeaderFields, recipients: list[str]) -> str:
         assert isinstance(envelope.content, bytes) and session.tenant is not None
         assert envelope.mail_from is not None
-        claim = await self._resubmissions.claim(session.tenant, envelope.content)
+        claim = await self._resubmissions.claim(session.tenant, fields)
         if isinstance(claim, str):
             return claim
         options = [o for o in envelope.mail_options if o.upper().startswith(_PASSED_MAIL_OPTIONS)]
@@ -327,11 +329,12 @@ class RelayHandler:
                  len(envelope.rcpt_tos), len(envelope.content), reply)
         return str(reply)
 
-    def _subscribed_recipients(self, tenant: str, envelope: Envelope) -> tuple[str | None, list[str]]:
+    def _subscribed_recipients(self, tenant: str, envelope: Envelope,
+                               fields: HeaderFields) -> tuple[str | None, list[str]]:
         """The list the message names, and its recipients less those unsubscribed from it (whose
         refusal is recorded for the tenant); InvalidInputError for a message that names none plainly."""
         assert isinstance(envelope.content, bytes)
-        list_name, recipients, gone = subscribed_recipients(self._directory, tenant, envelope.content,
+        list_name, recipients, gone = subscribed_recipients(self._directory, tenant, fields,
                                                             list(envelope.rcpt_tos))
         for recipient in gone:
             self._record_refusal(tenant, recipient, f"unsubscribed from list {list_name}")

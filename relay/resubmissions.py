@@ -21,7 +21,7 @@ from sqlalchemy import Engine
 from core import accepted_messages, idempotency
 from core.config import Settings
 from core.db import session_scope
-from core.message_headers import header_values
+from core.message_headers import HeaderFields, header_values
 from core.models import utcnow
 from core.postfix.queue import queued_as
 from relay import replies
@@ -51,11 +51,11 @@ class Resubmissions:
         # A pending claim older than this was abandoned: no hand-off takes so long.
         self._stale = timedelta(seconds=2 * settings.postfix.handoff_timeout_seconds)
 
-    async def claim(self, tenant: str, content: bytes) -> Claim | str | None:
+    async def claim(self, tenant: str, fields: HeaderFields) -> Claim | str | None:
         """None: this message is not checked; a Claim: send it, then settle(); or the reply to
         give instead of sending."""
         tenant_id = self._directory.once_per_message_id(tenant)
-        message_ids = header_values(content, "Message-ID")
+        message_ids = header_values(fields, "Message-ID")
         if tenant_id is None or len(message_ids) != 1 or not message_ids[0] or self._engine is None:
             return None
         claim = Claim(tenant_id, message_ids[0][:255])

@@ -24,6 +24,7 @@ from core import idempotency, message_tags, send_keys
 from core.config import Settings
 from core.db import make_engine, session_scope
 from core.errors import InvalidInputError
+from core.message_headers import HeaderFields, header_fields
 from core.panel_users import TOKEN_PREFIX
 from core.passwords import token_digest
 from core.postfix.instance import PostfixInstance
@@ -200,10 +201,10 @@ class SendService:
         except AddressRefused as refused:
             raise Refused(400, f"{field}: {address!r}: {refused.reply[4:]}") from None
 
-    def check_content(self, sender: Sender, content: bytes) -> None:
+    def check_content(self, sender: Sender, content: bytes, fields: HeaderFields) -> None:
         if has_oversized_header(content):
             raise Refused(400, "a header field is over 64 KiB")
-        refusal = identity_refusal(self._directory, sender.tenant, content)
+        refusal = identity_refusal(self._directory, sender.tenant, fields)
         if refusal is not None:
             raise Refused(403 if refusal.startswith("550 5.7") else 400, refusal[10:])
 
@@ -275,10 +276,11 @@ class SendService:
     async def _send_one(self, sender: Sender, request: web.Request, mail_from: str, rcpt_to: list[str],
                         raw: bytes, tags: message_tags.MessageTags) -> Answer:
         content = normalized_message(raw, self._settings.smtp.max_message_size)
-        self.check_content(sender, content)
+        fields = header_fields(content)
+        self.check_content(sender, content, fields)
         recipients, refused = self.envelope(sender, mail_from, rcpt_to)
         try:
-            list_name, recipients, gone = subscribed_recipients(self._directory, sender.tenant, content,
+            list_name, recipients, gone = subscribed_recipients(self._directory, sender.tenant, fields,
                                                                 recipients)
         except InvalidInputError as exc:
             raise Refused(400, f"{exc}; the message names no list") from None

@@ -27,7 +27,9 @@ WANTED_FLAGS = (ProtocolFlag.NOCONNECT | ProtocolFlag.NOHELO | ProtocolFlag.NOUN
                 | ProtocolFlag.NR_MAIL | ProtocolFlag.NR_RCPT | ProtocolFlag.NR_HDR | ProtocolFlag.NR_EOH
                 | ProtocolFlag.NR_BODY)
 INTERNAL_ERROR = "451 4.3.0 Temporary failure while processing the message; try again later"
-CONNECTION_STAGES = (Command.CONNECT.value, Command.HELO.value)
+# Postfix sends a MACRO frame before every command, each header included; the application
+# reads {auth_authen} (MAIL) and the queue id (end of message), so the rest are not decoded.
+READ_MACRO_STAGES = frozenset((Command.MAIL.value, Command.EOB.value))
 KNOWN_COMMANDS = frozenset(command.value for command in Command)
 _connection_ids = itertools.count(1)
 
@@ -119,7 +121,6 @@ class MilterSession:
         self._writer = writer
         self._policy = policy
         self._connection_id = next(_connection_ids)
-        self._connection_macros: dict[str, str] = {}
         self._message = Message()
         self._replies_expected: frozenset[bytes] = frozenset()
 
@@ -146,9 +147,8 @@ class MilterSession:
                 await self._send(encode_frame(Response.OPTNEG.value, self._negotiate(payload)))
                 return True
             case Command.MACRO:
-                stage, macros = payloads.decode_macros(payload)
-                target = self._connection_macros if stage in CONNECTION_STAGES else self._message.macros
-                target.update(macros)
+                if payload[:1] in READ_MACRO_STAGES:
+                    self._message.macros.update(payloads.decode_macros(payload)[1])
             case Command.MAIL:
                 self._message.sender, self._message.sender_args = payloads.decode_address_args(payload)
             case Command.RCPT:
@@ -170,7 +170,6 @@ class MilterSession:
             case Command.QUIT_NC:
                 await self._policy.connection_closed(self._connection_id)
                 self._connection_id = next(_connection_ids)
-                self._connection_macros = {}
                 self._message = Message()
         if command in self._replies_expected:
             await self._send(encode_frame(Response.CONTINUE.value))
@@ -190,10 +189,8 @@ class MilterSession:
         return payloads.encode_optneg(Negotiation(payloads.VERSION, WANTED_ACTIONS, flags))
 
     async def _decide(self) -> Verdict:
-        message = self._message
-        message.macros = {**self._connection_macros, **message.macros}
         try:
-            return await self._policy.end_of_message(self._connection_id, message)
+            return await self._policy.end_of_message(self._connection_id, self._message)
         except Exception:
             log.exception("milter connection %d: deciding on a message failed; tempfailing it",
                           self._connection_id)

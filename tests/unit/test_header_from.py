@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from core.header_from import domains_of_from_values, read_identities
+from core.message_headers import header_fields
 
 SUPPORT = Path(__file__).resolve().parents[1] / "support"
 PIECES = ["a@own.test", "ceo@bank.com", "<a@own.test>", "<ceo@bank.com>", "App", '"App"', '"a@own.test"',
@@ -56,8 +57,9 @@ def test_plain_forms_read_as_written() -> None:
 
 
 def test_sender_and_resent_headers_are_read_too() -> None:
-    identities = read_identities(b"From: a@own.test\r\nSender: b@bank.com\r\nResent-From: <c@own.test>\r\n"
-                                 b"Resent-Sender: x <y@z.test> w@v.test\r\n\r\nbody\r\n")
+    identities = read_identities(header_fields(
+        b"From: a@own.test\r\nSender: b@bank.com\r\nResent-From: <c@own.test>\r\n"
+        b"Resent-Sender: x <y@z.test> w@v.test\r\n\r\nbody\r\n"))
     assert identities.author == ["own.test"]
     assert identities.others == [("Sender", ["bank.com"]), ("Resent-From", ["own.test"]),
                                  ("Resent-Sender", None)]

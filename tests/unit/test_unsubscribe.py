@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 
 from core.errors import InvalidInputError
+from core.message_headers import header_fields
 from core.unsubscribe import Unsubscribe, list_header_values, list_name, make_token, read_token
 
 KEY = b"u" * 32
@@ -25,8 +26,8 @@ def test_a_changed_cut_lengthened_or_foreign_token_opens_to_nothing() -> None:
 
 
 def test_the_list_header_is_read_once_unfolded_and_checked() -> None:
-    content = (b"From: a@b.test\r\nX-Mailrelay-List:\r\n  Weekly-News\r\nSubject: x\r\n\r\n"
-               b"X-Mailrelay-List: body\r\n")
+    content = header_fields(b"From: a@b.test\r\nX-Mailrelay-List:\r\n  Weekly-News\r\nSubject: x\r\n\r\n"
+                            b"X-Mailrelay-List: body\r\n")
     assert list_header_values(content) == ["Weekly-News"]
     assert list_name(list_header_values(content)) == "weekly-news"
     assert list_name([]) is None
