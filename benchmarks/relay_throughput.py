@@ -110,11 +110,11 @@ class Run:
         p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
         cpu = ", ".join(f"{group} {used * 1000 / len(ordered):.2f}" for group, used in self.cpu.items())
         return (f"{self.name}: {len(ordered)} messages in {self.seconds:.2f}s = {self.rate:.1f} msg/s, "
-                f"p50 {statistics.median(ordered) * 1000:.2f} ms, p99 {p99 * 1000:.2f} ms; "
-                f"CPU ms per message: {cpu}")
+                f"p50 {statistics.median(ordered) * 1000:.2f} ms, p99 {p99 * 1000:.2f} ms"
+                + (f"; CPU ms per message: {cpu}" if cpu else ""))
 
 
-def make_message(n: int, tag: str, domain: str, size: int) -> bytes:
+def make_message(n: int, tag: str, domain: str, size: int = SMALL) -> bytes:
     head = (f"From: bench@{domain}\r\nTo: sink@example.org\r\nSubject: {tag} {n}\r\n"
             f"Message-ID: <{tag.replace(' ', '-')}-{n}@{domain}>\r\n\r\n").encode()
     line = b"The quick brown fox jumps over the lazy dog, again and again and again.\r\n"
@@ -159,17 +159,22 @@ def client_process(target: Target, count: int, tag: str, offset: int, size: int,
         results.put(f"{tag}: {exc!r}")
 
 
-def run_clients(name: str, target: Target, messages: int, connections: int, size: int
-                ) -> tuple[float, list[float]]:
-    """Each connection in a process of its own, like separate apps (no GIL shared between
-    them), all let go at once; each puts its latencies, or what went wrong."""
+Work = Callable[[int, Barrier, "Queue[list[float] | str]"], None]
+
+
+def run_clients(name: str, target: Target, messages: int, connections: int, size: int = SMALL) -> Run:
     share = messages // connections
+    return run_processes(name, connections, lambda i, start, results: client_process(
+        target, share, name, i * share, size, start, results))
+
+
+def run_processes(name: str, connections: int, work: Work) -> Run:
+    """work(i, start, results) for each connection i in a process of its own, like separate apps
+    (no GIL shared between them), all let go at once; each puts its latencies, or what went wrong."""
     context = multiprocessing.get_context("fork")
     start = context.Barrier(connections + 1)
     results: Queue[list[float] | str] = context.Queue()
-    processes = [context.Process(target=client_process,
-                                 args=(target, share, name, i * share, size, start, results))
-                 for i in range(connections)]
+    processes = [context.Process(target=work, args=(i, start, results)) for i in range(connections)]
     for process in processes:
         process.start()
     try:
@@ -184,7 +189,7 @@ def run_clients(name: str, target: Target, messages: int, connections: int, size
     errors = [o for o in outcomes if isinstance(o, str)]
     if errors:
         raise RuntimeError("; ".join(errors))
-    return seconds, [x for batch in outcomes if not isinstance(batch, str) for x in batch]
+    return Run(name, seconds, [x for batch in outcomes if not isinstance(batch, str) for x in batch])
 
 
 class UnixSMTP(smtplib.SMTP):
@@ -289,9 +294,9 @@ def measure(run: Run, target: Target, sink: Sink, messages: int, connections: in
     sink.clear()
     probes = {**target.groups, "clients+sink": clients_and_sink_cpu, "box": box_cpu}
     before = {group: probe() for group, probe in probes.items()}
-    seconds, latencies = run_clients(run.name, target, messages, connections, size)
+    turn = run_clients(run.name, target, messages, connections, size)
     sink.wait_for(messages, 300)
-    run.add(seconds, latencies, {group: probe() - before[group] for group, probe in probes.items()})
+    run.add(turn.seconds, turn.latencies, {group: probe() - before[group] for group, probe in probes.items()})
 
 
 def check_signed(sink: Sink, path: str) -> None:
