@@ -82,7 +82,8 @@ async def read_message(reader: asyncio.StreamReader, max_size: int,
             break
     if too_big:
         return ReadResult(b"", DataFault.TOO_BIG)
-    return _content(b"".join(chunks)[:-3], max_size)
+    # Every line is unstuffed, one after a bare LF too: such a line is made a line of its own.
+    return normalized((b"\n" + b"".join(chunks)[:-3]).replace(b"\n.", b"\n")[1:], max_size)
 
 
 def _start_of_end(window: bytes) -> bytes:
@@ -93,14 +94,14 @@ def _start_of_end(window: bytes) -> bytes:
     return b""
 
 
-def _content(raw: bytes, max_size: int) -> ReadResult:
-    """The message between DATA and its end: checked, unstuffed, line ends made CRLF."""
+def normalized(raw: bytes, max_size: int) -> ReadResult:
+    """A message (after DATA, unstuffed; or given whole over HTTP) with its line ends made
+    CRLF, or the fault that fails it."""
     text = raw.replace(b"\r\n", b"\n")
     if b"\r" in text:
         return ReadResult(b"", DataFault.BARE_CR)
     if b"\0" in text:
         return ReadResult(b"", DataFault.NUL)
-    text = (b"\n" + text).replace(b"\n.", b"\n")[1:]
     if len(text) > MAX_LINE_OCTETS and max(map(len, text.split(b"\n"))) > MAX_LINE_OCTETS:
         return ReadResult(b"", DataFault.LINE_TOO_LONG)
     if text and not text.endswith(b"\n"):

@@ -31,6 +31,7 @@ from core.postfix.instance import PostfixInstance
 from core.postfix.queue import queued_as
 from core.secretbox import SecretBox
 from core.verp import REF_HEADER, given_ref_value, new_message_ref, verp_key
+from relay.data_reader import DataFault, normalized
 from relay.directory import Directory
 from relay.handler import (
     AddressRefused,
@@ -115,19 +116,21 @@ def postfix_answer(reply: Reply, message_ref: str, accepted: list[str], refused:
     raise Refused(422, str(reply))
 
 
+_FAULTS = {
+    DataFault.TOO_BIG: (413, "the message is over {max_size} octets"),
+    DataFault.NUL: (400, "the message contains NUL bytes"),
+    DataFault.BARE_CR: (400, "the message contains a bare CR; lines end with CRLF or LF"),
+    DataFault.LINE_TOO_LONG: (400, "the message has a line longer than 998 octets (RFC 5322 2.1.1)"),
+}
+
+
 def normalized_message(raw: bytes, max_size: int) -> bytes:
-    """The message with CRLF line ends; Refused for what SMTP would refuse too."""
-    if len(raw) > max_size:
-        raise Refused(413, f"the message is over {max_size} octets")
-    if b"\0" in raw:
-        raise Refused(400, "the message contains NUL bytes")
-    content = raw.replace(b"\r\n", b"\n")
-    if b"\r" in content:
-        raise Refused(400, "the message contains a bare CR; lines end with CRLF or LF")
-    if any(len(line) > 998 for line in content.split(b"\n")):
-        raise Refused(400, "the message has a line longer than 998 octets (RFC 5322 2.1.1)")
-    content = content.replace(b"\n", b"\r\n")
-    return content if content.endswith(b"\r\n") else content + b"\r\n"
+    """The message with CRLF line ends; Refused for what SMTP refuses too (relay.data_reader)."""
+    result = normalized(raw, max_size)
+    if result.fault is not None:
+        status, error = _FAULTS[result.fault]
+        raise Refused(status, error.format(max_size=max_size))
+    return result.content
 
 
 class SendService:

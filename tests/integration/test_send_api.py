@@ -131,7 +131,8 @@ def test_one_key_across_a_restart_of_the_service_sends_once(service: Service, bo
 
 
 @pytest.mark.parametrize("case", ["json", "type", "big", "crlf", "many", "base64", "unowned", "header",
-                                  "key", "rival", "revoked", "panel", "idempotency"])
+                                  "key", "rival", "revoked", "panel", "idempotency", "nul", "bare-cr",
+                                  "long-line"])
 def test_bad_input_gets_a_4xx_saying_why_and_nothing_is_sent(box: Box, key: str, case: str) -> None:
     subject = f"bad {case}"
     body: bytes | dict[str, Any] = raw(subject)
@@ -173,10 +174,14 @@ def test_bad_input_gets_a_4xx_saying_why_and_nothing_is_sent(box: Box, key: str,
             use_key = panel_users.new_api_token(session, session.get(PanelUser, admin.id), "t")[1]
     elif case == "idempotency":
         headers["Idempotency-Key"] = "k" * 256
+    elif case in ("nul", "bare-cr", "long-line"):
+        bad = {"nul": "a\0b", "bare-cr": "a\rb", "long-line": "x" * 999}[case]
+        content = message(subject, body=f"{bad}\r\n")
+        body = raw(subject) | {"message": base64.b64encode(content).decode()}
     status, answer, _ = post(box, use_key, body, headers)
     expected = {"json": 400, "type": 415, "big": 413, "crlf": 400, "many": 400, "base64": 400, "unowned": 403,
                 "header": 403, "key": 401, "rival": 403, "revoked": 401, "panel": 401,
-                "idempotency": 400}[case]
+                "idempotency": 400, "nul": 400, "bare-cr": 400, "long-line": 400}[case]
     assert status == expected and answer.get("error"), (status, answer)
     assert not box.sink.with_subject(subject)
 
