@@ -5,17 +5,19 @@ record, in the database, keeps the tenant, the original envelope sender and
 the recipients, so that a report about the message can act only on addresses
 the message really had.
 
-Records are written in batches by a task of their own, gathered for
-GATHER_SECONDS after the first verdict and written in one multi-row insert:
-awaiting each commit before the verdict cost 40% of the relay's throughput on
-SQLite, whose one writer at a time the log tailer also needs. A report that
+Records are written by a task of their own as soon as it can, each batch (the
+records of the verdicts given while the last batch was written) in one
+multi-row insert: awaiting each commit before the verdict cost 40% of the
+relay's throughput on SQLite, whose one writer at a time the log tailer also
+needs. Waiting longer to gather bigger batches lets a bounce from the mailbox
+simulator, milliseconds later, find no record yet. A report that
 comes back before its message's record is written is answered 4xx by the intake,
 and Postfix brings it again later. While the database is away, records wait in
 memory (up to MAX_WAITING) and are written once it is back; a batch the database
 refuses (a record whose tenant was removed meanwhile, say) is written record by
 record, so one refused record holds up no other. On stop every waiting record is
 written; a milter killed outright loses the records not yet written (those of
-the last GATHER_SECONDS, or all while the database is away): their messages are
+the batch under way, or all while the database is away): their messages are
 still delivered, signed, but what comes back about them is not tied to them.
 """
 
@@ -37,9 +39,6 @@ log = logging.getLogger(__name__)
 
 MAX_WAITING = 100_000
 RETRY_SECONDS = 1.0
-# How long the writer gathers records before a batch: a transaction per record or two cost a
-# fifth of the milter's CPU at a few hundred messages a second.
-GATHER_SECONDS = 0.05
 
 
 @dataclass(frozen=True)
@@ -81,7 +80,6 @@ class AcceptedRecorder:
             self._writer = asyncio.create_task(self._write_batches())
 
     async def _write_batches(self) -> None:
-        await asyncio.sleep(GATHER_SECONDS)
         while self._waiting:
             batch, self._waiting = self._waiting, []
             try:
