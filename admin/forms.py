@@ -14,6 +14,7 @@ from wtforms.validators import URL, DataRequired, Length, NumberRange, Optional,
 from admin import patterns
 from core.limits import LIMITS, MAXIMUM
 from core.panel_users import MIN_PASSWORD_LENGTH
+from core.send_keys import MAX_EXPIRES_IN_DAYS
 from core.tenants import SENDING_DOMAIN_MAX
 
 NAME = Regexp(patterns.POOL, message="Lower-case letters, digits, - and _; up to 63.")
@@ -54,6 +55,12 @@ class LimitsForm(FlaskForm):
 
 for _limit in LIMITS:
     setattr(LimitsForm, _limit.name, IntegerField(_limit.label, validators=LIMIT))
+
+
+class SendKeyForm(FlaskForm):
+    name = StringField("Name", validators=[Length(max=128)])
+    expires_in_days = IntegerField("Expires in days", validators=[Optional(), NumberRange(
+        1, MAX_EXPIRES_IN_DAYS, message=f"A send key expires in 1 to {MAX_EXPIRES_IN_DAYS} days, or never.")])
 
 
 class WebhookForm(FlaskForm):

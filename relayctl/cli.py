@@ -109,8 +109,9 @@ def cmd_credential_add(settings: Settings, session: Session, args: argparse.Name
 
 @session_command
 def cmd_send_key_add(settings: Settings, session: Session, args: argparse.Namespace) -> int:
-    key, secret = send_keys.new_send_key(session, args.tenant, args.name)
-    print(f"send key {key.id} ({key.name}) for {args.tenant}: {secret}")
+    key, secret = send_keys.new_send_key(session, args.tenant, args.name, args.expires_in_days)
+    until = f", until {key.expires_at:%Y-%m-%d %H:%M} UTC" if key.expires_at else ""
+    print(f"send key {key.id} ({key.name}) for {args.tenant}{until}: {secret}")
     print("The key is shown only now; it is stored hashed. It can only send, as the tenant.", file=sys.stderr)
     return 0
 
@@ -118,7 +119,10 @@ def cmd_send_key_add(settings: Settings, session: Session, args: argparse.Namesp
 @session_command
 def cmd_send_key_list(settings: Settings, session: Session, args: argparse.Namespace) -> int:
     for key in send_keys.send_keys(session, args.tenant):
-        state = f"revoked {key.revoked_at:%Y-%m-%d %H:%M}" if key.revoked_at else "active"
+        state = send_keys.state(key)
+        when = key.revoked_at or key.expires_at
+        if when is not None:
+            state += f" {'until' if state == 'active' else 'since'} {when:%Y-%m-%d %H:%M}"
         print(f"{key.id:>6}  {key.name:<32} made {key.created_at:%Y-%m-%d %H:%M}  {state}")
     return 0
 
@@ -409,6 +413,9 @@ def build_parser() -> argparse.ArgumentParser:
     add = send_key.add_parser("add", help="make a send key; prints it once")
     add.add_argument("tenant")
     add.add_argument("--name", default="", help="what the key is for, e.g. the app's name")
+    add.add_argument("--expires-in-days", type=int, default=None,
+                     help=f"the key sends for this many days (1-{send_keys.MAX_EXPIRES_IN_DAYS}); "
+                          "default: until revoked")
     add.set_defaults(func=cmd_send_key_add)
     listed = send_key.add_parser("list")
     listed.add_argument("tenant")

@@ -79,6 +79,7 @@ class Refused(Exception):
 class Sender:
     tenant: str
     tenant_id: int
+    expires_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -153,6 +154,9 @@ class SendService:
         sender = await self._sender_of(secret.strip())
         if sender is None:
             raise Refused(401, "unknown or revoked send key")
+        if send_keys.expired(sender.expires_at):
+            raise Refused(401, f"this send key expired at {sender.expires_at:%Y-%m-%dT%H:%M:%S}Z; "
+                               "make a new one")
         if self._directory.tenant_is_paused(sender.tenant):
             raise Refused(403, "sending is paused for this account: its bounce or complaint rate is too "
                                "high; the relay operator can resume it")
@@ -174,8 +178,8 @@ class SendService:
 
     def _tenant_for_key(self, secret: str) -> Sender | None:
         with session_scope(self._engine) as session:
-            tenant = send_keys.tenant_for_key(session, secret)
-            return None if tenant is None else Sender(tenant.name, tenant.id)
+            key = send_keys.unrevoked_key(session, secret)
+            return None if key is None else Sender(key.tenant.name, key.tenant_id, key.expires_at)
 
     def envelope(self, sender: Sender, mail_from: str,
                  rcpt_to: list[str]) -> tuple[list[str], dict[str, str]]:

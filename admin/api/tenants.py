@@ -44,9 +44,12 @@ CREDENTIAL = obj({"id": ID, "username": {"type": "string"}, "created_at": TIMEST
 NEW_CREDENTIAL = obj({"id": ID, "username": {"type": "string"},
                       "secret": {"type": "string", "description": "Shown this once only"}})
 SEND_KEY = obj({"id": ID, "name": {"type": "string"}, "created_at": TIMESTAMP,
-                "revoked_at": nullable(TIMESTAMP)})
-NEW_SEND_KEY = obj({"id": ID, "name": {"type": "string"},
+                "expires_at": nullable(TIMESTAMP), "revoked_at": nullable(TIMESTAMP),
+                "state": {"enum": ["active", "expired", "revoked"]}})
+NEW_SEND_KEY = obj({"id": ID, "name": {"type": "string"}, "expires_at": nullable(TIMESTAMP),
                     "key": {"type": "string", "description": "Shown this once only"}})
+EXPIRES_IN_DAYS = {"type": "integer", "minimum": 1, "maximum": send_keys.MAX_EXPIRES_IN_DAYS,
+                   "description": "The key sends for this many days; without it, until revoked"}
 WEBHOOK = obj({"id": ID, "url": {"type": "string"}, "created_at": TIMESTAMP})
 WEBHOOK_URL = {"type": "string", "maxLength": 2000,
                "pattern": "^https?://[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:[0-9]{1,5})?(/[!-~]*)?$"}
@@ -148,7 +151,8 @@ def revoke_credential(tenant_id: int, credential_id: int) -> None:
 
 def _send_key_json(key: SendKey) -> dict[str, Any]:
     return {"id": key.id, "name": key.name, "created_at": timestamp(key.created_at),
-            "revoked_at": timestamp(key.revoked_at)}
+            "expires_at": timestamp(key.expires_at), "revoked_at": timestamp(key.revoked_at),
+            "state": send_keys.state(key)}
 
 
 @operation("GET", "/tenants/{tenant_id}/send-keys", "A tenant's keys for the HTTP send API", tag="tenants",
@@ -159,10 +163,11 @@ def list_send_keys(tenant_id: int) -> dict[str, Any]:
 
 @operation("POST", "/tenants/{tenant_id}/send-keys", "A new send key (it can only send, as the tenant); "
            "the key is shown once", tag="tenants", result=NEW_SEND_KEY, status=201,
-           body=obj({"name": text(128)}, required=()))
+           body=obj({"name": text(128), "expires_in_days": EXPIRES_IN_DAYS}, required=()))
 def create_send_key(tenant_id: int, body: dict[str, Any]) -> dict[str, Any]:
-    key, secret = send_keys.new_send_key(db(), visible_tenant(tenant_id).name, body.get("name", ""))
-    return {"id": key.id, "name": key.name, "key": secret}
+    key, secret = send_keys.new_send_key(db(), visible_tenant(tenant_id).name, body.get("name", ""),
+                                         body.get("expires_in_days"))
+    return {"id": key.id, "name": key.name, "expires_at": timestamp(key.expires_at), "key": secret}
 
 
 @operation("DELETE", "/tenants/{tenant_id}/send-keys/{key_id}", "Revoke a send key", tag="tenants",

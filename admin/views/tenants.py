@@ -11,7 +11,7 @@ from admin.actions import attempt
 from admin.auth import admin_only, is_admin, user
 from admin.context import panel
 from admin.database import db
-from admin.forms import ActionForm, LimitsForm, TenantForm, WebhookForm, choices
+from admin.forms import ActionForm, LimitsForm, SendKeyForm, TenantForm, WebhookForm, choices
 from admin.paging import paginate
 from admin.use_cases import change_tenant, tenant_credential, tenant_webhook
 from core import reputation, send_keys, tenants, webhooks
@@ -60,7 +60,8 @@ def _detail(tenant: Tenant, limits: LimitsForm | None = None, webhook: WebhookFo
                                .order_by(SmtpCredential.created_at.desc())).all()
     hooks = db().scalars(select(Webhook).where(Webhook.tenant_id == tenant.id)).all()
     return render_template("tenants/detail.html", tenant=tenant, credentials=credentials, webhooks=hooks,
-                           keys=send_keys.send_keys(db(), tenant.name),
+                           keys=send_keys.send_keys(db(), tenant.name), key_state=send_keys.state,
+                           max_expires_in_days=send_keys.MAX_EXPIRES_IN_DAYS,
                            limits=limits or _limits_form(tenant), webhook_form=webhook or WebhookForm(),
                            action=ActionForm(), shown_secret=shown_secret,
                            defaults=panel().settings.limits, sending_limits=LIMITS,
@@ -141,9 +142,13 @@ def revoke_credential(tenant_id: int, credential_id: int) -> ResponseReturnValue
 @bp.route("/<int:tenant_id>/send-keys", methods=["POST"])
 def add_send_key(tenant_id: int) -> ResponseReturnValue:
     tenant = visible_tenant(tenant_id)
-    if not ActionForm().validate_on_submit():
-        abort(400)
-    key, secret = send_keys.new_send_key(db(), tenant.name, request.form.get("name", "")[:128])
+    form = SendKeyForm()
+    if not form.validate_on_submit():
+        for errors in form.errors.values():
+            for error in errors:
+                flash(str(error), "error")
+        return redirect(url_for(".detail", tenant_id=tenant.id))
+    key, secret = send_keys.new_send_key(db(), tenant.name, form.name.data or "", form.expires_in_days.data)
     # Shown in this response only, never put in the session or a flash message.
     return _detail(tenant, shown_secret=(f"Send key {key.name}", secret))
 

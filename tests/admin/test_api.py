@@ -4,7 +4,7 @@ bodies checked against the published schema, and what the panel does done throug
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -243,19 +243,20 @@ def test_send_keys_are_shown_once_stored_hashed_and_revoked(panel: Panel, tokens
     made = api.call("POST", f"/tenants/{acme}/send-keys", 201, {"name": "shop"})
     assert made["key"].startswith("rsk_") and made["name"] == "shop"
     listed = api.call("GET", f"/tenants/{acme}/send-keys", 200)["items"]
-    assert [(k["id"], k["revoked_at"]) for k in listed] == [(made["id"], None)]
+    assert [(k["id"], k["revoked_at"], k["expires_at"], k["state"]) for k in listed] == [
+        (made["id"], None, None, "active")]
     assert made["key"] not in str(listed)
     api.call("POST", f"/tenants/{globex}/send-keys", 404, {})
     api.call("DELETE", f"/tenants/{globex}/send-keys/{made['id']}", 404)
     with session_scope(panel.app.extensions["relay"].engine) as db:
         stored = db.get(SendKey, made["id"])
         assert stored is not None and made["key"] not in (stored.key_sha256, stored.name)
-        assert send_keys.tenant_for_key(db, made["key"]) is not None
-        assert send_keys.tenant_for_key(db, tokens["alice"]) is None  # a panel token sends nothing
+        assert send_keys.unrevoked_key(db, made["key"]) is not None
+        assert send_keys.unrevoked_key(db, tokens["alice"]) is None  # a panel token sends nothing
     api.call("DELETE", f"/tenants/{acme}/send-keys/{made['id']}", 204)
     assert api.call("GET", f"/tenants/{acme}/send-keys", 200)["items"][0]["revoked_at"] is not None
     with session_scope(panel.app.extensions["relay"].engine) as db:
-        assert send_keys.tenant_for_key(db, made["key"]) is None
+        assert send_keys.unrevoked_key(db, made["key"]) is None
     # A panel token is no send key, and a send key opens no panel API.
     anonymous = panel.client()
     send_key_header = {"Authorization": f"Bearer {made['key']}"}
@@ -264,3 +265,28 @@ def test_send_keys_are_shown_once_stored_hashed_and_revoked(panel: Panel, tokens
     page = client.post(f"/tenants/{acme}/send-keys", data={"name": "app", "csrf_token": csrf_token(client)})
     shown = re.search(r"rsk_[A-Za-z0-9_-]{40,}", page.get_data(as_text=True))
     assert shown is not None and shown.group(0) not in client.get(f"/tenants/{acme}").get_data(as_text=True)
+
+
+def test_a_send_key_can_be_made_to_expire(panel: Panel, tokens: dict[str, str]) -> None:
+    api = Api(panel.client(), tokens["alice"])
+    acme = panel.ids["acme"]
+    made = api.call("POST", f"/tenants/{acme}/send-keys", 201, {"name": "trial", "expires_in_days": 30})
+    expires = datetime.fromisoformat(made["expires_at"].removesuffix("Z"))
+    left = expires - datetime.now(UTC).replace(tzinfo=None)
+    assert timedelta(days=29, hours=23) < left <= timedelta(days=30)
+    for days in (0, 3651, "30"):
+        api.call("POST", f"/tenants/{acme}/send-keys", 400, {"expires_in_days": days})
+    with session_scope(panel.app.extensions["relay"].engine) as db:
+        key = db.get(SendKey, made["id"])
+        assert key is not None
+        key.expires_at = datetime.now(UTC).replace(tzinfo=None) - timedelta(seconds=1)
+    listed = {k["id"]: k for k in api.call("GET", f"/tenants/{acme}/send-keys", 200)["items"]}
+    assert listed[made["id"]]["state"] == "expired"
+    client = panel.client("alice")
+    page = client.post(f"/tenants/{acme}/send-keys", data={"name": "week", "expires_in_days": "7",
+                                                           "csrf_token": csrf_token(client)})
+    assert re.search(r"rsk_[A-Za-z0-9_-]{40,}", page.get_data(as_text=True))
+    refused = client.post(f"/tenants/{acme}/send-keys", data={"name": "x", "expires_in_days": "0",
+                                                              "csrf_token": csrf_token(client)},
+                          follow_redirects=True)
+    assert "expires in 1 to 3650 days" in refused.get_data(as_text=True)

@@ -111,5 +111,10 @@ def test_send_keys_are_made_listed_and_revoked(sink: Sink) -> None:
         assert "shop" in listed and "active" in listed and key.group(2) not in listed
         assert relayctl(config, "send-key", "revoke", "acme", key.group(1)).returncode == 0
         assert "revoked" in relayctl(config, "send-key", "list", "acme").stdout
+        trial = relayctl(config, "send-key", "add", "acme", "--name", "trial", "--expires-in-days", "30")
+        assert trial.returncode == 0 and ", until " in trial.stdout
+        assert "active until" in relayctl(config, "send-key", "list", "acme").stdout
+        too_long = relayctl(config, "send-key", "add", "acme", "--expires-in-days", "5000")
+        assert too_long.returncode != 0 and "expires_in_days" in too_long.stderr
         missing = relayctl(config, "send-key", "revoke", "acme", "999")
         assert missing.returncode != 0 and "no send key 999" in missing.stderr

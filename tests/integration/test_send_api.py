@@ -5,10 +5,12 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -131,8 +133,8 @@ def test_one_key_across_a_restart_of_the_service_sends_once(service: Service, bo
 
 
 @pytest.mark.parametrize("case", ["json", "type", "big", "crlf", "many", "base64", "unowned", "header",
-                                  "key", "rival", "revoked", "panel", "idempotency", "nul", "bare-cr",
-                                  "long-line"])
+                                  "key", "rival", "revoked", "expired", "panel", "idempotency", "nul",
+                                  "bare-cr", "long-line"])
 def test_bad_input_gets_a_4xx_saying_why_and_nothing_is_sent(box: Box, key: str, case: str) -> None:
     subject = f"bad {case}"
     body: bytes | dict[str, Any] = raw(subject)
@@ -161,6 +163,8 @@ def test_bad_input_gets_a_4xx_saying_why_and_nothing_is_sent(box: Box, key: str,
             tenants.add_tenant(session, "rival")
             use_key = send_keys.new_send_key(session, "rival", "theirs")[1]
         send_api_loaded(box)
+    elif case == "expired":
+        use_key = key_expiring(box, timedelta(seconds=-1))
     elif case == "revoked":
         with box.db_session() as session:
             made, use_key = send_keys.new_send_key(session, TENANT, "revoked")
@@ -180,7 +184,7 @@ def test_bad_input_gets_a_4xx_saying_why_and_nothing_is_sent(box: Box, key: str,
         body = raw(subject) | {"message": base64.b64encode(content).decode()}
     status, answer, _ = post(box, use_key, body, headers)
     expected = {"json": 400, "type": 415, "big": 413, "crlf": 400, "many": 400, "base64": 400, "unowned": 403,
-                "header": 403, "key": 401, "rival": 403, "revoked": 401, "panel": 401,
+                "header": 403, "key": 401, "rival": 403, "revoked": 401, "expired": 401, "panel": 401,
                 "idempotency": 400, "nul": 400, "bare-cr": 400, "long-line": 400}[case]
     assert status == expected and answer.get("error"), (status, answer)
     assert not box.sink.with_subject(subject)
@@ -347,3 +351,20 @@ def test_a_list_message_skips_those_unsubscribed_from_the_list(box: Box, key: st
     status, answer, _ = post(box, key, body | {"message": bad})
     assert status == 400 and "list" in answer["error"]
     assert not box.sink.with_subject("bad list over http")
+
+
+def key_expiring(box: Box, after: timedelta) -> str:
+    """A new send key of acme's that expires `after` from now."""
+    with box.db_session() as session:
+        made, secret = send_keys.new_send_key(session, TENANT, "short-lived", expires_in_days=1)
+        made.expires_at = datetime.now(UTC).replace(tzinfo=None) + after
+    return secret
+
+
+def test_a_key_that_expires_while_in_use_stops_sending(box: Box) -> None:
+    secret = key_expiring(box, timedelta(seconds=2))
+    assert post(box, secret, raw("before the key expires"))[0] == 200
+    time.sleep(2.5)
+    status, answer, _ = post(box, secret, raw("after the key expired"))
+    assert status == 401 and "expired" in answer["error"], answer
+    box.assert_never_delivered("after the key expired")
