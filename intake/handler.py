@@ -33,6 +33,11 @@ log = logging.getLogger(__name__)
 
 MAX_SCANNED = 64 * 1024
 UNKNOWN_UNSUBSCRIBE = "550 5.1.1 No such unsubscribe address"
+# The milter writes a message's record a moment after its verdict; a report that comes sooner
+# (the mailbox simulator's bounce, within milliseconds) waits this long for it before a 4xx sends
+# it back to Postfix's queue for minutes.
+RECORD_WAIT_SECONDS = 2.0
+RECORD_RECHECK_SECONDS = 0.1
 
 
 class ReportHandler:
@@ -68,8 +73,7 @@ class ReportHandler:
                 replies.append(await asyncio.to_thread(self._unsubscribe, request, envelope.mail_from or ""))
                 continue
             try:
-                outcome = await asyncio.to_thread(self._record, recipient, results, envelope.original_content,
-                                                  own)
+                outcome = await self._record_when_known(recipient, results, envelope.original_content, own)
             except NotRecordedYet as exc:
                 log.info("report for %s: %s; Postfix will bring it again", recipient, exc)
                 replies.append("451 4.3.0 The message this report is about is not recorded yet")
@@ -118,6 +122,17 @@ class ReportHandler:
             log.exception("could not record a mailto unsubscribe; Postfix will retry")
             return "451 4.3.0 Could not record the unsubscribe; try again later"
         return "250 2.0.0 Unsubscribed" if known else UNKNOWN_UNSUBSCRIBE
+
+    async def _record_when_known(self, recipient: str, results: list[ReportResult], raw: bytes,
+                                 own_report: bool) -> Outcome:
+        deadline = asyncio.get_running_loop().time() + RECORD_WAIT_SECONDS
+        while True:
+            try:
+                return await asyncio.to_thread(self._record, recipient, results, raw, own_report)
+            except NotRecordedYet:
+                if asyncio.get_running_loop().time() >= deadline:
+                    raise
+            await asyncio.sleep(RECORD_RECHECK_SECONDS)
 
     def _record(self, recipient: str, results: list[ReportResult], raw: bytes, own_report: bool) -> Outcome:
         return_path = recipient

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
 from sqlalchemy import delete
 
 from core.db import bump_directory_version
 from core.events import recent_events
-from core.models import Event
+from core.models import AcceptedMessage, Event
 from core.secretbox import SecretBox
 from core.suppressions import list_suppressions
-from core.tenants import get_domain
+from core.tenants import get_domain, get_tenant
 from core.verp import new_message_ref, verp_address, verp_key
 from tests.support.box import DOMAIN, TENANT, Box, message
 from tests.support.waiting import eventually
@@ -147,6 +150,28 @@ def test_a_report_acts_only_on_the_recorded_recipients_even_before_any_log_line(
     wait_for_event(box, "unmatched_report", "ceo@bank.example")
     with box.db_session() as session:
         assert "ceo@bank.example" not in {s.address for s in list_suppressions(session)}
+
+
+def test_a_report_that_comes_before_its_record_waits_for_it(box: Box) -> None:
+    """The mailbox simulator's bounce can come back before the milter has written the record of
+    the message: the intake waits a moment for it rather than send the report back to the queue."""
+    early = "early@example.org"
+    message_ref = new_message_ref()
+    return_path = return_path_of(box, message_ref)
+
+    def record_late() -> None:
+        time.sleep(0.5)
+        with box.db_session() as session:
+            session.add(AcceptedMessage(message_ref=message_ref, tenant_id=get_tenant(session, TENANT).id,
+                                        sender=f"app@{DOMAIN}", recipients=early))
+    writer = threading.Thread(target=record_late)
+    writer.start()
+    with box.inbound() as client:
+        client.sendmail("", [return_path], dsn(early))
+    writer.join()
+    wait_for_event(box, "suppressed", early)
+    assert not [line for line in box.postfix_log().splitlines()
+                if f"to=<{return_path}>" in line and "status=deferred" in line]
 
 
 def test_a_genuine_tag_of_a_message_without_record_waits_and_changes_nothing(box: Box) -> None:
