@@ -4,9 +4,9 @@ The front-end and the milter spend their CPU in Python, one core each at most; o
 bigger box more processes of either keep up with Postfix. The parent forks the workers
 before any of them opens a database or starts a loop, passes SIGTERM and SIGINT on to
 them and waits for them to finish; a worker that dies otherwise is replaced, as
-Postfix's master replaces its daemons. A TCP listener is bound by each worker with
-SO_REUSEPORT (the kernel spreads connections over them); a Unix socket, which has no
-such option, is bound once before the fork and shared.
+Postfix's master replaces its daemons, unless workers keep failing at start. A TCP
+listener is bound by each worker with SO_REUSEPORT (the kernel spreads connections over
+them); a Unix socket, which has no such option, is bound once before the fork and shared.
 """
 
 from __future__ import annotations
@@ -28,6 +28,11 @@ log = logging.getLogger(__name__)
 # Postfix about half: one process of each keeps up until about eight cores.
 CORES_PER_PROCESS = 4
 RESTART_DELAY_SECONDS = 1.0
+# A worker that ends this soon after its start failed to start (its port taken, say); after
+# QUICK_FAILURES such ends in a row the service stops, as one process would, for its supervisor
+# to see, instead of starting workers that fail forever.
+QUICK_FAILURE_SECONDS = 10.0
+QUICK_FAILURES = 3
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
@@ -40,12 +45,14 @@ def default_processes(cores: int | None = None) -> int:
 
 
 def run_processes(count: int, serve: Serve) -> None:
-    """serve() in count processes (in this one when count is 1) until SIGTERM or SIGINT."""
+    """serve() in count processes (in this one when count is 1) until SIGTERM or SIGINT;
+    SystemExit(1) when workers keep failing at start."""
     if count <= 1:
         run_until_signalled(serve)
         return
     stopping = False
-    workers: set[int] = set()
+    workers: dict[int, float] = {}  # pid: when it started
+    quick_failures = 0
 
     def stop(signum: int, frame: FrameType | None) -> None:
         nonlocal stopping
@@ -55,7 +62,7 @@ def run_processes(count: int, serve: Serve) -> None:
 
     def start() -> None:
         pid = _fork(serve)
-        workers.add(pid)
+        workers[pid] = time.monotonic()
         if stopping:  # asked to stop while forking
             os.kill(pid, signal.SIGTERM)
 
@@ -65,11 +72,21 @@ def run_processes(count: int, serve: Serve) -> None:
             start()
         while workers:
             pid, status = os.wait()
-            workers.discard(pid)
-            if not stopping:
-                log.error("worker %d ended (status %d); starting another", pid, status)
-                time.sleep(RESTART_DELAY_SECONDS)
-                start()
+            started = workers.pop(pid, time.monotonic())
+            if stopping:
+                continue
+            quick = time.monotonic() - started < QUICK_FAILURE_SECONDS
+            quick_failures = quick_failures + 1 if quick else 0
+            if quick_failures >= QUICK_FAILURES:
+                log.error("workers keep failing at start (the last, %d, with status %d); stopping", pid,
+                          status)
+                stop(signal.SIGTERM, None)
+                continue
+            log.error("worker %d ended (status %d); starting another", pid, status)
+            time.sleep(RESTART_DELAY_SECONDS)
+            start()
+        if quick_failures >= QUICK_FAILURES:
+            raise SystemExit(1)
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
