@@ -98,12 +98,15 @@ _PHRASES: dict[str, tuple[str, ...]] = {
                  r"envelope sender",
                  r"your address .{0,20}(is )?(not allowed|blocked)", r"administrative prohibition",
                  r"has been denied", r"sender .{0,40} rejected", r"the group .{0,60} may not exist"),
-    "hostunknown": (r"host (or domain name )?(not found|unknown)", r"unknown host", r"host not found",
+    # "Host not found, try again" is a resolver's temporary failure (networkerror).
+    "hostunknown": (r"host (or domain name )?(not found(?!, try again)|unknown)", r"unknown host",
+                    r"host not found(?!, try again)",
                     r"domain (not found|does not exist|unknown|is not reachable|name not found)",
                     r"no (mx|such domain)", r"name or service not known", r"nxdomain",
                     r"unrouteable (mail domain|address)", r"domain .{0,60} does not exist",
                     r"\S+\.\S+ does not exist",
-                    r"account or domain may not exist", r"host unknown", r"host \S+ not found"),
+                    r"account or domain may not exist", r"host unknown",
+                    r"host \S+ not found(?!, try again)"),
     "spamdetected": (r"spam", r"junk mail", r"bulk mail", r"unsolicited", r"message content rejected",
                      r"content filter", r"classified as"),
     "toomanyconn": (r"too many (connections|sessions|concurrent)", r"connection limit", r"rate limit",
@@ -181,7 +184,7 @@ class _Words:
     """The diagnostic text, lower-cased once, with each reason's phrases looked for at most once."""
 
     def __init__(self, text: str) -> None:
-        self.text = text[:4096].lower()
+        self.text = " ".join(text[:4096].lower().split())
         self._found: dict[str, bool] = {}
 
     def say(self, reason: str) -> bool:
@@ -196,6 +199,18 @@ def _ruled_out(reason: str, d: Diagnosis) -> bool:
     return reason in HARD_REASONS and (d.status or "").startswith("4.")
 
 
+# A remote server's reply quoted in a report: "550 ...", "said: 550", "ERROR_CODE :550".
+_QUOTED_REPLY = re.compile(r"(?<![\w.])[45]\d\d(?![\w.])")
+
+
+def _own_words(d: Diagnosis, words: _Words) -> bool:
+    """The report states the failure in the reporting server's own words: no status code, no
+    remote reply quoted, no stage named. Such a server is the recipient's own (Exchange,
+    Domino, a gateway in front of them) and read its directory; it filtered nothing."""
+    return (d.status is None and d.reply_code is None and d.command is None
+            and _QUOTED_REPLY.search(words.text) is None)
+
+
 def _settles(reason: str, named: str, d: Diagnosis, words: _Words) -> bool:
     if _ruled_out(reason, d):
         return False
@@ -203,7 +218,7 @@ def _settles(reason: str, named: str, d: Diagnosis, words: _Words) -> bool:
         if named == "userunknown":
             others = ("blocked", "mailboxfull", "hasmoved", "notaccept", "rejected")
             return not any(words.say(r) for r in others)
-        return d.command == "RCPT" and words.say("userunknown")
+        return (d.command == "RCPT" or _own_words(d, words)) and words.say("userunknown")
     if reason == "filtered":
         if named == "filtered":
             return words.say("userunknown") or words.say("filtered")
