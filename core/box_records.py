@@ -20,7 +20,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from core.config import Settings
-from core.dns_records import DnsRecord
+from core.dns_records import DnsRecord, dmarc_report_address, tls_report_address
 from core.domain_verify import RecordCheck, check_record, lookup, make_resolver
 from core.errors import InvalidInputError
 from core.models import BoxRecordCheck, utcnow
@@ -100,8 +100,13 @@ def box_records(settings: Settings, helos: list[HeloName]) -> list[DnsRecord]:
                for domain in (settings.bounce_domain, settings.feedback_domain)]
     records.append(DnsRecord("spf", settings.bounce_domain, "TXT",
                              f"v=spf1 include:{settings.spf_domain} -all", True))
+    rua = dmarc_report_address(settings)
     records.append(DnsRecord("dmarc", f"_dmarc.{settings.bounce_domain}", "TXT",
-                             "v=DMARC1; p=reject; adkim=r; aspf=r", True))
+                             f"v=DMARC1; p=reject; rua={rua}; adkim=r; aspf=r", True))
+    # Senders that support RFC 8460 report how their TLS sessions to the box went.
+    records += [DnsRecord("tls reports", f"_smtp._tls.{domain}", "TXT",
+                          f"v=TLSRPTv1; rua={tls_report_address(settings)}", False)
+                for domain in (settings.bounce_domain, settings.feedback_domain)]
     records += spf_records(settings.spf_domain, [helo.address for helo in helos])
     for helo in helos:
         records += _address_records(helo)

@@ -25,6 +25,31 @@ def spf_value(settings: Settings) -> str:
     return f"v=spf1 include:{settings.spf_domain} ~all"
 
 
+# The feedback domain's mailboxes for receivers' reports (intake/receiver_reports.py).
+DMARC_MAILBOX = "dmarc"
+TLS_MAILBOX = "tlsrpt"
+
+
+def dmarc_report_address(settings: Settings) -> str:
+    """Where DMARC aggregate reports go: the box's intake."""
+    return f"mailto:{DMARC_MAILBOX}@{settings.feedback_domain}"
+
+
+def tls_report_address(settings: Settings) -> str:
+    return f"mailto:{TLS_MAILBOX}@{settings.feedback_domain}"
+
+
+def _same_organization(domain: str, other: str) -> bool:
+    return domain == other or domain.endswith("." + other) or other.endswith("." + domain)
+
+
+def dmarc_report_authorization(settings: Settings, domain: str) -> DnsRecord:
+    """RFC 7489 7.1: the feedback domain's zone says it takes reports about a domain not its own.
+    The box's operator publishes it, in the feedback domain's zone."""
+    return DnsRecord("dmarc reports", f"{domain}._report._dmarc.{settings.feedback_domain}", "TXT",
+                     "v=DMARC1", False)
+
+
 def records_for_domain(settings: Settings, domain: str, keys: list[DkimKey]) -> list[DnsRecord]:
     records = [
         # Every key's record stays published until the key is removed: a retired key's
@@ -34,10 +59,13 @@ def records_for_domain(settings: Settings, domain: str, keys: list[DkimKey]) -> 
         for key in keys
     ]
     records.append(DnsRecord("spf", domain, "TXT", spf_value(settings), False))
+    policy = settings.dns.dmarc_policy
     records.append(DnsRecord(
         "dmarc", f"_dmarc.{domain}", "TXT",
-        f"v=DMARC1; p={settings.dns.dmarc_policy}; adkim=r; aspf=r", False,
+        f"v=DMARC1; p={policy}; rua={dmarc_report_address(settings)}; adkim=r; aspf=r", False,
     ))
+    if not _same_organization(domain, settings.feedback_domain):
+        records.append(dmarc_report_authorization(settings, domain))
     records.append(DnsRecord("return-path", return_path_host(domain), "CNAME",
                              f"{settings.bounce_domain}.", False))
     return records

@@ -97,7 +97,7 @@ def check_record(resolver: dns.resolver.Resolver, record: DnsRecord) -> RecordCh
         spf = [v for v in values if v.lower().startswith("v=spf1")]
         ok = len(spf) == 1 and _spf_covers(spf[0], record.value)
         values = spf or values
-    elif record.purpose == "dmarc":
+    elif record.purpose in ("dmarc", "dmarc reports"):
         ok = any(v.lower().replace(" ", "").startswith("v=dmarc1") for v in values)
     elif record.type == "MX":
         ok = any(_same_host(v.split()[-1], record.value.split()[-1]) for v in values)

@@ -366,3 +366,68 @@ class DirectoryVersion(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     version: Mapped[int] = mapped_column(default=0)
+
+
+class DmarcReport(Base):
+    """A DMARC aggregate report a receiver sent about one of the tenants' domains
+    (core/dmarc_aggregate.py, intake/receiver_reports.py)."""
+
+    __tablename__ = "dmarc_reports"
+    __table_args__ = (UniqueConstraint("domain_id", "org_name", "report_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    domain_id: Mapped[int] = mapped_column(ForeignKey("sending_domains.id", ondelete="CASCADE"), index=True)
+    org_name: Mapped[str] = mapped_column(String(255))
+    reporter_email: Mapped[str] = mapped_column(String(255))
+    report_id: Mapped[str] = mapped_column(String(255))
+    begin_at: Mapped[datetime | None] = mapped_column(default=None)
+    end_at: Mapped[datetime | None] = mapped_column(default=None)
+    # What the domain published, as the receiver read it: "p=reject sp=none pct=100 adkim=r aspf=r".
+    policy: Mapped[str] = mapped_column(String(255))
+    # The report's mail carried a valid DKIM signature of its From domain: not made up by anyone.
+    signed: Mapped[bool] = mapped_column(default=False)
+
+
+class DmarcReportRow(Base):
+    """Mail from one source address, as the receiver judged it, in one aggregate report."""
+
+    __tablename__ = "dmarc_report_rows"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("dmarc_reports.id", ondelete="CASCADE"), index=True)
+    source_ip: Mapped[str] = mapped_column(String(45))
+    # The source address's PTR name when the intake looked it up; "": none, or not looked up.
+    ptr: Mapped[str] = mapped_column(String(253), default="")
+    messages: Mapped[int] = mapped_column()
+    disposition: Mapped[str] = mapped_column(String(16))
+    dkim: Mapped[str] = mapped_column(String(16))  # DMARC's verdict: an aligned signature passed
+    spf: Mapped[str] = mapped_column(String(16))
+    header_from: Mapped[str] = mapped_column(String(253))
+    # The raw results: "dkim example.com pass; spf bounces.example.net fail".
+    auth_results: Mapped[str] = mapped_column(Text)
+
+
+class TlsReportEntry(Base):
+    """One policy's part of an SMTP TLS report (RFC 8460) a sender sent about a domain the box
+    receives mail for (core/tls_report.py)."""
+
+    __tablename__ = "tls_report_entries"
+    __table_args__ = (UniqueConstraint("org_name", "report_id", "domain", "policy_type"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    # The tenant whose sending domain the policy is for; None: one of the box's own domains.
+    tenant_id: Mapped[int | None] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True,
+                                                  default=None)
+    org_name: Mapped[str] = mapped_column(String(255))
+    report_id: Mapped[str] = mapped_column(String(255))
+    begin_at: Mapped[datetime | None] = mapped_column(default=None)
+    end_at: Mapped[datetime | None] = mapped_column(default=None)
+    domain: Mapped[str] = mapped_column(String(253), index=True)
+    policy_type: Mapped[str] = mapped_column(String(32))
+    successes: Mapped[int] = mapped_column()
+    failures: Mapped[int] = mapped_column()
+    # [{"result_type", "receiving_mx", "sending_ip", "sessions"}, ...]
+    failure_details: Mapped[list[dict[str, object]]] = mapped_column(JSON, default=list)
+    signed: Mapped[bool] = mapped_column(default=False)

@@ -35,3 +35,7 @@ class IntakeDirectory(SnapshotCache[IntakeSnapshot]):
     def takes_reports_for(self, domain: str) -> bool:
         """The bounce and feedback domains, and every return-path domain in use."""
         return domain.lower() in self._own or self.is_return_path_domain(domain)
+
+    def receiving_domains(self) -> frozenset[str]:
+        """The domains whose mail comes to this box: those it takes reports for."""
+        return frozenset(self._own) | self.snapshot.return_path_domains

@@ -2,7 +2,9 @@
 once per recipient. A report to a bounce or return-path domain is judged by the VERP tag of its
 envelope recipient;
 one to the feedback domain (a feedback loop's, sent to the address registered with the
-provider) by the tag in the return-path its copy of the message quotes. Mail to
+provider) by the tag in the return-path its copy of the message quotes; dmarc@ and tlsrpt@
+the feedback domain take receivers' DMARC aggregate and TLS reports
+(intake/receiver_reports.py). Mail to
 `u-TOKEN@` the feedback domain is a mailto unsubscribe (core/unsubscribe.py): the token
 alone says who is unsubscribed, so a forged sender can unsubscribe nobody but the
 token's own recipient, from the token's own list.
@@ -18,15 +20,18 @@ import asyncio
 import logging
 import re
 
+import dns.resolver
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from sqlalchemy import Engine
 
 from core.bounces.model import ReportResult
 from core.bounces.parser import parse_report
 from core.db import session_scope
+from core.dns_records import DMARC_MAILBOX, TLS_MAILBOX
 from core.unsubscribe import MAILTO_PREFIX, Unsubscribe, read_token, record_unsubscribe
 from intake.directory import IntakeDirectory
 from intake.feedback import quoted_return_path
+from intake.receiver_reports import record_dmarc_reports, record_tls_reports
 from intake.reports import NotRecordedYet, Outcome, record_report
 
 log = logging.getLogger(__name__)
@@ -42,8 +47,9 @@ RECORD_RECHECK_SECONDS = 0.1
 
 class ReportHandler:
     def __init__(self, engine: Engine, verp_key: bytes, directory: IntakeDirectory, hostname: str,
-                 feedback_domain: str, unsubscribe_key: bytes) -> None:
+                 feedback_domain: str, unsubscribe_key: bytes, resolver: dns.resolver.Resolver) -> None:
         self._engine = engine
+        self._resolver = resolver
         self._verp_key = verp_key
         self._unsubscribe_key = unsubscribe_key
         self._directory = directory
@@ -72,6 +78,11 @@ class ReportHandler:
             if request is not None:
                 replies.append(await asyncio.to_thread(self._unsubscribe, request, envelope.mail_from or ""))
                 continue
+            mailbox = self._receiver_mailbox(recipient)
+            if mailbox is not None:
+                raw = envelope.original_content
+                replies.append(await asyncio.to_thread(self._receiver_report, mailbox, raw))
+                continue
             try:
                 outcome = await self._record_when_known(recipient, results, envelope.original_content, own)
             except NotRecordedYet as exc:
@@ -97,6 +108,26 @@ class ReportHandler:
         if refusal is not None:
             return refusal
         return "OK" if self._directory.is_return_path_domain(domain) else None
+
+    def _receiver_mailbox(self, address: str) -> str | None:
+        local, _, domain = address.rpartition("@")
+        if domain.lower() != self._feedback_domain or local.lower() not in (DMARC_MAILBOX, TLS_MAILBOX):
+            return None
+        return local.lower()
+
+    def _receiver_report(self, mailbox: str, raw: bytes) -> str:
+        try:
+            if mailbox == DMARC_MAILBOX:
+                stored = record_dmarc_reports(self._engine, self._resolver, raw)
+            else:
+                own = self._directory.receiving_domains()
+                stored = record_tls_reports(self._engine, self._resolver, raw, own)
+        except Exception:
+            log.exception("could not record a %s report; Postfix will retry", mailbox)
+            return "451 4.3.0 Could not record the report; try again later"
+        log.info("%s report: stored=%d dropped=%d signed=%s", mailbox, stored.stored, stored.dropped,
+                 stored.signed)
+        return "250 2.0.0 Report recorded"
 
     def _unsubscribe_token(self, address: str) -> str | None:
         """The token of a mailto unsubscribe address; None for any other address."""

@@ -17,6 +17,7 @@ from sqlalchemy import Engine
 from core import accepted_messages, idempotency
 from core.config import Settings, load_settings
 from core.db import make_engine, session_scope
+from core.domain_verify import make_resolver
 from core.logs import setup_logging
 from core.postfix.instance import PostfixInstance
 from core.reputation import guard
@@ -75,7 +76,7 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
     secret_box = SecretBox.from_file(settings.effective_encryption_key_file)
     directory = IntakeDirectory(engine, settings)
     handler = ReportHandler(engine, verp_key(secret_box), directory, settings.hostname,
-                            settings.feedback_domain, token_key(secret_box))
+                            settings.feedback_domain, token_key(secret_box), make_resolver(settings))
     inbound = settings.postfix.inbound_address
     simulator_handler = SimulatorHandler(SimulatorDomain(settings.simulator_domain),
                                          "127.0.0.1" if inbound == "0.0.0.0" else inbound,
