@@ -32,6 +32,7 @@ from admin.views import (
     metrics,
     pools,
     queue,
+    receiver_reports,
     reports,
     suppressions,
     tenants,
@@ -85,8 +86,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.before_request(refuse_nul)
     app.before_request(auth.require_login)  # before the CSRF check: a visitor is sent to log in
     csrf = CSRFProtect(app)
-    for module in (auth, dashboard, tenants, domains, pools, box_dns, reports, suppressions, messages, queue,
-                   users, account, metrics, api):
+    for module in (auth, dashboard, tenants, domains, pools, box_dns, reports, receiver_reports, suppressions,
+                   messages, queue, users, account, metrics, api):
         app.register_blueprint(module.bp)
     csrf.exempt(metrics.bp)
     csrf.exempt(api.bp)

@@ -380,7 +380,7 @@ class DmarcReport(Base):
     domain_id: Mapped[int] = mapped_column(ForeignKey("sending_domains.id", ondelete="CASCADE"), index=True)
     org_name: Mapped[str] = mapped_column(String(255))
     reporter_email: Mapped[str] = mapped_column(String(255))
-    report_id: Mapped[str] = mapped_column(String(255))
+    report_id: Mapped[str] = mapped_column(String(255))  # the reporter's
     begin_at: Mapped[datetime | None] = mapped_column(default=None)
     end_at: Mapped[datetime | None] = mapped_column(default=None)
     # What the domain published, as the receiver read it: "p=reject sp=none pct=100 adkim=r aspf=r".
@@ -395,7 +395,8 @@ class DmarcReportRow(Base):
     __tablename__ = "dmarc_report_rows"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    report_id: Mapped[int] = mapped_column(ForeignKey("dmarc_reports.id", ondelete="CASCADE"), index=True)
+    dmarc_report_id: Mapped[int] = mapped_column(ForeignKey("dmarc_reports.id", ondelete="CASCADE"),
+                                                 index=True)
     source_ip: Mapped[str] = mapped_column(String(45))
     # The source address's PTR name when the intake looked it up; "": none, or not looked up.
     ptr: Mapped[str] = mapped_column(String(253), default="")

@@ -106,7 +106,7 @@ def _store_aggregate(session: Session, report: AggregateReport, signed: bool, pt
     session.flush()
     if report.rows:
         session.execute(insert(DmarcReportRow), [{
-            "report_id": stored.id, "source_ip": row.source_ip, "ptr": ptr.get(row.source_ip, ""),
+            "dmarc_report_id": stored.id, "source_ip": row.source_ip, "ptr": ptr.get(row.source_ip, ""),
             "messages": row.count, "disposition": row.disposition[:16], "dkim": row.dkim[:16],
             "spf": row.spf[:16], "header_from": row.header_from[:253],
             "auth_results": "; ".join(f"{r.method} {r.domain} {r.result}" for r in row.results)[:4000],

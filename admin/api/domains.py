@@ -22,7 +22,8 @@ from core.errors import NotFoundError
 from core.models import SendingDomain
 from core.states import DkimKeyState
 
-RECORD = obj({"purpose": {"enum": ["dkim", "spf", "dmarc", "return-path"]}, "name": {"type": "string"},
+RECORD = obj({"purpose": {"enum": ["dkim", "spf", "dmarc", "dmarc reports", "return-path"]},
+              "name": {"type": "string"},
               "type": {"enum": ["TXT", "CNAME"]}, "value": {"type": "string"},
               "required": {"type": "boolean"}})
 KEY = obj({"id": ID, "selector": {"type": "string"}, "algorithm": {"enum": list(ALGORITHMS)},

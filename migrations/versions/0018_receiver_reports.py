@@ -37,7 +37,7 @@ def upgrade() -> None:
     op.create_table(
         "dmarc_report_rows",
         sa.Column("id", sa.Integer(), primary_key=True),
-        sa.Column("report_id", sa.Integer(), sa.ForeignKey("dmarc_reports.id", ondelete="CASCADE"),
+        sa.Column("dmarc_report_id", sa.Integer(), sa.ForeignKey("dmarc_reports.id", ondelete="CASCADE"),
                   nullable=False),
         sa.Column("source_ip", sa.String(45), nullable=False),
         sa.Column("ptr", sa.String(253), nullable=False),
@@ -48,7 +48,7 @@ def upgrade() -> None:
         sa.Column("header_from", sa.String(253), nullable=False),
         sa.Column("auth_results", sa.Text(), nullable=False),
     )
-    op.create_index("ix_dmarc_report_rows_report_id", "dmarc_report_rows", ["report_id"])
+    op.create_index("ix_dmarc_report_rows_dmarc_report_id", "dmarc_report_rows", ["dmarc_report_id"])
     op.create_table(
         "tls_report_entries",
         sa.Column("id", sa.Integer(), primary_key=True),
