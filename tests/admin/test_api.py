@@ -86,7 +86,7 @@ def test_an_admin_runs_a_tenant_through_the_api(panel: Panel, tokens: dict[str, 
                                                 "algorithm": "ed25519"})
     assert domain["name"] == "mail.initech.test" and domain["verified_at"] is None
     purposes = {r["purpose"] for r in domain["records"]}
-    assert purposes == {"dkim", "spf", "dmarc", "return-path"}
+    assert purposes == {"dkim", "spf", "dmarc", "dmarc reports", "return-path"}
     dkim = next(r for r in domain["records"] if r["purpose"] == "dkim")
     assert dkim["value"].startswith("v=DKIM1; k=ed25519; p=")
     key = api.call("POST", f"/domains/{domain['id']}/keys", 201, {})
