@@ -30,6 +30,7 @@ from admin.views import (
     domains,
     messages,
     metrics,
+    pathways,
     pools,
     queue,
     receiver_reports,
@@ -86,8 +87,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.before_request(refuse_nul)
     app.before_request(auth.require_login)  # before the CSRF check: a visitor is sent to log in
     csrf = CSRFProtect(app)
-    for module in (auth, dashboard, tenants, domains, pools, box_dns, reports, receiver_reports, suppressions,
-                   messages, queue, users, account, metrics, api):
+    for module in (auth, dashboard, tenants, domains, pools, pathways, box_dns, reports, receiver_reports,
+                   suppressions, messages, queue, users, account, metrics, api):
         app.register_blueprint(module.bp)
     csrf.exempt(metrics.bp)
     csrf.exempt(api.bp)

@@ -39,7 +39,7 @@ from core.panel_users import authenticate, end_sessions
 bp = Blueprint("auth", __name__)
 
 PUBLIC_ENDPOINTS = frozenset({"auth.login", "static"})
-ADMIN_BLUEPRINTS = frozenset({"box_dns", "pools", "queue", "users"})
+ADMIN_BLUEPRINTS = frozenset({"pathways", "box_dns", "pools", "queue", "users"})
 F = TypeVar("F", bound=Callable[..., Any])
 
 

@@ -167,6 +167,48 @@ class DeliveryProfile:
     recipients_per_delivery: int = 50
 
 
+@dataclass(frozen=True)
+class ShapingRule:
+    """A receiver's reply that says slow down, and what a pathway (an outbound address's delivery
+    transport, per delivery profile) does about it (core/shaping.py)."""
+
+    name: str
+    reply: str  # a regular expression, matched against the deferral's text, lower-cased
+    # The pathway's delivery profile the rule is for; "": any pathway.
+    provider: str = ""
+    # A regular expression the replying host's name must match: a look-alike reply from a
+    # host that is not the provider's counts for nothing. "": any host.
+    hosts: str = ""
+    action: str = "suspend"  # suspend: the pathway waits; slow: it sends with these limits
+    seconds: int = 1800  # how long, each time the reply comes; then it climbs back a step at a time
+    concurrency: int = 1
+    rate_delay_seconds: int = 0
+
+
+DEFAULT_SHAPING_RULES = (
+    # Yahoo's sender help: [TSS04] and the like are temporary deferrals for volume or complaints.
+    ShapingRule("yahoo-tss", r"\[ts[s0-9]*\]|temporarily deferred due to unexpected volume", "yahoo",
+                r"(^|\.)(yahoodns\.net|yahoo\.com|aol\.com)$", "suspend", 1800),
+    # Gmail's 421-4.7.28 and "unusual rate of unsolicited mail": slow down, do not stop.
+    ShapingRule("gmail-rate", r"4\.7\.28|unusual rate", "gmail", r"(^|\.)(google\.com|googlemail\.com)$",
+                "slow", 3600, concurrency=1, rate_delay_seconds=5),
+    # Microsoft's 451 4.7.650 (IP reputation) and S3150 (blocked for now).
+    ShapingRule("microsoft-reputation", r"4\.7\.650|\bs3150\b", "microsoft",
+                r"(^|\.)(outlook\.com|hotmail\.com)$", "suspend", 3600),
+    # Anyone's "421 too many connections": fewer at once.
+    ShapingRule("too-many-connections", r"too many (connections|concurrent|sessions)", action="slow",
+                seconds=900, concurrency=1),
+)
+
+
+@dataclass(frozen=True)
+class ShapingSettings:
+    rules: tuple[ShapingRule, ...] = DEFAULT_SHAPING_RULES
+    # A slowed pathway climbs back one step (one more connection, half the delay) after each
+    # period this long without a matching reply.
+    step_seconds: int = 600
+
+
 def _panel_login_failures() -> AuthFailureSettings:
     return AuthFailureSettings(window_seconds=900, slowdown_after=3, slowdown_seconds=1.0, lockout_after=5,
                                lockout_seconds=900)
@@ -238,6 +280,7 @@ class Settings:
     # A tenant's sending limits where the tenant has none of its own (core.limits); 0: no limit.
     limits: Mapping[str, int] = field(default_factory=sending_limits.default_values)
     delivery_profiles: tuple[DeliveryProfile, ...] = DEFAULT_DELIVERY_PROFILES
+    shaping: ShapingSettings = field(default_factory=ShapingSettings)
     webhooks: WebhookSettings = field(default_factory=WebhookSettings)
     reputation: ReputationSettings = field(default_factory=ReputationSettings)
     panel: PanelSettings = field(default_factory=PanelSettings)
@@ -416,6 +459,26 @@ def _check_address(name: str, address: str) -> None:
         raise ConfigError(f"setting {name}: {address!r} is not an IP address") from exc
 
 
+def _check_shaping(shaping: ShapingSettings, profiles: tuple[DeliveryProfile, ...]) -> None:
+    names = {p.name for p in profiles}
+    if shaping.step_seconds < 1:
+        raise ConfigError("setting shaping.step_seconds: at least 1")
+    for n, rule in enumerate(shaping.rules):
+        name = f"shaping.rules[{n}]"
+        for pattern in (rule.reply, rule.hosts):
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ConfigError(f"setting {name}: {pattern!r} is no regular expression: {exc}") from exc
+        unknown = rule.provider and rule.provider not in names
+        if not rule.reply or rule.action not in ("suspend", "slow") or unknown:
+            raise ConfigError(f"setting {name}: a reply pattern, action suspend or slow, and a provider "
+                              "that is a delivery profile's name or empty")
+        if rule.seconds < 1 or rule.concurrency < 1 or rule.rate_delay_seconds < 0:
+            raise ConfigError(f"setting {name}: seconds and concurrency at least 1, "
+                              "rate_delay_seconds 0 or more")
+
+
 def _check_profiles(profiles: tuple[DeliveryProfile, ...]) -> None:
     seen_domains: set[str] = set()
     for n, profile in enumerate(profiles):
@@ -485,6 +548,7 @@ def validate(settings: Settings) -> Settings:
         raise ConfigError("setting milter.processes: more than one needs milter.redis_url, where every "
                           "process keeps the same throttle counters")
     _check_profiles(settings.delivery_profiles)
+    _check_shaping(settings.shaping, settings.delivery_profiles)
     _check_address("send_api.listen_address", settings.send_api.listen_address)
     _check_port("send_api.port", settings.send_api.port)
     if not 1 <= settings.idempotency.window_hours <= 24 * 30:

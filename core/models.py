@@ -432,3 +432,22 @@ class TlsReportEntry(Base):
     # [{"result_type", "receiving_mx", "sending_ip", "sessions"}, ...]
     failure_details: Mapped[list[dict[str, object]]] = mapped_column(JSON, default=list)
     signed: Mapped[bool] = mapped_column(default=False)
+
+
+class PathwayState(Base):
+    """A pathway (a delivery transport: an outbound address, per delivery profile) that a
+    receiver's replies suspended or slowed (core/shaping.py); no row: it sends as configured.
+    Shared by every box: each renders its Postfix from these rows."""
+
+    __tablename__ = "pathway_states"
+
+    transport: Mapped[str] = mapped_column(String(64), primary_key=True)
+    state: Mapped[str] = mapped_column(String(16))  # core.shaping: suspended or slowed
+    rule: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(Text)  # the reply that set it
+    since: Mapped[datetime] = mapped_column(default=utcnow)
+    # Suspended: until then. Slowed: the next step back towards the profile's own limits.
+    until: Mapped[datetime] = mapped_column()
+    concurrency: Mapped[int] = mapped_column()
+    rate_delay_seconds: Mapped[int] = mapped_column()
+    hits: Mapped[int] = mapped_column(default=1)

@@ -32,10 +32,12 @@ from typing import IO
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from core.config import Settings
 from core.db import session_scope
 from core.events import MessageKeys, NewEvent, record_events
 from core.models import AcceptedMessage, Event, LogPosition, Tenant
 from core.postfix.log import STATUS_EVENTS, Delivery, MasterStarted, QueueFact, read_line
+from core.shaping import Deferral, record_deferrals
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +50,10 @@ UNLOGGED = ("left Postfix's queue while its log was down (its master had died); 
 
 class LogTailer:
     def __init__(self, engine: Engine, log_path: Path, box_name: str,
-                 queue_ids: Callable[[], set[str]], clock: Callable[[], float] = time.time) -> None:
+                 queue_ids: Callable[[], set[str]], clock: Callable[[], float] = time.time,
+                 settings: Settings | None = None) -> None:
         self._engine = engine
+        self._settings = settings  # None: no adaptive shaping
         self._queue_ids = queue_ids
         self._clock = clock
         self._path = log_path
@@ -131,6 +135,7 @@ class LogTailer:
                pending: dict[str, dict[str, str]]) -> list[NewEvent]:
         tenant_ids: dict[str, int | None] = {}
         new = []
+        deferrals = []
         for line in lines:
             fact = read_line(line)
             if isinstance(fact, MasterStarted) and pending:
@@ -156,6 +161,10 @@ class LogTailer:
                 keys = MessageKeys(known.get("message_ref", ""), fact.queue_id, known.get("message_id", ""))
                 new.append(NewEvent(STATUS_EVENTS[fact.status], fact.recipient, detail, tenant_ids[tenant],
                                     keys))
+            if isinstance(fact, Delivery) and fact.status == "deferred" and fact.transport:
+                deferrals.append(Deferral(fact.transport, fact.relay_host, fact.text))
+        if deferrals and self._settings is not None:
+            new += record_deferrals(session, self._settings, deferrals)
         return new
 
     def _settle_unlogged(self, session: Session, pending: dict[str, dict[str, str]]) -> list[NewEvent]:

@@ -30,6 +30,7 @@ from core.verp import verp_key
 from intake.directory import IntakeDirectory
 from intake.handler import ReportHandler
 from intake.log_tailer import LogTailer
+from intake.shaper import Shaper
 from intake.simulator import SimulatorHandler
 from intake.socketmap import serve_socketmap
 from intake.webhook_sender import WebhookSender
@@ -89,12 +90,14 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
              settings.bounce_domain, settings.feedback_domain, paths[1], settings.simulator_domain)
     instance = PostfixInstance(settings)
     tailer = LogTailer(engine, instance.log_file, settings.hostname,
-                       instance.queue(through_helper=False).queue_ids)
+                       instance.queue(through_helper=False).queue_ids, settings=settings)
+    shaper = Shaper(engine, settings, instance)
     sender = WebhookSender(engine, secret_box, settings.webhooks)
     guard_now = functools.partial(guard_reputation, engine, settings)
     tasks = [asyncio.create_task(directory.keep_fresh()),
              asyncio.create_task(keep_polling("reading the Postfix log", tailer.poll)),
              asyncio.create_task(keep_polling("sending webhooks", sender.poll)),
+             asyncio.create_task(keep_polling("adaptive shaping", shaper.poll)),
              asyncio.create_task(keep_polling("the reputation guard", guard_now,
                                               REPUTATION_INTERVAL_SECONDS)),
              asyncio.create_task(keep_polling("forgetting old message records",

@@ -10,20 +10,20 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
-from core import box_records, panel_users, reputation, send_keys, suppressions, tenants, webhooks
+from core import box_records, panel_users, reputation, send_keys, shaping, suppressions, tenants, webhooks
 from core.config import Settings, load_settings
 from core.db import directory_version, make_engine, migrate, schema_revision
 from core.dns_records import format_records, records_for_domain
 from core.domain_verify import RecordCheck
 from core.errors import MailrelayError
-from core.events import recent_events
+from core.events import recent_events, record_events
 from core.limits import LIMITS
 from core.postfix.instance import PostfixInstance
 from core.postfix.reload import render_postfix
 from core.secretbox import SecretBox, create_key_file
 from core.snapshot_cache import SERVICES, served_version
 from core.tls_cert import create_self_signed
-from relayctl.database import session_command
+from relayctl.database import session_command, session_command_then_rerender
 from relayctl.pools_cli import add_pool_commands
 from relayctl.queue_cli import add_queue_commands
 from relayctl.send_test import send_test
@@ -309,6 +309,22 @@ def cmd_events(settings: Settings, session: Session, args: argparse.Namespace) -
     return 0
 
 
+@session_command
+def cmd_pathway_list(settings: Settings, session: Session, args: argparse.Namespace) -> int:
+    for state in shaping.pathways(session):
+        print(f"{state.transport:<40} {state.state:<9} until {state.until:%Y-%m-%d %H:%M:%S} UTC  "
+              f"concurrency={state.concurrency} rate_delay={state.rate_delay_seconds}s rule={state.rule} "
+              f"hits={state.hits}\n    {state.reason}")
+    return 0
+
+
+@session_command_then_rerender
+def cmd_pathway_clear(settings: Settings, session: Session, args: argparse.Namespace) -> int:
+    record_events(session, [shaping.clear(session, args.transport)])
+    print(f"{args.transport} sends as configured again; its waiting mail goes at the intake's next poll")
+    return 0
+
+
 def cmd_directory(settings: Settings, args: argparse.Namespace) -> int:
     """Whether the last change (tenants, credentials, domains, pools, ...) reached every service."""
     engine = make_engine(settings.effective_database_url)
@@ -484,6 +500,12 @@ def build_parser() -> argparse.ArgumentParser:
     remove = webhook.add_parser("remove")
     remove.add_argument("id", type=int)
     remove.set_defaults(func=cmd_webhook_remove)
+    pathway = commands.add_parser("pathway", help="outbound addresses per provider that receivers' "
+                                  "replies suspended or slowed").add_subparsers(dest="action", required=True)
+    pathway.add_parser("list").set_defaults(func=cmd_pathway_list)
+    clear = pathway.add_parser("clear", help="let a pathway send as configured again")
+    clear.add_argument("transport")
+    clear.set_defaults(func=cmd_pathway_clear)
     directory = commands.add_parser("directory", help="the directory version each service serves; "
                                     "exit 1 while one lags behind the database")
     directory.set_defaults(func=cmd_directory)

@@ -26,6 +26,7 @@ from core.errors import PostfixError
 from core.fsutil import write_atomically
 from core.postfix.queue import PostfixQueue
 from core.postfix.transports import DEFAULT_TRANSPORT, ROUTE_HEADER, Transport, profile_transport
+from core.shaping import NOT_SHAPED, Overrides
 from core.shared_files import shared_dir
 
 TEMPLATES_DIR = shared_dir("postfix-conf")
@@ -62,13 +63,18 @@ class PostfixInstance:
         return PostfixQueue(self.config_dir, self.queue_dir,
                             self.settings.postfix_queue_helper_socket if through_helper else None)
 
-    def template_context(self, transports: Sequence[Transport] = ()) -> dict[str, object]:
+    def template_context(self, transports: Sequence[Transport] = (),
+                         shaping: Overrides = NOT_SHAPED) -> dict[str, object]:
         settings = self.settings
         inbound = settings.postfix
+        slowed = {name: (concurrency, delay) for name, concurrency, delay in shaping.limits}
+        shaped = [(name, *slowed.get(name, (p.concurrency, p.rate_delay_seconds)), p.recipients_per_delivery)
+                  for t in (DEFAULT, *transports) for p in settings.delivery_profiles
+                  for name in (profile_transport(t.name, p.name),)]
         return {
             "transports": self._delivery_transports(transports),
-            "shaped": [(profile_transport(t.name, p.name), p)
-                       for t in (DEFAULT, *transports) for p in settings.delivery_profiles],
+            "shaped": shaped,
+            "deferred_transports": ", ".join(shaping.deferred),
             "hostname": settings.hostname,
             "instance_dir": self.root,
             "queue_dir": self.queue_dir,
@@ -107,7 +113,8 @@ class PostfixInstance:
         return [variant for t in (DEFAULT, *transports)
                 for variant in (t, *(replace(t, name=profile_transport(t.name, p.name)) for p in profiles))]
 
-    def render_files(self, transports: Sequence[Transport] = ()) -> dict[str, bytes]:
+    def render_files(self, transports: Sequence[Transport] = (),
+                     shaping: Overrides = NOT_SHAPED) -> dict[str, bytes]:
         environment = jinja2.Environment(
             loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
             undefined=jinja2.StrictUndefined,
@@ -116,7 +123,7 @@ class PostfixInstance:
             lstrip_blocks=True,
             autoescape=False,
         )
-        context = self.template_context(transports)
+        context = self.template_context(transports, shaping)
         return {name: environment.get_template(f"{name}.j2").render(context).encode()
                 for name in RENDERED_FILES}
 
@@ -148,10 +155,11 @@ class PostfixInstance:
                                    f"{stat.filemode(info.st_mode)}); put the state directory elsewhere "
                                    f"or chmod o+x {directory}")
 
-    def render(self, transports: Sequence[Transport] = ()) -> None:
-        """Write a checked configuration into the instance directory, with these delivery transports."""
+    def render(self, transports: Sequence[Transport] = (), shaping: Overrides = NOT_SHAPED) -> None:
+        """Write a checked configuration into the instance directory, with these delivery transports
+        and the pathways adaptive shaping holds back (core/shaping.py)."""
         self._prepare_directories()
-        files = self.render_files(transports)
+        files = self.render_files(transports, shaping)
         staging = self.root / "conf.staging"
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir()

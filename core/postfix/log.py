@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 _MASTER_STARTED = re.compile(r"/master\[\d+\]: daemon started\b")
 _QUEUE_LINE = re.compile(r"\]: ([0-9A-Za-z]{10,20}|[0-9A-F]{6,12}): (.*)$")
+# Each delivery transport logs as <syslog_name>/<transport>/smtp (postfix-conf/master.cf.j2).
+_TRANSPORT = re.compile(r"/([A-Za-z0-9_]+)/smtp\[\d+\]: ")
 _SASL = re.compile(r"sasl_username=([^,\s]+)")
 _MESSAGE_ID = re.compile(r"^message-id=(<[^>]*>|\S*)")
 # qmgr's line names the return-path, which the milter made a VERP address (core.verp).
@@ -25,6 +27,12 @@ class Delivery:
     dsn: str
     relay: str
     text: str
+    transport: str = ""  # the delivery transport that tried, where the line names it
+
+    @property
+    def relay_host(self) -> str:
+        """The replying host's name: relay=mx.example.net[192.0.2.1]:25 -> mx.example.net."""
+        return self.relay.partition("[")[0]
 
 
 @dataclass(frozen=True)
@@ -60,5 +68,7 @@ def read_line(line: str) -> Delivery | QueueFact | MasterStarted | None:
         return QueueFact(queue_id, removed=True)
     if (delivery := _DELIVERY.match(rest)) is not None:
         recipient, relay, dsn, status, text = delivery.groups()
-        return Delivery(queue_id, recipient, status, dsn, relay or "", text or "")
+        transport = _TRANSPORT.search(line)
+        return Delivery(queue_id, recipient, status, dsn, relay or "", text or "",
+                        transport.group(1) if transport else "")
     return None

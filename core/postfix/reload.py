@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import time
 
+from core import shaping
 from core.config import Settings
 from core.db import make_engine, session_scope
 from core.fsutil import write_atomically
@@ -17,7 +18,7 @@ def render_postfix(settings: Settings) -> PostfixInstance:
     engine = make_engine(settings.effective_database_url)
     try:
         with session_scope(engine) as session:
-            instance.render(delivery_transports(session))
+            instance.render(delivery_transports(session), shaping.overrides(session))
     finally:
         engine.dispose()
     return instance
