@@ -91,7 +91,7 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
     instance = PostfixInstance(settings)
     tailer = LogTailer(engine, instance.log_file, settings.hostname,
                        instance.queue(through_helper=False).queue_ids, settings=settings)
-    shaper = Shaper(engine, settings, instance)
+    shaper = Shaper(engine, settings)
     sender = WebhookSender(engine, secret_box, settings.webhooks)
     guard_now = functools.partial(guard_reputation, engine, settings)
     tasks = [asyncio.create_task(directory.keep_fresh()),

@@ -13,17 +13,15 @@ from core import shaping
 from core.config import Settings
 from core.db import session_scope
 from core.events import record_events
-from core.postfix.instance import PostfixInstance
-from core.postfix.reload import rerender_postfix
+from core.postfix.reload import release_waiting_mail, rerender_postfix
 
 log = logging.getLogger(__name__)
 
 
 class Shaper:
-    def __init__(self, engine: Engine, settings: Settings, instance: PostfixInstance) -> None:
+    def __init__(self, engine: Engine, settings: Settings) -> None:
         self._engine = engine
         self._settings = settings
-        self._instance = instance
         self._applied: shaping.Overrides | None = None  # None: not yet rendered by this process
 
     def poll(self) -> bool:
@@ -34,10 +32,8 @@ class Shaper:
         if wanted == self._applied:
             return False
         lifted = set(self._applied.deferred if self._applied else ()) - set(wanted.deferred)
-        rerender_postfix(self._settings)
+        (release_waiting_mail if lifted else rerender_postfix)(self._settings)
         log.info("pathways: suspended %s; slowed %s", ", ".join(wanted.deferred) or "none",
                  ", ".join(f"{t} ({c} at once, {d}s apart)" for t, c, d in wanted.limits) or "none")
-        if lifted and self._instance.is_running():
-            self._instance.queue().flush()
         self._applied = wanted
         return True

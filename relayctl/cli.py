@@ -19,11 +19,11 @@ from core.errors import MailrelayError
 from core.events import recent_events, record_events
 from core.limits import LIMITS
 from core.postfix.instance import PostfixInstance
-from core.postfix.reload import render_postfix
+from core.postfix.reload import release_waiting_mail, render_postfix
 from core.secretbox import SecretBox, create_key_file
 from core.snapshot_cache import SERVICES, served_version
 from core.tls_cert import create_self_signed
-from relayctl.database import session_command, session_command_then_rerender
+from relayctl.database import session_command, with_session
 from relayctl.pools_cli import add_pool_commands
 from relayctl.queue_cli import add_queue_commands
 from relayctl.send_test import send_test
@@ -318,10 +318,13 @@ def cmd_pathway_list(settings: Settings, session: Session, args: argparse.Namesp
     return 0
 
 
-@session_command_then_rerender
-def cmd_pathway_clear(settings: Settings, session: Session, args: argparse.Namespace) -> int:
-    record_events(session, [shaping.clear(session, args.transport)])
-    print(f"{args.transport} sends as configured again; its waiting mail goes at the intake's next poll")
+def cmd_pathway_clear(settings: Settings, args: argparse.Namespace) -> int:
+    def clear(session: Session) -> int:
+        record_events(session, [shaping.clear(session, args.transport)])
+        return 0
+    with_session(settings, clear)
+    release_waiting_mail(settings)
+    print(f"{args.transport} sends as configured again; the mail that waited is on its way")
     return 0
 
 

@@ -9,6 +9,7 @@ replaces a working configuration.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import pwd
 import shutil
@@ -160,20 +161,23 @@ class PostfixInstance:
         and the pathways adaptive shaping holds back (core/shaping.py)."""
         self._prepare_directories()
         files = self.render_files(transports, shaping)
-        staging = self.root / "conf.staging"
-        shutil.rmtree(staging, ignore_errors=True)
-        staging.mkdir()
-        try:
-            for name, data in files.items():
-                write_atomically(staging / name, data)
-            result = self._postfix("check", config_dir=staging)
-            if result.returncode != 0:
-                raise PostfixError(f"postfix check refused the rendered configuration: "
-                                   f"{(result.stderr or result.stdout).strip()}")
-        finally:
+        # Services render on their own (the intake for shaping, relayctl, the panel): one at a time.
+        with (self.root / ".render.lock").open("a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            staging = self.root / "conf.staging"
             shutil.rmtree(staging, ignore_errors=True)
-        for name, data in files.items():
-            write_atomically(self.config_dir / name, data)
+            staging.mkdir()
+            try:
+                for name, data in files.items():
+                    write_atomically(staging / name, data)
+                result = self._postfix("check", config_dir=staging)
+                if result.returncode != 0:
+                    raise PostfixError(f"postfix check refused the rendered configuration: "
+                                       f"{(result.stderr or result.stdout).strip()}")
+            finally:
+                shutil.rmtree(staging, ignore_errors=True)
+            for name, data in files.items():
+                write_atomically(self.config_dir / name, data)
 
     def is_running(self) -> bool:
         """Whether the instance's master process lives, from its pid file: instant, where

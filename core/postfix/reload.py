@@ -38,3 +38,12 @@ def rerender_postfix(settings: Settings) -> None:
     instance = render_postfix(settings)
     if instance.is_running():
         instance.start_or_reload()
+
+
+def release_waiting_mail(settings: Settings) -> None:
+    """After a pathway is cleared or its suspension ends: Postfix rendered again, and its queue
+    flushed so the mail that waited goes now, not at its next retry minutes later."""
+    rerender_postfix(settings)
+    instance = PostfixInstance(settings)
+    if instance.is_running():
+        instance.queue().flush()

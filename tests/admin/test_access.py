@@ -57,7 +57,7 @@ def test_every_form_without_its_csrf_token_is_refused(panel: Panel) -> None:
     assert "evil" not in client.get("/tenants/").get_data(as_text=True)
 
 
-ADMIN_ONLY = ["/pools/", "/queue/", "/users/"]
+ADMIN_ONLY = ["/pools/", "/queue/", "/users/", "/pathways/"]
 
 
 def test_tenant_users_cannot_reach_admin_pages(panel: Panel) -> None:
@@ -67,7 +67,8 @@ def test_tenant_users_cannot_reach_admin_pages(panel: Panel) -> None:
     token = csrf_token(client)
     acme = panel.ids["acme"]
     for url in ("/tenants/", f"/tenants/{acme}/limits", f"/tenants/{acme}/pause", "/pools/", "/users/",
-                "/queue/flush", f"/domains/{panel.ids['acme_domain']}/override"):
+                "/queue/flush", f"/domains/{panel.ids['acme_domain']}/override",
+                "/pathways/smtp_127_0_0_2__gmail/clear"):
         assert client.post(url, data={"csrf_token": token, "name": "x"}).status_code == 403, url
 
 

@@ -11,9 +11,9 @@ import pytest
 from sqlalchemy import select
 
 from admin import create_app
-from core import box_records, pools
+from core import box_records, pools, shaping
 from core.db import make_engine, session_scope
-from core.events import record_event
+from core.events import record_event, record_events
 from core.models import PanelUser, SmtpCredential, Suppression
 from intake.reports import keep_report
 from tests.admin.conftest import PASSWORD, Panel, csrf_token, login
@@ -237,3 +237,15 @@ def test_the_dns_page_checks_the_boxs_records_and_the_dashboard_says_when_they_d
     assert "v=spf1 ip4:192.0.2.7 ip4:192.0.2.99 -all" in client.get("/dns/").get_data(as_text=True)
     assert "_spf.relay.test" in client.get("/").get_data(as_text=True)
     app.extensions["relay"].engine.dispose()
+
+
+def test_an_admin_sees_the_pathways_receivers_held_back(panel: Panel) -> None:
+    engine = make_engine(panel.settings.effective_database_url)
+    with session_scope(engine) as session:
+        deferral = shaping.Deferral("smtp_127_0_0_2__gmail", "gmail-smtp-in.l.google.com",
+                                    "host gmail-smtp-in.l.google.com said: 421-4.7.28 unusual rate")
+        record_events(session, shaping.record_deferrals(session, panel.settings, [deferral]))
+    engine.dispose()
+    page = panel.client("root").get("/pathways/").get_data(as_text=True)
+    assert "smtp_127_0_0_2__gmail" in page and "slowed" in page and "1 at once, 5s apart" in page
+    assert "gmail-rate" in page and "Clear" in page

@@ -1,7 +1,7 @@
 """Fake MX hosts for the test world: each on a loopback address of its own, port 25.
 
 Each records who connected (source address, HELO) and what it received, and answers
-RCPT with scripted replies on demand (a 4xx now, a 5xx always, ...), else 250.
+RCPT with scripted replies on demand (a 4xx now, a 5xx always, a rate limit, ...), else 250.
 """
 
 from __future__ import annotations
@@ -21,6 +21,9 @@ class _MxHandler:
     received: list[Received] = field(default_factory=list)
     scripted: dict[str, deque[str]] = field(default_factory=lambda: defaultdict(deque))
     always: dict[str, str] = field(default_factory=dict)
+    # (how many recipients it takes, the reply to every one past that): a receiver's rate limit.
+    throttle: tuple[int, str] | None = None
+    taken: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope, address: str,
@@ -28,6 +31,10 @@ class _MxHandler:
         with self.lock:
             queued = self.scripted.get(address)
             reply = queued.popleft() if queued else self.always.get(address, "")
+            if not reply and self.throttle is not None and self.taken >= self.throttle[0]:
+                reply = self.throttle[1]
+            if not reply:
+                self.taken += 1
         if reply:
             return reply
         envelope.rcpt_tos.append(address)
@@ -63,6 +70,15 @@ class FakeMx:
     def always_reply(self, recipient: str, reply: str) -> None:
         with self._handler.lock:
             self._handler.always[recipient] = reply
+
+    def throttle_after(self, recipients: int, reply: str) -> None:
+        """Take this many more recipients, then answer every RCPT with reply, until unthrottled."""
+        with self._handler.lock:
+            self._handler.throttle, self._handler.taken = (recipients, reply), 0
+
+    def unthrottle(self) -> None:
+        with self._handler.lock:
+            self._handler.throttle = None
 
     @property
     def received(self) -> list[Received]:
