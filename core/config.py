@@ -168,6 +168,20 @@ class DeliveryProfile:
 
 
 @dataclass(frozen=True)
+class WarmupSettings:
+    """A warming address moves to its next day's cap only when its mail over the step fared
+    well (core/warmup.py): rates of its outcomes at or under these. Past twice any of them it
+    was a bad day, and it steps back."""
+
+    step_hours: int = 24
+    max_bounce_rate: float = 0.03
+    max_deferral_rate: float = 0.15
+    max_complaint_rate: float = 0.001
+    # Fewer outcomes than this over a step say nothing: the address holds its step.
+    min_outcomes: int = 20
+
+
+@dataclass(frozen=True)
 class ShapingRule:
     """A receiver's reply that says slow down, and what a pathway (an outbound address's delivery
     transport, per delivery profile) does about it (core/shaping.py)."""
@@ -281,6 +295,7 @@ class Settings:
     limits: Mapping[str, int] = field(default_factory=sending_limits.default_values)
     delivery_profiles: tuple[DeliveryProfile, ...] = DEFAULT_DELIVERY_PROFILES
     shaping: ShapingSettings = field(default_factory=ShapingSettings)
+    warmup: WarmupSettings = field(default_factory=WarmupSettings)
     webhooks: WebhookSettings = field(default_factory=WebhookSettings)
     reputation: ReputationSettings = field(default_factory=ReputationSettings)
     panel: PanelSettings = field(default_factory=PanelSettings)
@@ -549,6 +564,10 @@ def validate(settings: Settings) -> Settings:
                           "process keeps the same throttle counters")
     _check_profiles(settings.delivery_profiles)
     _check_shaping(settings.shaping, settings.delivery_profiles)
+    warmup = settings.warmup
+    rates = (warmup.max_bounce_rate, warmup.max_deferral_rate, warmup.max_complaint_rate)
+    if warmup.step_hours < 1 or warmup.min_outcomes < 0 or not all(0 <= rate <= 1 for rate in rates):
+        raise ConfigError("setting warmup: step_hours at least 1, min_outcomes 0 or more, rates 0 to 1")
     _check_address("send_api.listen_address", settings.send_api.listen_address)
     _check_port("send_api.port", settings.send_api.port)
     if not 1 <= settings.idempotency.window_hours <= 24 * 30:

@@ -120,9 +120,13 @@ class PoolIp(Base):
     weight: Mapped[int] = mapped_column(default=100)
     # core.states.PoolIpState; warming caps come from warmup_caps.
     state: Mapped[str] = mapped_column(String(16), default=PoolIpState.ACTIVE)
-    # Comma-separated daily caps, one per day from warmup_started; past the last, no cap.
+    # Comma-separated daily caps; warmup_step is the one in force (core/warmup.py moves it on
+    # the address's feedback); past the last, no cap.
     warmup_caps: Mapped[str] = mapped_column(String(1000), default="")
     warmup_started: Mapped[datetime | None] = mapped_column(default=None)
+    warmup_step: Mapped[int] = mapped_column(default=0)
+    warmup_step_since: Mapped[datetime | None] = mapped_column(default=None)
+    warmup_note: Mapped[str] = mapped_column(String(255), default="")  # why it moved, or did not
     paused_reason: Mapped[str] = mapped_column(String(255), default="")
     last_checked_at: Mapped[datetime | None] = mapped_column(default=None)
     fcrdns_ok: Mapped[bool] = mapped_column(default=False)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from datetime import date
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -86,7 +85,8 @@ def add_ip(session: Session, pool_name: str, address: str, helo_name: str, weigh
     ip = PoolIp(pool=get_pool(session, pool_name), address=parsed.compressed, helo_name=helo, weight=weight,
                 state=PoolIpState.WARMING if warmup_caps else PoolIpState.ACTIVE,
                 warmup_caps=",".join(map(str, warmup_caps or [])),
-                warmup_started=utcnow() if warmup_caps else None)
+                warmup_started=utcnow() if warmup_caps else None,
+                warmup_step_since=utcnow() if warmup_caps else None)
     session.add(ip)
     bump_directory_version(session)
     session.flush()
@@ -118,8 +118,7 @@ def pause_ip(session: Session, address: str, reason: str) -> PoolIp:
 
 def resume_ip(session: Session, address: str) -> PoolIp:
     ip = get_ip(session, address)
-    ip.state = (PoolIpState.WARMING if ip.warmup_caps and warmup_cap(ip, utcnow().date()) is not None
-                else PoolIpState.ACTIVE)
+    ip.state = PoolIpState.WARMING if warmup_cap(ip) is not None else PoolIpState.ACTIVE
     ip.paused_reason = ""
     bump_directory_version(session)
     return ip
@@ -140,13 +139,12 @@ def assign_tenant(session: Session, tenant_name: str, pool_name: str | None) -> 
     bump_directory_version(session)
 
 
-def warmup_cap(ip: PoolIp, today: date) -> int | None:
-    """Today's cap while the address warms up; None once the schedule is over (or it has none)."""
+def warmup_cap(ip: PoolIp) -> int | None:
+    """The daily cap of the address's warm-up step; None once past the last (or with none)."""
     if not ip.warmup_caps or ip.warmup_started is None:
         return None
     caps = parse_caps(ip.warmup_caps)
-    day = (today - ip.warmup_started.date()).days
-    return caps[day] if 0 <= day < len(caps) else None
+    return caps[ip.warmup_step] if 0 <= ip.warmup_step < len(caps) else None
 
 
 def pools_by_name(session: Session) -> dict[str, IpPool]:

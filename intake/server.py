@@ -14,10 +14,11 @@ from typing import Any
 from aiosmtpd.lmtp import LMTP
 from sqlalchemy import Engine
 
-from core import accepted_messages, idempotency
+from core import accepted_messages, idempotency, warmup
 from core.config import Settings, load_settings
 from core.db import make_engine, session_scope
 from core.domain_verify import make_resolver
+from core.events import record_events
 from core.logs import setup_logging
 from core.postfix.instance import PostfixInstance
 from core.reputation import guard
@@ -50,6 +51,11 @@ async def keep_polling(what: str, poll: Callable[[], object],
         except Exception:
             log.exception("%s failed; trying again", what)
         await asyncio.sleep(interval)
+
+
+def advance_warmups(engine: Engine, settings: Settings) -> int:
+    with session_scope(engine) as session:
+        return len(record_events(session, warmup.advance_warmups(session, settings.warmup)))
 
 
 def guard_reputation(engine: Engine, settings: Settings) -> list[str]:
@@ -98,6 +104,9 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
              asyncio.create_task(keep_polling("reading the Postfix log", tailer.poll)),
              asyncio.create_task(keep_polling("sending webhooks", sender.poll)),
              asyncio.create_task(keep_polling("adaptive shaping", shaper.poll)),
+             asyncio.create_task(keep_polling("warm-up steps",
+                                              functools.partial(advance_warmups, engine, settings),
+                                              REPUTATION_INTERVAL_SECONDS)),
              asyncio.create_task(keep_polling("the reputation guard", guard_now,
                                               REPUTATION_INTERVAL_SECONDS)),
              asyncio.create_task(keep_polling("forgetting old message records",

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date
 
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, selectinload
@@ -36,15 +35,7 @@ class IpEntry:
     transport: str
     weight: int
     state: str
-    warmup_caps: tuple[int, ...]
-    warmup_started: date | None
-
-    def cap(self, today: date) -> int | None:
-        """Today's warm-up cap; None when the address has none (any more)."""
-        if self.warmup_started is None:
-            return None
-        day = (today - self.warmup_started).days
-        return self.warmup_caps[day] if 0 <= day < len(self.warmup_caps) else None
+    cap: int | None  # the daily cap of its warm-up step (core/warmup.py); None: none
 
 
 @dataclass(frozen=True)
@@ -90,9 +81,7 @@ class MilterDirectory(SnapshotCache[MilterSnapshot]):
             }
             pool_entries = {
                 pool.name: PoolEntry(pool.is_default, tuple(
-                    IpEntry(ip.address, transport_name(ip.address), ip.weight, ip.state,
-                            tuple(pools.parse_caps(ip.warmup_caps)),
-                            ip.warmup_started.date() if ip.warmup_started else None)
+                    IpEntry(ip.address, transport_name(ip.address), ip.weight, ip.state, pools.warmup_cap(ip))
                     for ip in pool.ips if ip.state != PoolIpState.REMOVED))
                 for pool in session.scalars(select(IpPool).options(selectinload(IpPool.ips)))
             }

@@ -1,7 +1,7 @@
 """The outbound route of a message: which delivery transport (outbound address) Postfix uses.
 
 A tenant's pool's addresses take turns at random, each in proportion to its weight
-and, while it warms up, to what is left of today's cap; a paused address is never
+and, while it warms up, to what is left of its step's daily cap (core/warmup.py); a paused address is never
 picked. Today's sends per warming address are counted in the throttle store, so
 several boxes hold one cap together. A tenant whose pool can send from none of its
 addresses gets no route (the milter answers 451); only the shared default pool
@@ -17,7 +17,6 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 
 from core.config import DeliveryProfile
 from core.postfix.transports import DEFAULT_TRANSPORT, profile_transport
@@ -57,12 +56,11 @@ class Router:
         if pool is None or not pool.ips:
             return DEFAULT_TRANSPORT if pool is None or pool.is_default else None
         now = self._clock()
-        today = datetime.fromtimestamp(now, UTC).date()
         weighted: list[tuple[IpEntry, float]] = []
         for ip in pool.ips:
             if ip.state not in SENDING_STATES:
                 continue
-            cap = ip.cap(today)
+            cap = ip.cap
             if cap is None:
                 weighted.append((ip, float(ip.weight)))
                 continue
@@ -71,7 +69,7 @@ class Router:
                 weighted.append((ip, ip.weight * left / cap))
         while weighted:
             ip = self._rng.choices([w[0] for w in weighted], weights=[w[1] for w in weighted])[0]
-            cap = ip.cap(today)
+            cap = ip.cap
             if cap is None or await self._store.take(_counter(ip), [_day_window(cap)], now) is None:
                 return ip.transport
             weighted = [w for w in weighted if w[0] is not ip]  # its cap filled up meanwhile

@@ -7,7 +7,6 @@ reloads Postfix when it runs; the milter picks the change up from the directory.
 from __future__ import annotations
 
 import argparse
-from datetime import date
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -29,7 +28,6 @@ def cmd_pool_add(settings: Settings, session: Session, args: argparse.Namespace)
 
 @session_command
 def cmd_pool_list(settings: Settings, session: Session, args: argparse.Namespace) -> int:
-    today = date.today()
     print(f"{'POOL':<16} {'ADDRESS':<40} {'STATE':<8} {'WEIGHT':>6} {'CAP TODAY':>9}  HELO")
     for name, pool in pools.pools_by_name(session).items():
         shown = [ip for ip in pool.ips if ip.state != PoolIpState.REMOVED]
@@ -37,10 +35,11 @@ def cmd_pool_list(settings: Settings, session: Session, args: argparse.Namespace
             empty = "(the box's own address)" if pool.is_default else "(empty: its tenants get 451)"
             print(f"{name:<16} {empty}")
         for ip in shown:
-            cap = pools.warmup_cap(ip, today)
+            cap = pools.warmup_cap(ip)
             print(f"{name:<16} {ip.address:<40} {ip.state:<8} {ip.weight:>6} "
                   f"{'-' if cap is None else cap:>9}  {ip.helo_name}"
-                  f"{'  (' + ip.paused_reason + ')' if ip.paused_reason else ''}")
+                  f"{'  (' + ip.paused_reason + ')' if ip.paused_reason else ''}"
+                  f"{'  warm-up: ' + ip.warmup_note if ip.warmup_note else ''}")
     return 0
 
 

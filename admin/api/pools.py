@@ -13,13 +13,16 @@ from admin.database import db
 from admin.use_cases import pool_address, pool_by_id, transports_changed
 from core import pools
 from core.errors import PostfixError
-from core.models import IpPool, PoolIp, utcnow
+from core.models import IpPool, PoolIp
 from core.states import PoolIpState
 
 IP = obj({"id": ID, "address": {"type": "string"}, "helo_name": {"type": "string"},
           "weight": {"type": "integer"}, "state": {"enum": list(PoolIpState)},
           "paused_reason": {"type": "string"}, "warmup_caps": {"type": "array", "items": {"type": "integer"}},
-          "warmup_cap_today": nullable({"type": "integer"}), "fcrdns_ok": {"type": "boolean"},
+          "warmup_cap_today": nullable({"type": "integer"}),
+          "warmup_step": {"type": "integer", "description": "the cap in force, from 0"},
+          "warmup_note": {"type": "string", "description": "why the warm-up moved on, held or stepped back"},
+          "fcrdns_ok": {"type": "boolean"},
           "listed_on": {"type": "array", "items": {"type": "string"}},
           "last_checked_at": nullable(TIMESTAMP)})
 POOL = obj({"id": ID, "name": {"type": "string"}, "is_default": {"type": "boolean"},
@@ -38,7 +41,8 @@ def ip_json(ip: PoolIp) -> dict[str, Any]:
     return {"id": ip.id, "address": ip.address, "helo_name": ip.helo_name, "weight": ip.weight,
             "state": ip.state, "paused_reason": ip.paused_reason,
             "warmup_caps": pools.parse_caps(ip.warmup_caps) if ip.warmup_caps else [],
-            "warmup_cap_today": pools.warmup_cap(ip, utcnow().date()), "fcrdns_ok": ip.fcrdns_ok,
+            "warmup_cap_today": pools.warmup_cap(ip), "warmup_step": ip.warmup_step,
+            "warmup_note": ip.warmup_note, "fcrdns_ok": ip.fcrdns_ok,
             "listed_on": [name for name in ip.listed_on.split(",") if name],
             "last_checked_at": timestamp(ip.last_checked_at)}
 

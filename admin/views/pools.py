@@ -12,7 +12,7 @@ from admin.forms import ActionForm, PauseIpForm, PoolForm, PoolIpForm, WeightFor
 from admin.use_cases import pool_address, pool_by_id, transports_changed
 from core import pools
 from core.errors import MailrelayError
-from core.models import IpPool, Tenant, utcnow
+from core.models import IpPool, Tenant
 
 bp = Blueprint("pools", __name__, url_prefix="/pools")
 
@@ -22,8 +22,7 @@ def _index(pool_form: PoolForm | None = None, ip_form: PoolIpForm | None = None,
     all_pools = list(db().scalars(select(IpPool).order_by(IpPool.is_default.desc(), IpPool.name)))
     per_pool = select(Tenant.pool_id, func.count()).group_by(Tenant.pool_id)
     tenant_counts = dict(db().execute(per_pool).all())
-    today = utcnow().date()
-    caps = {ip.id: pools.warmup_cap(ip, today) for p in all_pools for ip in p.ips}
+    caps = {ip.id: pools.warmup_cap(ip) for p in all_pools for ip in p.ips}
     ip_forms = {p.id: ip_form if ip_form is not None and p.id == ip_pool else PoolIpForm(formdata=None)
                 for p in all_pools}
     return render_template("pools/index.html", pools=all_pools, tenant_counts=tenant_counts, caps=caps,
