@@ -58,7 +58,7 @@ def test_the_step_moves_on_the_addresses_feedback(engine: Engine) -> None:
             (QUIET, "warmup_held")}
         found = {ip.address: (ip.warmup_step, pools.warmup_cap(ip), ip.warmup_note)
                  for ip in session.scalars(select(PoolIp))}
-    assert found[CLEAN][:2] == (1, 20) and found[CLEAN][2] == "advanced: bounce 2.1%, deferral 3.0%, complaint 0.0%"
+    assert found[CLEAN] == (1, 20, "advanced: bounce 2.1%, deferral 3.0%, complaint 0.0%")
     assert found[BOUNCY][:2] == (0, 10) and "over the line: bounce" in found[BOUNCY][2]
     assert found[BAD_DAY][:2] == (0, 10) and found[BAD_DAY][2].startswith("stepped back after a bad day")
     assert found[QUIET][:2] == (0, 10) and "too few to judge" in found[QUIET][2]
