@@ -86,6 +86,9 @@ class PostfixSettings:
     relayhost: str = ""
     syslog_name: str = "mailrelay"
     handoff_timeout_seconds: int = 120
+    # Where Debian's postfix-mta-sts-resolver answers Postfix's TLS policy lookups (MTA-STS,
+    # RFC 8461), started by `relayctl run` (core/postfix/mta_sts.py); 0: no MTA-STS.
+    mta_sts_port: int = 0
 
 
 @dataclass(frozen=True)
@@ -534,6 +537,8 @@ def validate(settings: Settings) -> Settings:
     postfix = settings.postfix
     _check_address("postfix.inbound_address", postfix.inbound_address)
     _check_port("postfix.inbound_port", postfix.inbound_port)
+    if postfix.mta_sts_port:
+        _check_port("postfix.mta_sts_port", postfix.mta_sts_port)
     if postfix.relayhost and not _RELAYHOST.match(postfix.relayhost):
         raise ConfigError(
             f"setting postfix.relayhost: {postfix.relayhost!r} is not host, [host] or [host]:port")

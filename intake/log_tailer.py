@@ -1,4 +1,7 @@
-"""The Postfix log tailer: each delivery outcome (sent, deferred, bounced, expired) becomes an event.
+"""The Postfix log tailer: each delivery outcome (sent, deferred, bounced, expired) becomes an event,
+saying how the connection was secured (tls=Verified, Trusted, Untrusted, Anonymous, or none: the
+level the delivery met, from the TLS line its process logged just before), and each deferral
+goes to adaptive shaping (core/shaping.py).
 
 It writes the events of a batch of lines (core.events.record_events: one insert for
 all of them) and the position it has read to in one transaction, so after a crash or
@@ -36,13 +39,14 @@ from core.config import Settings
 from core.db import session_scope
 from core.events import MessageKeys, NewEvent, record_events
 from core.models import AcceptedMessage, Event, LogPosition, Tenant
-from core.postfix.log import STATUS_EVENTS, Delivery, MasterStarted, QueueFact, read_line
+from core.postfix.log import STATUS_EVENTS, Delivery, MasterStarted, QueueFact, TlsSession, read_line
 from core.shaping import Deferral, record_deferrals
 
 log = logging.getLogger(__name__)
 
 MAX_BATCH_OCTETS = 4 * 1024 * 1024
 SETTLE_SECONDS = 5.0
+MAX_TLS_PROCESSES = 10_000
 FINAL_EVENTS = ("delivered", "bounced", "expired")
 UNLOGGED = ("left Postfix's queue while its log was down (its master had died); "
             "the outcome was not logged")
@@ -54,6 +58,9 @@ class LogTailer:
                  settings: Settings | None = None) -> None:
         self._engine = engine
         self._settings = settings  # None: no adaptive shaping
+        # The TLS level each delivery process's last connection met, until its delivery line
+        # (it may come in the next poll); a restart forgets it.
+        self._tls: dict[str, str] = {}
         self._queue_ids = queue_ids
         self._clock = clock
         self._path = log_path
@@ -136,6 +143,9 @@ class LogTailer:
         tenant_ids: dict[str, int | None] = {}
         new = []
         deferrals = []
+        tls = self._tls
+        if len(tls) > MAX_TLS_PROCESSES:  # TLS lines whose delivery line never came
+            tls.clear()
         for line in lines:
             fact = read_line(line)
             if isinstance(fact, MasterStarted) and pending:
@@ -152,12 +162,15 @@ class LogTailer:
                     pending[fact.queue_id]["message_id"] = fact.message_id
                 elif fact.message_ref is not None and fact.queue_id in pending:
                     pending[fact.queue_id]["message_ref"] = fact.message_ref
+            elif isinstance(fact, TlsSession):
+                tls[fact.process] = fact.level
             elif isinstance(fact, Delivery) and fact.queue_id in pending:
                 known = pending[fact.queue_id]
                 tenant = known.get("tenant", "")
                 if tenant not in tenant_ids:
                     tenant_ids[tenant] = session.scalar(select(Tenant.id).where(Tenant.name == tenant))
-                detail = f"dsn={fact.dsn} relay={fact.relay} ({fact.text})"
+                level = tls.pop(fact.process, "none") if fact.relay not in ("", "none") else "none"
+                detail = f"dsn={fact.dsn} relay={fact.relay} tls={level} ({fact.text})"
                 keys = MessageKeys(known.get("message_ref", ""), fact.queue_id, known.get("message_id", ""))
                 new.append(NewEvent(STATUS_EVENTS[fact.status], fact.recipient, detail, tenant_ids[tenant],
                                     keys))

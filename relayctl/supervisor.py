@@ -2,10 +2,10 @@
 
 It configures and starts the Postfix instance (started again with back-off if
 its master dies), runs the bounce intake, the milter, the front-end, the panel
-and the link service (both under waitress) and the HTTP send API as child processes (each restarted
-with back-off if it dies), runs `relayctl pool check` (a listed address is
-paused) and `relayctl dns` (the box's records, for the dashboard) every
-dns.pool_check_minutes, and on SIGINT or SIGTERM stops the front-end, the
+and the link service (both under waitress), the HTTP send API and, with postfix.mta_sts_port,
+the MTA-STS resolver as child processes (each restarted with back-off if it dies), runs
+`relayctl pool check` (a listed address is paused) and `relayctl dns` (the box's records, for
+the dashboard) every dns.pool_check_minutes, and on SIGINT or SIGTERM stops the front-end, the
 milter, the intake, then Postfix. Mail in Postfix's queue stays there.
 """
 
@@ -22,6 +22,7 @@ from types import FrameType
 from core.config import Settings
 from core.errors import PostfixError
 from core.logs import setup_logging
+from core.postfix import mta_sts
 from core.postfix.instance import PostfixInstance
 from core.postfix.reload import render_postfix
 
@@ -103,9 +104,10 @@ class PostfixWatch:
 class Child:
     """One service as a child process, restarted with growing back-off when it dies."""
 
-    def __init__(self, module: str, config_path: Path | None) -> None:
+    def __init__(self, module: str, config_path: Path | None, command: list[str] | None = None) -> None:
         self.module = module
-        self._command = [sys.executable, "-m", module, *([str(config_path)] if config_path else [])]
+        arguments = [str(config_path)] if config_path else []
+        self._command = command or [sys.executable, "-m", module, *arguments]
         self._process = subprocess.Popen(self._command)
         self._backoff = Backoff()
         self._restart_at: float | None = None
@@ -154,6 +156,8 @@ def run_services(settings: Settings, config_path: Path | None) -> int:
     # Started in the order mail flows backwards; stopped in the order it flows.
     children = [Child("intake", config_path), Child("milter", config_path), Child("relay", config_path),
                 Child("admin", config_path), Child("links", config_path), Child("send_api", config_path)]
+    if settings.postfix.mta_sts_port:
+        children.insert(0, Child(mta_sts.RESOLVER, None, mta_sts.resolver_command(settings)))
     checks = [PeriodicCheck(config_path, settings.dns.pool_check_minutes, command)
               for command in (["pool", "check"], ["dns"])]
     postfix = PostfixWatch(instance)

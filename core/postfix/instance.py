@@ -25,6 +25,7 @@ import psutil
 from core.config import Settings
 from core.errors import PostfixError
 from core.fsutil import write_atomically
+from core.postfix import mta_sts
 from core.postfix.queue import PostfixQueue
 from core.postfix.transports import DEFAULT_TRANSPORT, ROUTE_HEADER, Transport, profile_transport
 from core.shaping import NOT_SHAPED, Overrides
@@ -76,6 +77,7 @@ class PostfixInstance:
             "transports": self._delivery_transports(transports),
             "shaped": shaped,
             "deferred_transports": ", ".join(shaping.deferred),
+            "tls_policy_map": mta_sts.policy_map(settings),
             "hostname": settings.hostname,
             "instance_dir": self.root,
             "queue_dir": self.queue_dir,

@@ -8,7 +8,10 @@ from dataclasses import dataclass
 _MASTER_STARTED = re.compile(r"/master\[\d+\]: daemon started\b")
 _QUEUE_LINE = re.compile(r"\]: ([0-9A-Za-z]{10,20}|[0-9A-F]{6,12}): (.*)$")
 # Each delivery transport logs as <syslog_name>/<transport>/smtp (postfix-conf/master.cf.j2).
-_TRANSPORT = re.compile(r"/([A-Za-z0-9_]+)/smtp\[\d+\]: ")
+_TRANSPORT = re.compile(r"/(([A-Za-z0-9_]+)/smtp\[\d+\]): ")
+# Before each delivery over TLS (smtp_tls_loglevel = 1), the same process says how it went.
+_TLS = re.compile(r"/([A-Za-z0-9_]+/smtp\[\d+\]): (Verified|Trusted|Untrusted|Anonymous) TLS connection "
+                  r"(?:established|reused) to ")
 _SASL = re.compile(r"sasl_username=([^,\s]+)")
 _MESSAGE_ID = re.compile(r"^message-id=(<[^>]*>|\S*)")
 # qmgr's line names the return-path, which the milter made a VERP address (core.verp).
@@ -28,6 +31,7 @@ class Delivery:
     relay: str
     text: str
     transport: str = ""  # the delivery transport that tried, where the line names it
+    process: str = ""  # transport/smtp[pid]: ties it to the TLS line before it
 
     @property
     def relay_host(self) -> str:
@@ -47,13 +51,23 @@ class QueueFact:
 
 
 @dataclass(frozen=True)
+class TlsSession:
+    """A delivery process's TLS connection: the next delivery it logs went over it."""
+
+    process: str
+    level: str  # Verified (the certificate matched the policy's names), Trusted, Untrusted, Anonymous
+
+
+@dataclass(frozen=True)
 class MasterStarted:
     """Postfix's master started: if it had died, what its daemons did meanwhile went unlogged."""
 
 
-def read_line(line: str) -> Delivery | QueueFact | MasterStarted | None:
+def read_line(line: str) -> Delivery | QueueFact | TlsSession | MasterStarted | None:
     if _MASTER_STARTED.search(line):
         return MasterStarted()
+    if (tls := _TLS.search(line)) is not None:
+        return TlsSession(tls.group(1), tls.group(2))
     match = _QUEUE_LINE.search(line)
     if match is None:
         return None
@@ -68,7 +82,7 @@ def read_line(line: str) -> Delivery | QueueFact | MasterStarted | None:
         return QueueFact(queue_id, removed=True)
     if (delivery := _DELIVERY.match(rest)) is not None:
         recipient, relay, dsn, status, text = delivery.groups()
-        transport = _TRANSPORT.search(line)
+        process = _TRANSPORT.search(line)
         return Delivery(queue_id, recipient, status, dsn, relay or "", text or "",
-                        transport.group(1) if transport else "")
+                        process.group(2) if process else "", process.group(1) if process else "")
     return None

@@ -6,6 +6,7 @@ RCPT with scripted replies on demand (a 4xx now, a 5xx always, a rate limit, ...
 
 from __future__ import annotations
 
+import ssl
 import threading
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
@@ -50,11 +51,12 @@ class _MxHandler:
 
 
 class FakeMx:
-    def __init__(self, address: str, port: int = 25) -> None:
+    def __init__(self, address: str, port: int = 25, tls_context: ssl.SSLContext | None = None) -> None:
+        """tls_context: offer STARTTLS with it; None: no STARTTLS."""
         self.address = address
         self._handler = _MxHandler()
         self._controller = Controller(self._handler, hostname=address, port=port, decode_data=False,
-                                      enable_SMTPUTF8=True, data_size_limit=0)
+                                      enable_SMTPUTF8=True, data_size_limit=0, tls_context=tls_context)
 
     def start(self) -> None:
         self._controller.start()
