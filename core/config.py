@@ -86,6 +86,9 @@ class PostfixSettings:
     relayhost: str = ""
     syslog_name: str = "mailrelay"
     handoff_timeout_seconds: int = 120
+    # DANE (RFC 7672) where the system resolver validates DNSSEC: an MX with DNSSEC-signed TLSA
+    # records gets TLS verified against them, or its mail waits. Without validation, no change.
+    dane: bool = True
     # Where Debian's postfix-mta-sts-resolver answers Postfix's TLS policy lookups (MTA-STS,
     # RFC 8461), started by `relayctl run` (core/postfix/mta_sts.py); 0: no MTA-STS.
     mta_sts_port: int = 0

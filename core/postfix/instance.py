@@ -78,6 +78,7 @@ class PostfixInstance:
             "shaped": shaped,
             "deferred_transports": ", ".join(shaping.deferred),
             "tls_policy_map": mta_sts.policy_map(settings),
+            "dane": settings.postfix.dane,
             "hostname": settings.hostname,
             "instance_dir": self.root,
             "queue_dir": self.queue_dir,

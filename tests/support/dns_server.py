@@ -6,6 +6,7 @@ import re
 import socket
 import threading
 
+import dns.flags
 import dns.message
 import dns.rcode
 import dns.rdatatype
@@ -23,6 +24,8 @@ def zone_records(printed: str) -> list[tuple[str, str, str]]:
 class LoopbackDns:
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
         self.records: dict[tuple[str, str], list[str]] = {}
+        # True: answers say DNSSEC validated them (the AD flag), as a validating resolver's would.
+        self.validated = False
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self._sock.bind((host, port))
         self.host = host
@@ -48,6 +51,8 @@ class LoopbackDns:
                 return
             query = dns.message.from_wire(data)
             response = dns.message.make_response(query)
+            if self.validated:
+                response.flags |= dns.flags.AD
             question = query.question[0]
             name = question.name.to_text().lower().rstrip(".")
             rdtype = dns.rdatatype.to_text(question.rdtype)
