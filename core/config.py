@@ -203,6 +203,9 @@ class ShapingRule:
     seconds: int = 1800  # how long, each time the reply comes; then it climbs back a step at a time
     concurrency: int = 1
     rate_delay_seconds: int = 0
+    # Suspend only: new mail goes from another address of the tenant's pool meanwhile (when one
+    # can send); false, or none can: it waits in the queue with the rest.
+    reroute: bool = False
 
 
 DEFAULT_SHAPING_RULES = (

@@ -455,3 +455,5 @@ class PathwayState(Base):
     concurrency: Mapped[int] = mapped_column()
     rate_delay_seconds: Mapped[int] = mapped_column()
     hits: Mapped[int] = mapped_column(default=1)
+    # Suspended by a rule that sends new mail from the pool's other addresses meanwhile.
+    reroute: Mapped[bool] = mapped_column(default=False)

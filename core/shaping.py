@@ -9,6 +9,9 @@ counts for nothing; the plain transport of an address, which carries mail to eve
 domain, keeps Postfix's own per-destination backoff. The log tailer hands each deferral to
 `record_deferrals`; rules are data in the settings (settings.shaping).
 
+A rule may reroute: while the pathway is suspended the milter sends the pool's new mail
+for that provider from its other addresses (milter/routing.py), when one of them can send.
+
 How Postfix is told: a suspended pathway is in main.cf's defer_transports, so its mail
 waits in the queue (deferred, never bounced by the relay; note that a manual flush of the
 queue delivers it anyway), and a slowed one gets its own destination concurrency and rate
@@ -27,6 +30,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.config import DeliveryProfile, Settings, ShapingRule
+from core.db import bump_directory_version
 from core.errors import NotFoundError
 from core.events import NewEvent
 from core.models import PathwayState, utcnow
@@ -99,7 +103,7 @@ def _hit(session: Session, settings: Settings, deferral: Deferral, rule: Shaping
     state.hits += 1
     if rule.action == "suspend":
         state.state, state.rule, state.reason = SUSPENDED, rule.name, reason
-        state.until = max(state.until, until)
+        state.until, state.reroute = max(state.until, until), rule.reroute
         kind = "pathway_suspended"
     else:
         if state.state == SUSPENDED:  # a suspension outranks a slowdown
@@ -110,6 +114,7 @@ def _hit(session: Session, settings: Settings, deferral: Deferral, rule: Shaping
         kind = "pathway_slowed"
     if before == state.state:
         return None
+    bump_directory_version(session)  # the milter routes around a rerouting suspension
     return _event(state, kind, f"rule={rule.name} until={state.until:%Y-%m-%d %H:%M:%S} UTC "
                                f"concurrency={state.concurrency} rate_delay={state.rate_delay_seconds}s "
                                f"({reason})")
@@ -142,7 +147,8 @@ def step(session: Session, settings: Settings, now: datetime | None = None) -> l
             session.delete(state)
             continue
         if state.state == SUSPENDED:
-            state.state, state.concurrency = SLOWED, 1
+            state.state, state.concurrency, state.reroute = SLOWED, 1, False
+            bump_directory_version(session)
             state.rate_delay_seconds = max(state.rate_delay_seconds, profile.rate_delay_seconds)
         else:
             state.concurrency = min(profile.concurrency, state.concurrency + 1)
@@ -164,6 +170,12 @@ def overrides(session: Session) -> Overrides:
                            if s.state == SLOWED))
 
 
+def rerouted(session: Session) -> frozenset[str]:
+    """Suspended pathways whose new mail goes from the pool's other addresses (milter/routing.py)."""
+    return frozenset(session.scalars(select(PathwayState.transport).where(
+        PathwayState.state == SUSPENDED, PathwayState.reroute.is_(True))))
+
+
 def pathways(session: Session) -> list[PathwayState]:
     return list(session.scalars(select(PathwayState).order_by(PathwayState.transport)))
 
@@ -174,4 +186,5 @@ def clear(session: Session, transport: str) -> NewEvent:
     if state is None:
         raise NotFoundError(f"pathway {transport} is neither suspended nor slowed")
     session.delete(state)
+    bump_directory_version(session)
     return NewEvent("pathway_restored", transport, "cleared by the operator")

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, selectinload
 
-from core import limits, pools
+from core import limits, pools, shaping
 from core.config import Settings
 from core.db import directory_version
 from core.models import IpPool, SendingDomain, Tenant
@@ -61,6 +61,8 @@ class MilterSnapshot:
     tenants: dict[str, TenantEntry] = field(default_factory=dict)
     domains: dict[str, DomainEntry] = field(default_factory=dict)
     pools: dict[str, PoolEntry] = field(default_factory=dict)
+    # Suspended pathways to route new mail around (core/shaping.py).
+    rerouted: frozenset[str] = frozenset()
 
 
 class MilterDirectory(SnapshotCache[MilterSnapshot]):
@@ -96,7 +98,8 @@ class MilterDirectory(SnapshotCache[MilterSnapshot]):
                              for k in active)
                 domains[domain.name] = DomainEntry(domain.tenant.name, domain.verified_at is not None, keys,
                                                    return_path_domain(domain), domain.one_click_unsubscribe)
-        return MilterSnapshot(version, tenants, domains, pool_entries)
+            rerouted = shaping.rerouted(session)
+        return MilterSnapshot(version, tenants, domains, pool_entries, rerouted)
 
     def _signing_key(self, domain: str, selector: str, encrypted_pem: str) -> SigningKey:
         return SigningKey.from_pem(domain, selector, self._secret_box.decrypt(encrypted_pem))
@@ -106,6 +109,9 @@ class MilterDirectory(SnapshotCache[MilterSnapshot]):
 
     def pool(self, name: str) -> PoolEntry | None:
         return self.snapshot.pools.get(name)
+
+    def rerouted(self) -> frozenset[str]:
+        return self.snapshot.rerouted
 
     def sending_domain(self, tenant: str, domain: str) -> DomainEntry | None:
         """A verified domain of this tenant; None for anything else."""

@@ -9,7 +9,9 @@ with no addresses at all sends from the box's own address.
 
 When every recipient is at one big provider, the route is that address's
 transport for the provider's delivery profile, which Postfix shapes as the
-provider expects (settings.delivery_profiles).
+provider expects (settings.delivery_profiles); an address whose pathway to that
+provider a rerouting rule suspended (core/shaping.py) is passed over while
+another can send.
 """
 
 from __future__ import annotations
@@ -45,20 +47,33 @@ class Router:
 
     async def route(self, pool_name: str, recipients: list[str]) -> str | None:
         """The delivery transport for a message, or None when its pool cannot send now."""
-        transport = await self.pick_transport(pool_name)
         profiles = {self._profile_of_domain.get(r.rpartition("@")[2].lower()) for r in recipients}
-        if transport is None or len(profiles) != 1 or None in profiles:
+        profile = profiles.pop() if len(profiles) == 1 else None
+        avoid: frozenset[str] = frozenset()
+        if profile is not None:
+            rerouted = self._directory.rerouted()
+            avoid = frozenset(ip.transport for ip in self._ips(pool_name)
+                              if profile_transport(ip.transport, profile) in rerouted)
+        transport = await self.pick_transport(pool_name, avoid)
+        if transport is None and avoid:  # no other address can send: the mail waits on its pathway
+            transport = await self.pick_transport(pool_name)
+        if transport is None or profile is None:
             return transport
-        return profile_transport(transport, profiles.pop() or "")
+        return profile_transport(transport, profile)
 
-    async def pick_transport(self, pool_name: str) -> str | None:
+    def _ips(self, pool_name: str) -> tuple[IpEntry, ...]:
+        pool = self._directory.pool(pool_name)
+        return () if pool is None else pool.ips
+
+    async def pick_transport(self, pool_name: str, avoid: frozenset[str] = frozenset()) -> str | None:
+        """A transport of the pool's, none of those in avoid."""
         pool = self._directory.pool(pool_name)
         if pool is None or not pool.ips:
             return DEFAULT_TRANSPORT if pool is None or pool.is_default else None
         now = self._clock()
         weighted: list[tuple[IpEntry, float]] = []
         for ip in pool.ips:
-            if ip.state not in SENDING_STATES:
+            if ip.state not in SENDING_STATES or ip.transport in avoid:
                 continue
             cap = ip.cap
             if cap is None:

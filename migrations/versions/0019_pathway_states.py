@@ -28,6 +28,7 @@ def upgrade() -> None:
         sa.Column("concurrency", sa.Integer(), nullable=False),
         sa.Column("rate_delay_seconds", sa.Integer(), nullable=False),
         sa.Column("hits", sa.Integer(), nullable=False),
+        sa.Column("reroute", sa.Boolean(), nullable=False, server_default=sa.false()),
     )
 
 

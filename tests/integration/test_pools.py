@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from collections import Counter
+from datetime import timedelta
 
-from core import tenants
+from core import shaping, tenants
+from core.db import bump_directory_version
+from core.models import PathwayState, utcnow
 from milter.policy import NO_ROUTE
 from relayctl.cli import main as relayctl
 from tests.support.box import DOMAIN, Box, message
@@ -110,3 +113,33 @@ def test_mail_queued_for_a_removed_address_is_still_delivered(box: Box) -> None:
         box.sink.start()
     box.instance.flush()
     assert arrived(box, "queued", 3) == ["127.0.0.1"] * 3
+
+
+def test_a_rerouting_suspension_sends_the_providers_mail_from_the_other_address(box: Box) -> None:
+    ctl(box, "pool", "add", "rerouting")
+    for address in ("127.0.0.7", "127.0.0.8"):
+        ctl(box, "pool", "add-ip", "rerouting", address, "--helo", helo(address))
+    ctl(box, "pool", "assign", "acme", "rerouting")
+    suspended = "smtp_127_0_0_7__gmail"
+    with box.db_session() as session:
+        session.add(PathwayState(transport=suspended, state=shaping.SUSPENDED, rule="test",
+                                 reason="421 [test]", until=utcnow() + timedelta(hours=1),
+                                 concurrency=1, rate_delay_seconds=0,
+                                 reroute=True))
+        bump_directory_version(session)
+        session.commit()
+    try:
+        box.directory_loaded()
+        with box.client() as client:
+            for n in range(20):
+                client.mail(f"app@{DOMAIN}")
+                client.rcpt(f"someone{n}@gmail.com")
+                assert client.data(message(f"rerouted {n}", to=f"someone{n}@gmail.com"))[0] == 250
+        assert set(arrived(box, "rerouted", 20)) == {"127.0.0.8"}
+        # Mail to anyone else still goes from both.
+        assert set(arrived(box, "both", len(send_many(box, "both", 40)))) == {"127.0.0.7", "127.0.0.8"}
+    finally:
+        with box.db_session() as session:
+            shaping.clear(session, suspended)
+            session.commit()
+        ctl(box, "pool", "assign", "acme", "default")
