@@ -111,3 +111,16 @@ def test_a_rotated_key_signs_only_once_it_is_published(engine: Engine, box: Secr
             tenants.remove_dkim_key(session, "acme.test", new)
         tenants.remove_dkim_key(session, "acme.test", old)
         assert [k.selector for k in domain.dkim_keys] == [new]
+
+
+def test_the_dmarc_record_sends_aggregate_reports_to_the_box() -> None:
+    settings = Settings(hostname="relay.example.net")
+    records = {r.purpose: r for r in records_for_domain(settings, "acme.test", [])}
+    assert "rua=mailto:dmarc@feedback.relay.example.net;" in records["dmarc"].value
+    # RFC 7489 7.1: the feedback domain's zone says it takes reports about acme.test.
+    authorization = records["dmarc reports"]
+    assert (authorization.name, authorization.type, authorization.value) == (
+        "acme.test._report._dmarc.feedback.relay.example.net", "TXT", "v=DMARC1")
+    # A domain in the feedback domain's own organization needs none.
+    inside = records_for_domain(settings, "relay.example.net", [])
+    assert "dmarc reports" not in {r.purpose for r in inside}
