@@ -194,7 +194,8 @@ class ShapingRule:
 
     name: str
     reply: str  # a regular expression, matched against the deferral's text, lower-cased
-    # The pathway's delivery profile the rule is for; "": any pathway.
+    # The delivery profile whose pathways the rule is for ("": any profile's); a rule for a
+    # profile the settings do not have matches nothing.
     provider: str = ""
     # A regular expression the replying host's name must match: a look-alike reply from a
     # host that is not the provider's counts for nothing. "": any host.
@@ -483,8 +484,7 @@ def _check_address(name: str, address: str) -> None:
         raise ConfigError(f"setting {name}: {address!r} is not an IP address") from exc
 
 
-def _check_shaping(shaping: ShapingSettings, profiles: tuple[DeliveryProfile, ...]) -> None:
-    names = {p.name for p in profiles}
+def _check_shaping(shaping: ShapingSettings) -> None:
     if shaping.step_seconds < 1:
         raise ConfigError("setting shaping.step_seconds: at least 1")
     for n, rule in enumerate(shaping.rules):
@@ -494,10 +494,8 @@ def _check_shaping(shaping: ShapingSettings, profiles: tuple[DeliveryProfile, ..
                 re.compile(pattern)
             except re.error as exc:
                 raise ConfigError(f"setting {name}: {pattern!r} is no regular expression: {exc}") from exc
-        unknown = rule.provider and rule.provider not in names
-        if not rule.reply or rule.action not in ("suspend", "slow") or unknown:
-            raise ConfigError(f"setting {name}: a reply pattern, action suspend or slow, and a provider "
-                              "that is a delivery profile's name or empty")
+        if not rule.reply or rule.action not in ("suspend", "slow"):
+            raise ConfigError(f"setting {name}: a reply pattern, and action suspend or slow")
         if rule.seconds < 1 or rule.concurrency < 1 or rule.rate_delay_seconds < 0:
             raise ConfigError(f"setting {name}: seconds and concurrency at least 1, "
                               "rate_delay_seconds 0 or more")
@@ -574,7 +572,7 @@ def validate(settings: Settings) -> Settings:
         raise ConfigError("setting milter.processes: more than one needs milter.redis_url, where every "
                           "process keeps the same throttle counters")
     _check_profiles(settings.delivery_profiles)
-    _check_shaping(settings.shaping, settings.delivery_profiles)
+    _check_shaping(settings.shaping)
     warmup = settings.warmup
     rates = (warmup.max_bounce_rate, warmup.max_deferral_rate, warmup.max_complaint_rate)
     if warmup.step_hours < 1 or warmup.min_outcomes < 0 or not all(0 <= rate <= 1 for rate in rates):

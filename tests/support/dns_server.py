@@ -40,7 +40,13 @@ class LoopbackDns:
         self._thread.start()
 
     def stop(self) -> None:
+        """Stop serving and free the port: a socket closed while its thread waits in recvfrom
+        stays bound until that call returns, so the thread is woken first."""
         self._running = False
+        if self._thread.is_alive():
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as waker:
+                waker.sendto(b"", (self.host, self.port))
+            self._thread.join(5)
         self._sock.close()
 
     def _serve(self) -> None:
@@ -48,6 +54,8 @@ class LoopbackDns:
             try:
                 data, peer = self._sock.recvfrom(4096)
             except OSError:
+                return
+            if not self._running:
                 return
             query = dns.message.from_wire(data)
             response = dns.message.make_response(query)

@@ -11,7 +11,7 @@ from pathlib import Path
 from sqlalchemy import Engine, select
 
 from core import shaping
-from core.config import Settings
+from core.config import DeliveryProfile, Settings, validate
 from core.db import session_scope
 from core.models import Event, PathwayState, utcnow
 from core.postfix.instance import PostfixInstance
@@ -112,3 +112,10 @@ def test_main_cf_defers_suspended_pathways_and_limits_slowed_ones(tmp_path: Path
     assert "\nout_default__microsoft_destination_concurrency_limit = 5\n" in rendered
     plain = PostfixInstance(replace(settings)).render_files()["main.cf"].decode()
     assert "\ndefer_transports = \n" in plain
+
+
+def test_settings_with_other_profiles_keep_the_default_rules_which_then_match_nothing() -> None:
+    profiles = (DeliveryProfile("bigmail", ("x.test",)),)
+    settings = validate(Settings(hostname="relay.test", delivery_profiles=profiles))
+    deferral = shaping.Deferral("smtp_127_0_0_2__bigmail", "mta5.am0.yahoodns.net", TSS04)
+    assert shaping.matching_rule(settings.shaping.rules, deferral) is None
