@@ -13,6 +13,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+import pytest
+
 from tests.world.conftest import WORLD_ENV, WORLD_IPV6
 
 REPO = Path(__file__).resolve().parents[2]
@@ -26,6 +28,7 @@ exec "$PYTHON" -m pytest -q -p no:cacheprovider tests/world
 """
 
 
+@pytest.mark.timeout(900)  # every world module in one run: MX hosts, shaping, MTA-STS, DANE
 def test_the_world_of_mx_hosts() -> None:
     with tempfile.NamedTemporaryFile("w", suffix=".conf") as resolv:
         # trust-ad: glibc passes on the AD flag of the world's DNS (DANE, test_dane_world.py).
