@@ -265,6 +265,21 @@ class LinkSettings:
 
 
 @dataclass(frozen=True)
+class TrackingSettings:
+    """Open and click tracking (core/tracking.py), for the domains that have it on."""
+
+    # A message with more links than this, or an HTML part larger, goes out untracked.
+    max_links: int = 1000
+    max_part_octets: int = 2 * 1024 * 1024
+    # How long a tracked link works; after that it answers 404.
+    token_days: int = 400
+    # An open or click this soon after delivery is a machine's (a link scanner's).
+    machine_seconds: int = 10
+    # The same link from the same address and browser again this soon is one event.
+    repeat_seconds: int = 60
+
+
+@dataclass(frozen=True)
 class SendApiSettings:
     """The HTTP send API (send_api/): served by `relayctl run`, behind the TLS proxy."""
 
@@ -310,6 +325,7 @@ class Settings:
     reputation: ReputationSettings = field(default_factory=ReputationSettings)
     panel: PanelSettings = field(default_factory=PanelSettings)
     links: LinkSettings = field(default_factory=LinkSettings)
+    tracking: TrackingSettings = field(default_factory=TrackingSettings)
     idempotency: IdempotencySettings = field(default_factory=IdempotencySettings)
     send_api: SendApiSettings = field(default_factory=SendApiSettings)
 
@@ -577,6 +593,11 @@ def validate(settings: Settings) -> Settings:
     rates = (warmup.max_bounce_rate, warmup.max_deferral_rate, warmup.max_complaint_rate)
     if warmup.step_hours < 1 or warmup.min_outcomes < 0 or not all(0 <= rate <= 1 for rate in rates):
         raise ConfigError("setting warmup: step_hours at least 1, min_outcomes 0 or more, rates 0 to 1")
+    tracking = settings.tracking
+    if min(tracking.max_links, tracking.max_part_octets, tracking.token_days) < 1 or min(
+            tracking.machine_seconds, tracking.repeat_seconds) < 0:
+        raise ConfigError("setting tracking: max_links, max_part_octets and token_days at least 1, "
+                          "machine_seconds and repeat_seconds 0 or more")
     _check_address("send_api.listen_address", settings.send_api.listen_address)
     _check_port("send_api.port", settings.send_api.port)
     if not 1 <= settings.idempotency.window_hours <= 24 * 30:

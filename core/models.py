@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from core.states import DkimKeyState, PoolIpState, TenantStatus
@@ -73,6 +73,11 @@ class SendingDomain(Base):
     # Add one-click unsubscribe (core/unsubscribe.py) to all of the domain's mail, not only to
     # messages that name a list.
     one_click_unsubscribe: Mapped[bool] = mapped_column(default=False)
+    # Open and click tracking (core/tracking.py) of the domain's HTML mail; tracking_host_ok: domain
+    # verify has seen t.<domain> point at the link host, so its links use that name.
+    track_opens: Mapped[bool] = mapped_column(default=False)
+    track_clicks: Mapped[bool] = mapped_column(default=False)
+    tracking_host_ok: Mapped[bool] = mapped_column(default=False)
 
     tenant: Mapped[Tenant] = relationship(back_populates="domains")
     dkim_keys: Mapped[list[DkimKey]] = relationship(back_populates="domain")
@@ -140,6 +145,7 @@ class AcceptedMessage(Base):
     who sent it, as what, to whom. Reports about a message act only on the recipients named here."""
 
     __tablename__ = "accepted_messages"
+    __table_args__ = (Index("ix_accepted_messages_tracked", "tenant_id", "tracked_domain", "at"),)
 
     message_ref: Mapped[str] = mapped_column(String(16), primary_key=True)
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
@@ -155,6 +161,11 @@ class AcceptedMessage(Base):
     # What the app attached (core.message_tags): tags joined by commas, metadata as JSON; "" when none.
     tags: Mapped[str] = mapped_column(String(700), default="")
     metadata_json: Mapped[str] = mapped_column(Text, default="")
+    # The sending domain whose tracking the milter applied; "" when untracked. When a person
+    # (not a machine, core/engagement.py) first opened it and first clicked a link in it.
+    tracked_domain: Mapped[str] = mapped_column(String(253), default="")
+    opened_at: Mapped[datetime | None] = mapped_column(default=None)
+    clicked_at: Mapped[datetime | None] = mapped_column(default=None)
 
     tenant: Mapped[Tenant] = relationship()
 

@@ -52,6 +52,7 @@ class Accepted:
     transport: str
     one_click_unsubscribe: bool = False
     tags: MessageTags = NONE
+    tracked_domain: str = ""
 
     def row(self) -> dict[str, object]:
         tags, metadata_json = stored(self.tags)
@@ -61,6 +62,7 @@ class Accepted:
             "sender": self.sender[:320], "recipients": "\n".join(r.lower() for r in self.recipients),
             "message_id": self.message_id[:255], "transport": self.transport[:64],
             "one_click_unsubscribe": self.one_click_unsubscribe, "tags": tags, "metadata_json": metadata_json,
+            "tracked_domain": self.tracked_domain,
         }
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, selectinload
 
-from core import limits, pools, shaping
+from core import limits, pools, shaping, tracking
 from core.config import Settings
 from core.db import directory_version
 from core.models import IpPool, SendingDomain, Tenant
@@ -17,6 +17,7 @@ from core.return_paths import return_path_domain
 from core.secretbox import SecretBox
 from core.snapshot_cache import SnapshotCache
 from core.states import SENDING_STATUSES, DkimKeyState, PoolIpState
+from core.tracking import TrackingLinks
 from milter.dkim_signer import SigningKey
 
 
@@ -53,6 +54,8 @@ class DomainEntry:
     return_path_domain: str | None = None
     # One-click unsubscribe on all the domain's mail, not only on messages that name a list.
     one_click_unsubscribe: bool = False
+    # Where and what its HTML mail's tracked links track; None: tracking is off.
+    tracking: TrackingLinks | None = None
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,7 @@ class MilterDirectory(SnapshotCache[MilterSnapshot]):
     def __init__(self, engine: Engine, settings: Settings, secret_box: SecretBox) -> None:
         self._settings = settings
         self._secret_box = secret_box
+        self._tracking_key = tracking.token_key(secret_box)
         super().__init__(engine, self._load_snapshot, settings.directory_loaded_file("milter"))
 
     def _load_snapshot(self, engine: Engine) -> MilterSnapshot:
@@ -97,9 +101,16 @@ class MilterDirectory(SnapshotCache[MilterSnapshot]):
                 keys = tuple(self._signing_key(domain.name, k.selector, k.private_key_encrypted)
                              for k in active)
                 domains[domain.name] = DomainEntry(domain.tenant.name, domain.verified_at is not None, keys,
-                                                   return_path_domain(domain), domain.one_click_unsubscribe)
+                                                   return_path_domain(domain), domain.one_click_unsubscribe,
+                                                   self._tracking(domain))
             rerouted = shaping.rerouted(session)
         return MilterSnapshot(version, tenants, domains, pool_entries, rerouted)
+
+    def _tracking(self, domain: SendingDomain) -> TrackingLinks | None:
+        if not (domain.track_opens or domain.track_clicks):
+            return None
+        base = tracking.base_url(self._settings.link_base_url, domain.name, domain.tracking_host_ok)
+        return TrackingLinks(self._tracking_key, base, domain.track_opens, domain.track_clicks)
 
     def _signing_key(self, domain: str, selector: str, encrypted_pem: str) -> SigningKey:
         return SigningKey.from_pem(domain, selector, self._secret_box.decrypt(encrypted_pem))

@@ -12,10 +12,12 @@ import time
 from collections.abc import Callable
 
 from core import message_tags, unsubscribe
+from core.config import TrackingSettings
 from core.errors import InvalidInputError
 from core.header_from import domains_of_from_values
 from core.postfix.transports import ROUTE_HEADER
 from core.simulator import SimulatorDomain
+from core.tracking import Tracked
 from core.unsubscribe import UnsubscribeLinks
 from core.verp import REF_HEADER, new_message_ref, read_given_ref, verp_address
 from milter import dkim_signer
@@ -28,10 +30,12 @@ from milter.protocol.session import (
     InsertHeader,
     Message,
     Modification,
+    ReplaceBody,
     Verdict,
 )
 from milter.routing import Router
 from milter.throttle import Throttle
+from milter.tracked_body import tracked_body
 
 log = logging.getLogger(__name__)
 
@@ -55,15 +59,14 @@ def _values(headers: list[tuple[bytes, bytes]], name: str) -> list[str]:
             for header, value in headers if header.lower() == lowered]
 
 
-
-
 SIMULATOR_ROUTE = "simulator"
 
 
 class MilterPolicy:
     def __init__(self, directory: MilterDirectory, throttle: Throttle, router: Router, verp_key: bytes,
                  bounce_domain: str, accepted: AcceptedRecorder, simulator: SimulatorDomain,
-                 unsubscribe_links: UnsubscribeLinks, clock: Callable[[], float] = time.time) -> None:
+                 unsubscribe_links: UnsubscribeLinks, tracking: TrackingSettings,
+                 clock: Callable[[], float] = time.time) -> None:
         self._directory = directory
         self._throttle = throttle
         self._router = router
@@ -72,6 +75,7 @@ class MilterPolicy:
         self._simulator = simulator
         self._accepted = accepted
         self._unsubscribe_links = unsubscribe_links
+        self._tracking = tracking
         self._clock = clock
         self._connection_tenants: dict[int, str] = {}
 
@@ -111,7 +115,16 @@ class MilterPolicy:
         added = self._one_click_headers(tenant.id, sending_domain.one_click_unsubscribe, list_name, message)
         headers = [*message.headers, *((name.encode(), value.replace("\n", "\r\n").encode())
                                        for name, value in added)]
+        given_refs = _values(message.headers, REF_HEADER)
+        given = read_given_ref(self._verp_key, given_refs[0]) if len(given_refs) == 1 else None
+        message_ref = given or new_message_ref()
         body = message.body
+        tracked = None
+        if sending_domain.tracking is not None:
+            recipient = message.recipients[0] if len(message.recipients) == 1 else ""
+            tracked = tracked_body(sending_domain.tracking, Tracked(tenant.id, message_ref, recipient),
+                                   message.headers, body, self._tracking)
+        body = tracked if tracked is not None else body
         body_hash = dkim_signer.body_hash(body)
         # Milter header values fold with a bare LF; the top signature is the first key's.
         signatures = [dkim_signer.sign(headers, body, key, self._clock, body_hash) for key in keys]
@@ -124,15 +137,14 @@ class MilterPolicy:
         modifications += [ChangeHeader(1, unsubscribe.LIST_HEADER, "") for _ in list_values]
         modifications += [ChangeHeader(1, message_tags.TAGS_HEADER, "") for _ in tags_values]
         modifications += [ChangeHeader(1, message_tags.METADATA_HEADER, "") for _ in metadata_values]
-        given_refs = _values(message.headers, REF_HEADER)
         modifications += [ChangeHeader(1, REF_HEADER, "") for _ in given_refs]
         # A route the client wrote itself must not survive; Postfix only acts on ours.
         modifications += [ChangeHeader(1, ROUTE_HEADER, "")
                           for name, _ in message.headers if name.decode().lower() == ROUTE_HEADER.lower()]
         if not simulated:
             modifications.append(AddHeader(ROUTE_HEADER, transport))
-        given = read_given_ref(self._verp_key, given_refs[0]) if len(given_refs) == 1 else None
-        message_ref = given or new_message_ref()
+        if tracked is not None:
+            modifications.append(ReplaceBody(tracked))
         return_path_domain = sending_domain.return_path_domain or self._bounce_domain
         modifications.append(ChangeFrom(verp_address(self._verp_key, return_path_domain, message_ref)))
         self._accepted.record(Accepted(
@@ -140,6 +152,7 @@ class MilterPolicy:
             message_ref=message_ref, sender=message.sender, recipients=list(message.recipients),
             message_id=next(iter(_values(message.headers, "Message-ID")), ""), transport=transport,
             one_click_unsubscribe=bool(added), tags=given_tags,
+            tracked_domain=domains[0].lower() if tracked is not None else "",
         ))
         return Verdict(tuple(modifications))
 

@@ -84,7 +84,8 @@ async def serve(settings: Settings, stop: asyncio.Event, unix_listener: socket.s
     links = UnsubscribeLinks(token_key(secret_box), settings.link_base_url,
                              settings.feedback_domain)
     policy = MilterPolicy(directory, Throttle(store), router, verp_key(secret_box),
-                          settings.bounce_domain, accepted, SimulatorDomain(settings.simulator_domain), links)
+                          settings.bounce_domain, accepted, SimulatorDomain(settings.simulator_domain), links,
+                          settings.tracking)
     server = await start_listener(settings, policy, unix_listener, reuse_port)
     tasks = [asyncio.create_task(directory.keep_fresh())]
     if isinstance(store, MemoryThrottleStore):

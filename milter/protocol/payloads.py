@@ -44,6 +44,7 @@ class Response(bytes, enum.Enum):
     INSHEADER = b"i"
     CHGHEADER = b"m"
     CHGFROM = b"e"
+    REPLBODY = b"b"
     OPTNEG = b"O"
 
 

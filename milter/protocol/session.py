@@ -21,7 +21,7 @@ from milter.protocol.payloads import Action, Command, Negotiation, PayloadError,
 
 log = logging.getLogger(__name__)
 
-WANTED_ACTIONS = Action.ADDHDRS | Action.CHGHDRS | Action.CHGFROM
+WANTED_ACTIONS = Action.ADDHDRS | Action.CHGHDRS | Action.CHGFROM | Action.CHGBODY
 # Stages the application does not look at, and commands it never answers before end of message.
 WANTED_FLAGS = (ProtocolFlag.NOCONNECT | ProtocolFlag.NOHELO | ProtocolFlag.NOUNKNOWN | ProtocolFlag.NODATA
                 | ProtocolFlag.NR_MAIL | ProtocolFlag.NR_RCPT | ProtocolFlag.NR_HDR | ProtocolFlag.NR_EOH
@@ -75,7 +75,14 @@ class ChangeFrom:
     address: str
 
 
-Modification = AddHeader | InsertHeader | ChangeHeader | ChangeFrom
+@dataclass(frozen=True)
+class ReplaceBody:
+    body: bytes
+
+
+Modification = AddHeader | InsertHeader | ChangeHeader | ChangeFrom | ReplaceBody
+# The most a milter frame may carry; a longer body goes in several.
+BODY_CHUNK = 65535
 
 
 @dataclass(frozen=True)
@@ -102,6 +109,9 @@ def encode_modification(modification: Modification) -> bytes:
             return encode_frame(Response.CHGHEADER.value, payloads.encode_indexed_header(index, name, value))
         case ChangeFrom(address):
             return encode_frame(Response.CHGFROM.value, payloads.encode_chgfrom(address))
+        case ReplaceBody(body):
+            return b"".join(encode_frame(Response.REPLBODY.value, body[at:at + BODY_CHUNK])
+                            for at in range(0, len(body), BODY_CHUNK))
     raise TypeError(f"not a modification: {modification!r}")
 
 

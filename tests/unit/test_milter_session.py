@@ -8,7 +8,15 @@ import struct
 
 from milter.protocol.frames import encode_frame
 from milter.protocol.payloads import Action, ProtocolFlag
-from milter.protocol.session import AddHeader, ChangeFrom, Message, MilterSession, Verdict
+from milter.protocol.session import (
+    AddHeader,
+    ChangeFrom,
+    Message,
+    MilterSession,
+    ReplaceBody,
+    Verdict,
+    encode_modification,
+)
 
 POSTFIX_ACTIONS = 0x1FF
 POSTFIX_FLAGS = 0x1FFFFF
@@ -81,7 +89,7 @@ def test_abort_mid_message_then_two_messages_on_one_connection() -> None:
     command, payload = replies[0]
     version, actions, flags = struct.unpack("!III", payload)
     assert (command, version) == (b"O", 6)
-    assert Action(actions) == Action.ADDHDRS | Action.CHGHDRS | Action.CHGFROM
+    assert Action(actions) == Action.ADDHDRS | Action.CHGHDRS | Action.CHGFROM | Action.CHGBODY
     assert ProtocolFlag(flags) & ProtocolFlag.NR_HDR and ProtocolFlag(flags) & ProtocolFlag.NR_BODY
     # Nothing is answered before end of message: each message costs one round trip.
     assert [c for c, _ in replies[1:]] == [b"h", b"e", b"c", b"h", b"e", b"c"]
@@ -114,3 +122,11 @@ def test_an_mta_without_chgfrom_is_refused_at_negotiation() -> None:
     policy = RecordingPolicy()
     frames = [encode_frame(b"O", struct.pack("!III", 6, 0x01, POSTFIX_FLAGS))]
     assert asyncio.run(converse(frames, policy)) == b""
+
+
+def test_a_new_body_goes_in_frames_of_at_most_65535_octets() -> None:
+    body = bytes(range(256)) * 300
+    frames = decode(encode_modification(ReplaceBody(body)))
+    assert [c for c, _ in frames] == [b"b", b"b"]
+    assert [len(p) for _, p in frames] == [65535, len(body) - 65535]
+    assert b"".join(p for _, p in frames) == body
