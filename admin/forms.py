@@ -7,7 +7,7 @@ from typing import Any
 
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import IntegerField, PasswordField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, IntegerField, PasswordField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]  # stubs predate WTForms 3.3
 from wtforms.validators import URL, DataRequired, Length, NumberRange, Optional, Regexp
 
@@ -72,6 +72,11 @@ class DomainForm(FlaskForm):
     tenant = SelectField("Tenant", coerce=int, choices=[])
     name = StringField("Domain", validators=[DataRequired(), *SENDING_DOMAIN])
     algorithm = SelectField("DKIM key", choices=choices([("rsa", "RSA 2048"), ("ed25519", "Ed25519")]))
+
+
+class TrackingForm(FlaskForm):
+    track_opens = BooleanField("Track opens (a pixel in HTML mail)")
+    track_clicks = BooleanField("Track clicks (links in HTML mail go through the link service)")
 
 
 class RotateKeyForm(FlaskForm):

@@ -9,6 +9,7 @@ from core.dkim_keys import dkim_txt_value
 from core.models import DkimKey
 from core.return_paths import return_path_host
 from core.states import DkimKeyState
+from core.tracking import host_of, tracking_host
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,8 @@ def dmarc_report_authorization(settings: Settings, domain: str) -> DnsRecord:
                      "v=DMARC1", False)
 
 
-def records_for_domain(settings: Settings, domain: str, keys: list[DkimKey]) -> list[DnsRecord]:
+def records_for_domain(settings: Settings, domain: str, keys: list[DkimKey],
+                       tracking: bool = False) -> list[DnsRecord]:
     records = [
         # Every key's record stays published until the key is removed: a retired key's
         # signatures may still be checked on mail in flight. Only active keys' are required.
@@ -68,6 +70,9 @@ def records_for_domain(settings: Settings, domain: str, keys: list[DkimKey]) -> 
         records.append(dmarc_report_authorization(settings, domain))
     records.append(DnsRecord("return-path", return_path_host(domain), "CNAME",
                              f"{settings.bounce_domain}.", False))
+    if tracking:
+        records.append(DnsRecord("tracking", tracking_host(domain), "CNAME",
+                                 f"{host_of(settings.link_base_url)}.", False))
     return records
 
 

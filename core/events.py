@@ -15,7 +15,7 @@ from core.models import Event, EventCount, Webhook, WebhookDelivery, utcnow
 
 # What a tenant hears of through its webhooks.
 WEBHOOK_KINDS = frozenset({"delivered", "deferred", "bounced", "expired", "complained", "suppressed",
-                           "autoreplied", "unsubscribed"})
+                           "autoreplied", "unsubscribed", "opened", "clicked"})
 # Events that come of a report sent back to the relay (a bounce, a complaint, an auto-reply).
 REPORT_KINDS = ("bounced", "complained", "expired", "autoreplied", "forged_report", "unmatched_report")
 

@@ -82,6 +82,10 @@ class SendingDomain(Base):
     tenant: Mapped[Tenant] = relationship(back_populates="domains")
     dkim_keys: Mapped[list[DkimKey]] = relationship(back_populates="domain")
 
+    @property
+    def tracks(self) -> bool:
+        return self.track_opens or self.track_clicks
+
 
 class DkimKey(Base):
     __tablename__ = "dkim_keys"

@@ -130,16 +130,21 @@ def _all_ok(checks: list[RecordCheck], purpose: str) -> bool:
 def record_verification(session: Session, domain: SendingDomain, checks: list[RecordCheck],
                         now: datetime | None = None) -> None:
     """Store what a DNS check found; the domain is verified while its DKIM record checks out."""
-    ok = {purpose: _all_ok(checks, purpose) for purpose in ("dkim", "spf", "dmarc", "return-path")}
+    purposes = ("dkim", "spf", "dmarc", "return-path", "tracking")
+    ok = {purpose: _all_ok(checks, purpose) for purpose in purposes}
     now = now or utcnow()
-    was_sending_as = (domain.verified_at is not None, return_path_domain(domain))
+    def sending_as() -> tuple[bool, str | None, bool]:
+        return domain.verified_at is not None, return_path_domain(domain), domain.tracking_host_ok
+
+    was_sending_as = sending_as()
     domain.dkim_ok, domain.spf_ok = ok["dkim"], ok["spf"]
     domain.dmarc_ok, domain.return_path_ok = ok["dmarc"], ok["return-path"]
+    domain.tracking_host_ok = ok["tracking"]
     domain.dmarc_rua = next((dmarc_rua(c.found) for c in checks if c.record.purpose == "dmarc" and c.ok), "")
     domain.last_checked_at = now
     required_ok = all(c.ok for c in checks if c.record.required)
     domain.verified_at = (domain.verified_at or now) if required_ok else None
-    if was_sending_as != (domain.verified_at is not None, return_path_domain(domain)):
+    if was_sending_as != sending_as():
         bump_directory_version(session)
     published = {c.record.name.partition("._domainkey.")[0]
                  for c in checks if c.record.purpose == "dkim" and c.ok}
@@ -150,7 +155,7 @@ def verify_domain(session: Session, settings: Settings, domain: SendingDomain) -
     """Look each of the domain's records up in DNS now and store what was found."""
     resolver = make_resolver(settings)
     checks = [check_record(resolver, record)
-              for record in records_for_domain(settings, domain.name, domain.dkim_keys)]
+              for record in records_for_domain(settings, domain.name, domain.dkim_keys, domain.tracks)]
     record_verification(session, domain, checks)
     return checks
 
@@ -179,6 +184,18 @@ def set_one_click_unsubscribe(session: Session, domain_name: str, on: bool) -> S
     domain = get_domain(session, domain_name)
     if domain.one_click_unsubscribe != on:
         domain.one_click_unsubscribe = on
+        bump_directory_version(session)
+    return domain
+
+
+def set_tracking(session: Session, domain_name: str, opens: bool | None = None,
+                 clicks: bool | None = None) -> SendingDomain:
+    """Turn open or click tracking of the domain's HTML mail on or off; None leaves it as it is."""
+    domain = get_domain(session, domain_name)
+    wanted = (domain.track_opens if opens is None else opens,
+              domain.track_clicks if clicks is None else clicks)
+    if wanted != (domain.track_opens, domain.track_clicks):
+        domain.track_opens, domain.track_clicks = wanted
         bump_directory_version(session)
     return domain
 

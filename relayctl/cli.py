@@ -150,14 +150,14 @@ def cmd_domain_add(settings: Settings, session: Session, args: argparse.Namespac
     domain = tenants.add_domain(session, secret_box, args.tenant, args.domain, args.algorithm)
     print(f"domain {domain.name} added for tenant {args.tenant}. Publish these records,"
           f" then run: relayctl domain verify {domain.name}\n")
-    print(format_records(records_for_domain(settings, domain.name, domain.dkim_keys)))
+    print(format_records(records_for_domain(settings, domain.name, domain.dkim_keys, domain.tracks)))
     return 0
 
 
 @session_command
 def cmd_domain_records(settings: Settings, session: Session, args: argparse.Namespace) -> int:
     domain = tenants.get_domain(session, args.domain)
-    print(format_records(records_for_domain(settings, domain.name, domain.dkim_keys)))
+    print(format_records(records_for_domain(settings, domain.name, domain.dkim_keys, domain.tracks)))
     return 0
 
 
@@ -212,6 +212,21 @@ def cmd_domain_one_click(settings: Settings, session: Session, args: argparse.Na
     domain = tenants.set_one_click_unsubscribe(session, args.domain, args.state == "on")
     print(f"{domain.name}: one-click unsubscribe {args.state} for all its mail"
           + ("" if args.state == "on" else " (messages that name a list still get it)"))
+    return 0
+
+
+@session_command
+def cmd_domain_tracking(settings: Settings, session: Session, args: argparse.Namespace) -> int:
+    def state(value: str | None) -> bool | None:
+        return None if value is None else value == "on"
+
+    domain = tenants.set_tracking(session, args.domain, state(args.opens), state(args.clicks))
+    print(f"{domain.name}: opens {'on' if domain.track_opens else 'off'}, "
+          f"clicks {'on' if domain.track_clicks else 'off'}")
+    if domain.tracks and not domain.tracking_host_ok:
+        record = records_for_domain(settings, domain.name, [], tracking=True)[-1]
+        print(f"links point at {settings.link_base_url}; for links on the domain's own name, publish\n"
+              f"{format_records([record])}\nand run: relayctl domain verify {domain.name}")
     return 0
 
 
@@ -471,6 +486,11 @@ def build_parser() -> argparse.ArgumentParser:
     one_click.add_argument("domain")
     one_click.add_argument("state", choices=("on", "off"))
     one_click.set_defaults(func=cmd_domain_one_click)
+    tracking = domain.add_parser("tracking", help="open and click tracking of a domain's HTML mail")
+    tracking.add_argument("domain")
+    tracking.add_argument("--opens", choices=("on", "off"))
+    tracking.add_argument("--clicks", choices=("on", "off"))
+    tracking.set_defaults(func=cmd_domain_tracking)
 
     add_pool_commands(commands)
     add_queue_commands(commands)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, select
 
 from admin import patterns
 from admin.access import tenant_scope, visible_domain, visible_tenant
@@ -19,10 +19,12 @@ from core.dkim_keys import ALGORITHMS
 from core.dns_records import records_for_domain
 from core.domain_verify import RecordCheck
 from core.errors import NotFoundError
-from core.models import SendingDomain
+from core.models import AcceptedMessage, SendingDomain
 from core.states import DkimKeyState
+from core.tracking import base_url
+from core.tracking_rates import tracking_rates
 
-RECORD = obj({"purpose": {"enum": ["dkim", "spf", "dmarc", "dmarc reports", "return-path"]},
+RECORD = obj({"purpose": {"enum": ["dkim", "spf", "dmarc", "dmarc reports", "return-path", "tracking"]},
               "name": {"type": "string"},
               "type": {"enum": ["TXT", "CNAME"]}, "value": {"type": "string"},
               "required": {"type": "boolean"}})
@@ -30,7 +32,14 @@ KEY = obj({"id": ID, "selector": {"type": "string"}, "algorithm": {"enum": list(
            "state": {"enum": list(DkimKeyState)}, "created_at": TIMESTAMP})
 DOMAIN = obj({"id": ID, "name": {"type": "string"}, "tenant_id": ID, "verified_at": nullable(TIMESTAMP),
               "last_checked_at": nullable(TIMESTAMP), "records": {"type": "array", "items": RECORD},
-              "keys": {"type": "array", "items": KEY}})
+              "keys": {"type": "array", "items": KEY}, "track_opens": {"type": "boolean"},
+              "track_clicks": {"type": "boolean"},
+              "tracking_base_url": {"type": "string", "description": "where its tracked links point"}})
+TRACKING = obj({"track_opens": {"type": "boolean"}, "track_clicks": {"type": "boolean"}}, required=())
+RATE_ROW = obj({"day": {"type": "string", "format": "date"}, "tenant_id": ID, "domain": {"type": "string"},
+                "delivered": {"type": "integer"}, "opened": {"type": "integer"},
+                "clicked": {"type": "integer"},
+                "open_rate": nullable({"type": "number"}), "click_rate": nullable({"type": "number"})})
 SUMMARY = obj({"id": ID, "name": {"type": "string"}, "tenant_id": ID, "verified_at": nullable(TIMESTAMP)})
 CHECK = obj({"record": RECORD, "ok": {"type": "boolean"}, "found": {"type": "string"}})
 VERIFICATION = obj({"domain": DOMAIN, "verified": {"type": "boolean"},
@@ -54,12 +63,15 @@ def _record(record: Any) -> dict[str, Any]:
 
 
 def domain_json(domain: SendingDomain) -> dict[str, Any]:
-    records = records_for_domain(panel().settings, domain.name, domain.dkim_keys)
+    records = records_for_domain(panel().settings, domain.name, domain.dkim_keys, domain.tracks)
     return {"id": domain.id, "name": domain.name, "tenant_id": domain.tenant_id,
             "verified_at": timestamp(domain.verified_at),
             "last_checked_at": timestamp(domain.last_checked_at), "records": [_record(r) for r in records],
             "keys": [{"id": k.id, "selector": k.selector, "algorithm": k.algorithm, "state": k.state,
-                      "created_at": timestamp(k.created_at)} for k in domain.dkim_keys]}
+                      "created_at": timestamp(k.created_at)} for k in domain.dkim_keys],
+            "track_opens": domain.track_opens, "track_clicks": domain.track_clicks,
+            "tracking_base_url": base_url(panel().settings.link_base_url, domain.name,
+                                          domain.tracking_host_ok)}
 
 
 def _check(check: RecordCheck) -> dict[str, Any]:
@@ -140,3 +152,29 @@ def get_compliance(domain_id: int) -> dict[str, Any]:
                             "complaint_rate": seen.complaint_rate,
                             "past_line": seen.complaint_rate >= found.complaint_line}
                            for name, seen in sorted(found.complaints.items())]}
+
+
+@operation("PATCH", "/domains/{domain_id}", "Turn open or click tracking of the domain's HTML mail on or off",
+           tag="domains", result=DOMAIN, body=TRACKING)
+def change_domain(domain_id: int, body: dict[str, Any]) -> dict[str, Any]:
+    domain = visible_domain(domain_id)
+    return domain_json(tenants.set_tracking(db(), domain.name, body.get("track_opens"),
+                                            body.get("track_clicks")))
+
+
+@operation("GET", "/tracking/rates", "Open and click rates of tracked mail per day, tenant and domain",
+           tag="domains", result=obj({"items": {"type": "array", "items": RATE_ROW}}),
+           query=(Param("days", {"type": "integer", "minimum": 1, "maximum": 90, "default": 14},
+                        "How many days back"),
+                  Param("tenant_id", ID, "Only this tenant's"), Param("domain", {"type": "string"},
+                                                                      "Only this domain's")))
+def get_tracking_rates(days: int = 14, tenant_id: int | None = None, domain: str = "") -> dict[str, Any]:
+    scope = tenant_scope(AcceptedMessage.tenant_id)
+    if tenant_id is not None:
+        scope = and_(scope, AcceptedMessage.tenant_id == tenant_id)
+    if domain:
+        scope = and_(scope, AcceptedMessage.tracked_domain == domain.strip().lower())
+    return {"items": [{"day": r.day.isoformat(), "tenant_id": r.tenant_id, "domain": r.domain,
+                       "delivered": r.delivered, "opened": r.opened, "clicked": r.clicked,
+                       "open_rate": r.open_rate, "click_rate": r.click_rate}
+                      for r in tracking_rates(db(), scope, days)]}

@@ -11,15 +11,18 @@ from admin.actions import attempt
 from admin.auth import admin_only, user
 from admin.context import panel
 from admin.database import db
-from admin.forms import ActionForm, DomainForm, RotateKeyForm, choices
+from admin.forms import ActionForm, DomainForm, RotateKeyForm, TrackingForm, choices
 from admin.paging import paginate
 from core import tenants
 from core.compliance import compliance
 from core.dns_records import records_for_domain
 from core.domain_verify import RecordCheck
-from core.models import DkimKey, SendingDomain
+from core.models import AcceptedMessage, DkimKey, SendingDomain
+from core.tracking import base_url
+from core.tracking_rates import totals, tracking_rates
 
 bp = Blueprint("domains", __name__, url_prefix="/domains")
+RATE_DAYS = 30
 
 
 def _domain_form() -> DomainForm:
@@ -53,11 +56,15 @@ def create() -> ResponseReturnValue:
 
 
 def _detail(domain: SendingDomain, checks: list[RecordCheck] | None = None) -> ResponseReturnValue:
-    records = records_for_domain(panel().settings, domain.name, domain.dkim_keys)
+    records = records_for_domain(panel().settings, domain.name, domain.dkim_keys, domain.tracks)
     found = {(c.record.name, c.record.type): c for c in checks or []}
+    rates = totals(tracking_rates(db(), AcceptedMessage.tracked_domain == domain.name, RATE_DAYS))
     return render_template("domains/detail.html", domain=domain, records=records, checks=found,
                            compliance=compliance(db(), panel().settings, domain), action=ActionForm(),
-                           rotate=RotateKeyForm())
+                           rotate=RotateKeyForm(), tracking=TrackingForm(obj=domain), rates=rates,
+                           rate_days=RATE_DAYS,
+                           tracking_base_url=base_url(panel().settings.link_base_url, domain.name,
+                                                      domain.tracking_host_ok))
 
 
 @bp.route("/<int:domain_id>")
@@ -85,6 +92,17 @@ def override(domain_id: int) -> ResponseReturnValue:
     if ActionForm().validate_on_submit():
         tenants.mark_verified_by_operator(db(), domain)
         flash(f"{domain.name} marked verified by {user().username}, without a DNS check.", "success")
+    return redirect(url_for(".detail", domain_id=domain.id))
+
+
+@bp.route("/<int:domain_id>/tracking", methods=["POST"])
+def tracking(domain_id: int) -> ResponseReturnValue:
+    domain = visible_domain(domain_id)
+    form = TrackingForm()
+    if form.validate_on_submit():
+        tenants.set_tracking(db(), domain.name, form.track_opens.data, form.track_clicks.data)
+        flash(f"Tracking of {domain.name}'s HTML mail: opens {'on' if domain.track_opens else 'off'}, "
+              f"clicks {'on' if domain.track_clicks else 'off'}.", "success")
     return redirect(url_for(".detail", domain_id=domain.id))
 
 

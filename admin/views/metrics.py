@@ -9,13 +9,14 @@ from flask.typing import ResponseReturnValue
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
-from sqlalchemy import func, select
+from sqlalchemy import func, select, true
 from sqlalchemy.orm import Session
 
 from admin.api_auth import bearer_user
 from admin.context import PanelContext, panel
 from admin.database import db
 from core.models import EventCount, Suppression, Tenant, WebhookDelivery
+from core.tracking_rates import totals, tracking_rates
 
 bp = Blueprint("metrics", __name__)
 
@@ -44,6 +45,19 @@ class MailrelayCollector(Collector):
         outbox = session.scalar(select(func.count()).select_from(WebhookDelivery)
                                 .where(WebhookDelivery.finished_at.is_(None))) or 0
         yield GaugeMetricFamily("relay_webhook_outbox", "Webhook deliveries not yet done", value=outbox)
+        rates = GaugeMetricFamily(
+            "relay_tracking_rate", "Of the tracked messages sent in the last 24 hours and delivered, the "
+            "share people opened or clicked", labels=["tenant", "domain", "kind"])
+        delivered = GaugeMetricFamily(
+            "relay_tracking_delivered", "Tracked messages sent in the last 24 hours and delivered",
+            labels=["tenant", "domain"])
+        for rate in totals(tracking_rates(session, true(), days=1, since_hours=24)):
+            labels = [names.get(rate.tenant_id, ""), rate.domain]
+            delivered.add_metric(labels, rate.delivered)
+            rates.add_metric([*labels, "opened"], rate.open_rate or 0.0)
+            rates.add_metric([*labels, "clicked"], rate.click_rate or 0.0)
+        yield delivered
+        yield rates
         yield GaugeMetricFamily("relay_postfix_queue_messages", "Messages in Postfix's queue",
                                 value=self._context.queue.size())
 

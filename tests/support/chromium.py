@@ -19,11 +19,11 @@ needs_chromium = pytest.mark.skipif(
 
 
 @contextmanager
-def chromium() -> Iterator[WebDriver]:
+def chromium(*arguments: str) -> Iterator[WebDriver]:
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                     "--window-size=1400,1000", "--no-proxy-server"):
+                     "--window-size=1400,1000", "--no-proxy-server", *arguments):
         options.add_argument(argument)
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
     driver.set_page_load_timeout(30)

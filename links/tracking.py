@@ -1,0 +1,126 @@
+"""The tracked links' routes: GET /c/TOKEN redirects to the URL inside the token, GET /o/TOKEN
+answers the open pixel. Each answers at once; the open or click it records (core/engagement.py)
+waits in memory and is written with the others of its fraction of a second in one transaction.
+
+A token that does not open here (changed, cut, made for another host or the other kind, or
+older than tracking.token_days) gets 404 and makes no event. The same link fetched again
+from the same address and browser within tracking.repeat_seconds (a double click, a
+client's retry) is answered and counted once. A HEAD request is answered and never
+counted: scanners send them, mail clients do not.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import ipaddress
+import logging
+import time
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+from aiohttp import web
+from sqlalchemy import Engine
+
+from core.config import TrackingSettings
+from core.engagement import CLICKED, OPENED, Hit, store_hits
+from core.tracking import CLICK, OPEN, read_token
+
+log = logging.getLogger(__name__)
+
+FLUSH_SECONDS = 0.2
+# Hits waiting while the database is away; past this the oldest are dropped, and logged.
+MAX_WAITING = 100_000
+PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
+NO_STORE = {"Cache-Control": "no-store, private", "Referrer-Policy": "no-referrer",
+            "X-Content-Type-Options": "nosniff", "X-Robots-Tag": "noindex, nofollow"}
+
+
+def client_address(request: web.Request) -> str:
+    """The client's address: the proxy's X-Forwarded-For when the peer is the proxy on this box."""
+    peer = request.remote or ""
+    forwarded = request.headers.get("X-Forwarded-For", "")
+    try:
+        behind_proxy = bool(forwarded) and ipaddress.ip_address(peer).is_loopback
+    except ValueError:
+        behind_proxy = False
+    return forwarded.rsplit(",", 1)[-1].strip() if behind_proxy else peer
+
+
+class HitWriter:
+    """Hits, written in batches by a task of its own."""
+
+    def __init__(self, engine: Engine, settings: TrackingSettings) -> None:
+        self._engine = engine
+        self._settings = settings
+        self._waiting: list[Hit] = []
+        self._recent: dict[tuple[str, str, str, str], float] = {}
+
+    def add(self, hit: Hit, token: str) -> None:
+        now = time.monotonic()
+        key = (hit.kind, token, hit.address, hit.user_agent)
+        if now - self._recent.get(key, -1e9) < self._settings.repeat_seconds:
+            return
+        if len(self._recent) > MAX_WAITING:
+            self._recent = {k: t for k, t in self._recent.items()
+                            if now - t < self._settings.repeat_seconds}
+        self._recent[key] = now
+        if len(self._waiting) >= MAX_WAITING:
+            log.error("%d opens and clicks wait for the database; the oldest is dropped", MAX_WAITING)
+            del self._waiting[0]
+        self._waiting.append(hit)
+
+    async def flush(self) -> None:
+        batch, self._waiting = self._waiting, []
+        if not batch:
+            return
+        try:
+            await asyncio.to_thread(store_hits, self._engine, self._settings, batch)
+        except Exception:
+            log.exception("could not record %d opens and clicks; trying again", len(batch))
+            self._waiting[:0] = batch
+
+    async def run(self) -> None:
+        while True:
+            await asyncio.sleep(FLUSH_SECONDS)
+            await self.flush()
+
+
+def add_routes(app: web.Application, engine: Engine, key: bytes, settings: TrackingSettings) -> None:
+    writer = HitWriter(engine, settings)
+
+    def hit(request: web.Request, kind: str) -> str | None:
+        """The destination of a token (or "" for an open); None: not a token of this host."""
+        token = request.match_info["token"]
+        tracked = read_token(key, CLICK if kind == CLICKED else OPEN, request.url.host or "", token,
+                             settings.token_days)
+        if tracked is None:
+            return None
+        if request.method == "GET":
+            writer.add(Hit(kind, tracked, datetime.now(UTC).replace(tzinfo=None), client_address(request),
+                           request.headers.get("User-Agent", "")), token)
+        return tracked.url
+
+    async def click(request: web.Request) -> web.Response:
+        url = hit(request, CLICKED)
+        if url is None:
+            return web.Response(status=404, text="This link is not known.", headers=NO_STORE)
+        return web.Response(status=302, headers={**NO_STORE, "Location": url})
+
+    async def pixel(request: web.Request) -> web.Response:
+        if hit(request, OPENED) is None:
+            return web.Response(status=404, headers=NO_STORE)
+        return web.Response(body=PIXEL, content_type="image/gif", headers=NO_STORE)
+
+    async def keep_writing(_: web.Application) -> AsyncIterator[None]:
+        task = asyncio.create_task(writer.run())
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await writer.flush()
+
+    app.router.add_get(f"/{CLICK}/{{token}}", click)
+    app.router.add_get(f"/{OPEN}/{{token}}", pixel)
+    app.cleanup_ctx.append(keep_writing)
