@@ -290,3 +290,35 @@ def test_a_send_key_can_be_made_to_expire(panel: Panel, tokens: dict[str, str]) 
                                                               "csrf_token": csrf_token(client)},
                           follow_redirects=True)
     assert "expires in 1 to 3650 days" in refused.get_data(as_text=True)
+
+
+def test_tracking_is_turned_on_per_domain_and_its_rates_are_reported(panel: Panel,
+                                                                    tokens: dict[str, str]) -> None:
+    ids = panel.ids
+    api = Api(panel.client(), tokens["alice"])
+    domain = api.call("PATCH", f"/domains/{ids['acme_domain']}", 200, {"track_clicks": True})
+    assert (domain["track_opens"], domain["track_clicks"]) == (False, True)
+    assert domain["tracking_base_url"] == panel.app.extensions["relay"].settings.link_base_url
+    assert any(r["purpose"] == "tracking" and r["name"] == "t.acme.test" for r in domain["records"])
+    api.call("PATCH", f"/domains/{ids['globex_domain']}", 404, {"track_opens": True})
+    api.call("PATCH", f"/domains/{ids['acme_domain']}", 400, {"track_opens": "yes"})
+    now = utcnow()
+    with session_scope(panel.app.extensions["relay"].engine) as db:
+        for n in range(10):
+            db.add(AcceptedMessage(message_ref=f"t{n:05d}", tenant_id=ids["acme"], sender="app@acme.test",
+                                   tracked_domain="acme.test", at=now - timedelta(minutes=n),
+                                   opened_at=now if n < 4 else None, clicked_at=now if n < 1 else None))
+            if n < 8:
+                record_event(db, "delivered", f"r{n}@example.org", tenant_id=ids["acme"],
+                             message=MessageKeys(f"t{n:05d}", "", ""))
+    rates = api.call("GET", "/tracking/rates", 200, days=7)["items"]
+    assert [(r["domain"], r["delivered"], r["opened"], r["clicked"], r["open_rate"]) for r in rates] == [
+        ("acme.test", 8, 4, 1, 0.5)]
+    root = Api(panel.client(), tokens["root"])
+    assert root.call("GET", "/tracking/rates", 200, domain="other.test")["items"] == []
+    dashboard = panel.client("alice").get("/").get_data(as_text=True)
+    assert "Opens and clicks" in dashboard and "50.0%" in dashboard and "12.5%" in dashboard
+    metrics = panel.client().get("/metrics", headers={"Authorization": f"Bearer {tokens['root']}"})
+    text = metrics.get_data(as_text=True)
+    assert 'relay_tracking_rate{domain="acme.test",kind="opened",tenant="acme"} 0.5' in text
+    assert 'relay_tracking_delivered{domain="acme.test",tenant="acme"} 8.0' in text

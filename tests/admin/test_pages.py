@@ -14,7 +14,7 @@ from admin import create_app
 from core import box_records, pools, shaping
 from core.db import make_engine, session_scope
 from core.events import record_event, record_events
-from core.models import PanelUser, SmtpCredential, Suppression
+from core.models import PanelUser, SendingDomain, SmtpCredential, Suppression
 from intake.reports import keep_report
 from tests.admin.conftest import PASSWORD, Panel, csrf_token, login
 from tests.support.dns_server import LoopbackDns
@@ -42,6 +42,22 @@ def test_an_admin_creates_a_tenant_and_a_domain_and_sees_its_dns_records(panel: 
     assert "._domainkey.initech.test" in page and "v=DKIM1" in page and "k=ed25519" in page
     assert page.count('class="copy"') >= 8
     assert "not verified" in page
+
+
+def test_a_tenant_user_turns_tracking_on_for_a_domain_of_its_own_only(panel: Panel) -> None:
+    client = panel.client("alice")
+    own, other = panel.ids["acme_domain"], panel.ids["globex_domain"]
+    token = csrf_token(client, f"/domains/{own}")
+    turned_on = client.post(f"/domains/{own}/tracking", data={"track_opens": "y", "csrf_token": token})
+    assert turned_on.status_code == 302
+    page = client.get(f"/domains/{own}").get_data(as_text=True)
+    assert "opens on, clicks off" in page and "t.acme.test" in page
+    elsewhere = client.post(f"/domains/{other}/tracking", data={"track_opens": "y", "csrf_token": token})
+    assert elsewhere.status_code == 404
+    client.post(f"/domains/{own}/tracking", data={"track_clicks": "y"})  # no CSRF token: changes nothing
+    with session_scope(panel.app.extensions["relay"].engine) as db:
+        domain = db.get(SendingDomain, own)
+        assert domain is not None and (domain.track_opens, domain.track_clicks) == (True, False)
 
 
 def test_a_new_smtp_password_is_shown_once_and_kept_only_hashed(panel: Panel) -> None:
