@@ -81,6 +81,8 @@ def record_hits(session: Session, settings: TrackingSettings, hits: Iterable[Hit
     delivered = _delivered_at(session, {h.tracked.message_ref for h in hits})
     soon = timedelta(seconds=settings.machine_seconds)
     new = []
+    # Each message's earliest hit by a person, per kind: one update per kind for the batch.
+    firsts: dict[str, dict[str, datetime]] = {OPENED: {}, CLICKED: {}}
     for hit in hits:
         machine = machine_by_sight(hit.address, hit.user_agent)
         at_delivery = delivered.get(hit.tracked.message_ref)
@@ -89,9 +91,11 @@ def record_hits(session: Session, settings: TrackingSettings, hits: Iterable[Hit
         new.append(NewEvent(hit.kind, hit.tracked.recipient, _detail(hit, machine), hit.tracked.tenant_id,
                             MessageKeys(message_ref=hit.tracked.message_ref)))
         if machine is None:
-            first = AcceptedMessage.opened_at if hit.kind == OPENED else AcceptedMessage.clicked_at
-            session.execute(update(AcceptedMessage).values({first: hit.at}).where(
-                AcceptedMessage.message_ref == hit.tracked.message_ref, first.is_(None)))
+            firsts[hit.kind].setdefault(hit.tracked.message_ref, hit.at)
+    for kind, column in ((OPENED, AcceptedMessage.opened_at), (CLICKED, AcceptedMessage.clicked_at)):
+        if firsts[kind]:
+            session.execute(update(AcceptedMessage).values({column: min(firsts[kind].values())}).where(
+                AcceptedMessage.message_ref.in_(firsts[kind]), column.is_(None)))
     record_events(session, new)
     return new
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import struct
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -60,6 +61,12 @@ def host_of(base_url: str) -> str:
     return (urlsplit(base_url).hostname or "").lower()
 
 
+@functools.lru_cache(maxsize=4)
+def _cipher(key: bytes) -> AESSIV:
+    """One cipher per key: making one costs more than sealing a token with it."""
+    return AESSIV(key)
+
+
 def _day(day: date) -> int:
     return (day - _EPOCH).days
 
@@ -68,7 +75,7 @@ def make_token(key: bytes, kind: str, host: str, tracked: Tracked) -> str:
     plain = (_HEAD.pack(_VERSION, _day(tracked.made_on), tracked.tenant_id)
              + b"\0".join((tracked.message_ref.encode(), tracked.recipient.lower().encode(),
                            tracked.url.encode())))
-    sealed = AESSIV(key).encrypt(plain, [kind.encode(), host.lower().encode()])
+    sealed = _cipher(key).encrypt(plain, [kind.encode(), host.lower().encode()])
     return base64.urlsafe_b64encode(sealed).decode().rstrip("=")
 
 
@@ -79,7 +86,7 @@ def read_token(key: bytes, kind: str, host: str, token: str, max_days: int,
         return None
     try:
         sealed = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-        plain = AESSIV(key).decrypt(sealed, [kind.encode(), host.lower().encode()])
+        plain = _cipher(key).decrypt(sealed, [kind.encode(), host.lower().encode()])
         version, day, tenant_id = _HEAD.unpack(plain[:_HEAD.size])
         ref, recipient, url = plain[_HEAD.size:].decode().split("\0")
     except (binascii.Error, ValueError, InvalidTag, struct.error, UnicodeDecodeError):

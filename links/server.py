@@ -6,7 +6,6 @@ from __future__ import annotations
 from aiohttp import web
 
 from core.config import Settings
-from core.db import make_engine
 from core.secretbox import SecretBox
 from core.tracking import token_key
 from links import MAX_BODY, create_app, tracking, wsgi_bridge
@@ -14,10 +13,9 @@ from links import MAX_BODY, create_app, tracking, wsgi_bridge
 
 def make_app(settings: Settings) -> web.Application:
     pages = create_app(settings)
-    engine = make_engine(settings.effective_database_url)
     app = web.Application(client_max_size=MAX_BODY * 4)
-    tracking.add_routes(app, engine, token_key(SecretBox.from_file(settings.effective_encryption_key_file)),
-                        settings.tracking)
+    key = token_key(SecretBox.from_file(settings.effective_encryption_key_file))
+    tracking.add_routes(app, settings.effective_database_url, key, settings.tracking)
 
     async def other(request: web.Request) -> web.Response:
         return await wsgi_bridge.answer(pages.wsgi_app, request, tracking.client_address(request))

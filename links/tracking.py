@@ -2,6 +2,10 @@
 answers the open pixel. Each answers at once; the open or click it records (core/engagement.py)
 waits in memory and is written with the others of its fraction of a second in one transaction.
 
+The writing is done by a process of its own (a pool of one, started on first use and
+again if it dies): building and inserting a few hundred events costs the CPU of some
+thousands of redirects, and in this process it would hold the event loop's GIL.
+
 A token that does not open here (changed, cut, made for another host or the other kind, or
 older than tracking.token_days) gets 404 and makes no event. The same link fetched again
 from the same address and browser within tracking.repeat_seconds (a double click, a
@@ -16,14 +20,18 @@ import base64
 import contextlib
 import ipaddress
 import logging
+import multiprocessing
 import time
 from collections.abc import AsyncIterator
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from datetime import UTC, datetime
 
 from aiohttp import web
 from sqlalchemy import Engine
 
 from core.config import TrackingSettings
+from core.db import make_engine
 from core.engagement import CLICKED, OPENED, Hit, store_hits
 from core.tracking import CLICK, OPEN, read_token
 
@@ -48,12 +56,26 @@ def client_address(request: web.Request) -> str:
     return forwarded.rsplit(",", 1)[-1].strip() if behind_proxy else peer
 
 
-class HitWriter:
-    """Hits, written in batches by a task of its own."""
+_engine: Engine | None = None
 
-    def __init__(self, engine: Engine, settings: TrackingSettings) -> None:
-        self._engine = engine
+
+def _open_engine(database_url: str) -> None:
+    global _engine
+    _engine = make_engine(database_url)
+
+
+def _store(settings: TrackingSettings, hits: list[Hit]) -> int:
+    assert _engine is not None
+    return store_hits(_engine, settings, hits)
+
+
+class HitWriter:
+    """Hits, written in batches by a task of its own through the writing process."""
+
+    def __init__(self, database_url: str, settings: TrackingSettings) -> None:
+        self._database_url = database_url
         self._settings = settings
+        self._pool: ProcessPoolExecutor | None = None
         self._waiting: list[Hit] = []
         self._recent: dict[tuple[str, str, str, str], float] = {}
 
@@ -75,11 +97,22 @@ class HitWriter:
         batch, self._waiting = self._waiting, []
         if not batch:
             return
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(1, multiprocessing.get_context("spawn"), _open_engine,
+                                             (self._database_url,))
         try:
-            await asyncio.to_thread(store_hits, self._engine, self._settings, batch)
+            await asyncio.get_running_loop().run_in_executor(self._pool, _store, self._settings, batch)
+        except BrokenProcessPool:
+            log.error("the process writing opens and clicks died; starting another")
+            self._pool = None
+            self._waiting[:0] = batch
         except Exception:
             log.exception("could not record %d opens and clicks; trying again", len(batch))
             self._waiting[:0] = batch
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown()
 
     async def run(self) -> None:
         while True:
@@ -87,8 +120,8 @@ class HitWriter:
             await self.flush()
 
 
-def add_routes(app: web.Application, engine: Engine, key: bytes, settings: TrackingSettings) -> None:
-    writer = HitWriter(engine, settings)
+def add_routes(app: web.Application, database_url: str, key: bytes, settings: TrackingSettings) -> None:
+    writer = HitWriter(database_url, settings)
 
     def hit(request: web.Request, kind: str) -> str | None:
         """The destination of a token (or "" for an open); None: not a token of this host."""
@@ -120,6 +153,7 @@ def add_routes(app: web.Application, engine: Engine, key: bytes, settings: Track
         with contextlib.suppress(asyncio.CancelledError):
             await task
         await writer.flush()
+        writer.close()
 
     app.router.add_get(f"/{CLICK}/{{token}}", click)
     app.router.add_get(f"/{OPEN}/{{token}}", pixel)

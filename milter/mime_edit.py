@@ -17,7 +17,6 @@ import base64
 import binascii
 import codecs
 import itertools
-import re
 from collections.abc import Callable
 from email.message import Message
 from email.parser import BytesHeaderParser
@@ -64,17 +63,16 @@ def _multipart(fields: Message, body: bytes, edit: Edit, max_part: int, depth: i
     boundary = fields.get_param("boundary")
     if not isinstance(boundary, str) or not boundary or not boundary.isascii():
         raise Unreadable("a multipart without a boundary")
-    delimiter = re.compile(rb"(?:^|\r\n)--" + re.escape(boundary.encode()) + rb"(--)?[ \t]*(?=\r\n|$)")
-    marks = list(delimiter.finditer(body))
-    closing = next((i for i, m in enumerate(marks) if m.group(1)), None)
+    marks = _delimiters(body, boundary.encode())
+    closing = next((i for i, (_, _, last) in enumerate(marks) if last), None)
     if not marks or closing is None or closing == 0:
         raise Unreadable("a multipart without its delimiters")
     pieces: list[bytes] = []
     kept = 0
     changed = False
-    for opening, following in itertools.pairwise(marks[:closing + 1]):
-        start = opening.end() + 2  # the CRLF that ends the delimiter line
-        part = body[start:following.start()]
+    for (_, line_end, _), (following, _, _) in itertools.pairwise(marks[:closing + 1]):
+        start = line_end + 2  # past the CRLF that ends the delimiter line
+        part = body[start:following]
         header_end = part.find(b"\r\n\r\n")
         if part.startswith(b"\r\n"):
             header_block, content_start = b"", 2
@@ -85,12 +83,30 @@ def _multipart(fields: Message, body: bytes, edit: Edit, max_part: int, depth: i
         new = _entity(_fields(header_block), part[content_start:], edit, max_part, depth + 1)
         if new is not None:
             pieces += [body[kept:start + content_start], new]
-            kept = following.start()
+            kept = following
             changed = True
     if not changed:
         return None
     pieces.append(body[kept:])
     return b"".join(pieces)
+
+
+def _delimiters(body: bytes, boundary: bytes) -> list[tuple[int, int, bool]]:
+    """Each delimiter line of a multipart body (RFC 2046 5.1.1): where it starts (with the CRLF
+    before it, which belongs to it), where its line ends, and whether it is the closing one."""
+    marker = b"--" + boundary
+    found = []
+    at = body.find(marker)
+    while at >= 0:
+        if at == 0 or body[at - 2:at] == b"\r\n":
+            line_end = body.find(b"\r\n", at)
+            line_end = len(body) if line_end < 0 else line_end
+            rest = body[at + len(marker):line_end]
+            closing = rest.startswith(b"--")
+            if not (rest[2:] if closing else rest).strip(b" \t"):
+                found.append((max(0, at - 2), line_end, closing))
+        at = body.find(marker, at + len(marker))
+    return found
 
 
 def _html_part(fields: Message, content: bytes, edit: Edit, max_part: int) -> bytes | None:
