@@ -101,6 +101,11 @@ def test_every_service_runs_hardened_as_its_own_user(provisioned: tuple[Lan, Deb
                    "{'Content-Type': 'application/json'}); r = c.getresponse(); print(r.status, r.read())\"",
                    check=False).stdout
     assert send.startswith("401") and b"send key".decode() in send, send
+    # The link service's tracked links too, from anywhere: a token it did not make is unknown.
+    link = box.ssh("python3 -c \"import http.client, ssl; c = http.client.HTTPSConnection('127.0.0.1', "
+                   "context=ssl._create_unverified_context()); c.request('GET', '/c/' + 'A' * 60); "
+                   "r = c.getresponse(); print(r.status, r.read())\"", check=False).stdout
+    assert link.startswith("404") and "not known" in link, link
 
 
 def _dkim_record(box: DebianBox) -> tuple[str, str]:
