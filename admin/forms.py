@@ -79,6 +79,17 @@ class TrackingForm(FlaskForm):
     track_clicks = BooleanField("Track clicks (links in HTML mail go through the link service)")
 
 
+class ArchiveForm(FlaskForm):
+    archive_days = IntegerField("Keep sent messages (days; 0: none)", validators=[NumberRange(min=0)])
+    archive_max_mib = IntegerField("Archive size cap (MiB; 0: the box default)",
+                                   validators=[Optional(), NumberRange(min=0, max=1024 * 1024)])
+
+
+class ResendForm(FlaskForm):
+    recipients = StringField("Recipients (comma-separated; empty: the same ones)",
+                             validators=[Length(max=5000)])
+
+
 class RotateKeyForm(FlaskForm):
     algorithm = SelectField("Algorithm", choices=choices([("rsa", "RSA 2048"), ("ed25519", "Ed25519")]))
 

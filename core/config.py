@@ -280,6 +280,18 @@ class TrackingSettings:
 
 
 @dataclass(frozen=True)
+class ArchiveSettings:
+    """The archive of sent messages (core/archive.py), for tenants that keep one."""
+
+    # The longest a tenant may keep its messages; a tenant's own retention is 0 (off) to this.
+    max_days: int = 90
+    # What a tenant's archive may hold where the tenant has no cap of its own, compressed.
+    default_max_mib: int = 1024
+    # How often the sweep removes what is older than retention or over the cap.
+    sweep_minutes: int = 60
+
+
+@dataclass(frozen=True)
 class SendApiSettings:
     """The HTTP send API (send_api/): served by `relayctl run`, behind the TLS proxy."""
 
@@ -326,6 +338,7 @@ class Settings:
     panel: PanelSettings = field(default_factory=PanelSettings)
     links: LinkSettings = field(default_factory=LinkSettings)
     tracking: TrackingSettings = field(default_factory=TrackingSettings)
+    archive: ArchiveSettings = field(default_factory=ArchiveSettings)
     idempotency: IdempotencySettings = field(default_factory=IdempotencySettings)
     send_api: SendApiSettings = field(default_factory=SendApiSettings)
 
@@ -598,6 +611,9 @@ def validate(settings: Settings) -> Settings:
             tracking.machine_seconds, tracking.repeat_seconds) < 0:
         raise ConfigError("setting tracking: max_links, max_part_octets and token_days at least 1, "
                           "machine_seconds and repeat_seconds 0 or more")
+    archive = settings.archive
+    if not 1 <= archive.max_days <= 3650 or archive.default_max_mib < 1 or archive.sweep_minutes < 1:
+        raise ConfigError("setting archive: max_days 1 to 3650, default_max_mib and sweep_minutes at least 1")
     _check_address("send_api.listen_address", settings.send_api.listen_address)
     _check_port("send_api.port", settings.send_api.port)
     if not 1 <= settings.idempotency.window_hours <= 24 * 30:

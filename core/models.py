@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from core.states import DkimKeyState, PoolIpState, TenantStatus
@@ -35,6 +35,10 @@ class Tenant(Base):
     # A message whose Message-ID the tenant already sent within the window is answered
     # "already queued" and not sent again (core/idempotency.py).
     once_per_message_id: Mapped[bool] = mapped_column(default=False)
+    # How many days its sent messages are kept in the archive (core/archive.py); 0: none are.
+    archive_days: Mapped[int] = mapped_column(default=0)
+    # The most its archive may hold, compressed; 0: settings.archive.default_max_mib.
+    archive_max_mib: Mapped[int] = mapped_column(default=0)
 
     pool: Mapped[IpPool | None] = relationship()
     credentials: Mapped[list[SmtpCredential]] = relationship(back_populates="tenant")
@@ -472,3 +476,25 @@ class PathwayState(Base):
     hits: Mapped[int] = mapped_column(default=1)
     # Suspended by a rule that sends new mail from the pool's other addresses meanwhile.
     reroute: Mapped[bool] = mapped_column(default=False)
+
+
+class ArchivedMessage(Base):
+    """A sent message as it left the relay, signed (core/archive.py): compressed and encrypted
+    with a key derived from the box's key. Subject, sender, recipients and tags stay readable
+    for search."""
+
+    __tablename__ = "archived_messages"
+    __table_args__ = (Index("ix_archived_messages_tenant_at", "tenant_id", "at"),)
+
+    message_ref: Mapped[str] = mapped_column(String(16), primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    sender: Mapped[str] = mapped_column(String(320), default="")
+    # Lower-cased, one a line.
+    recipients: Mapped[str] = mapped_column(Text, default="")
+    subject: Mapped[str] = mapped_column(String(255), default="")
+    tags: Mapped[str] = mapped_column(String(700), default="")
+    # The message's size as sent, and as stored.
+    size: Mapped[int] = mapped_column(default=0)
+    stored_size: Mapped[int] = mapped_column(default=0)
+    sealed: Mapped[bytes] = mapped_column(LargeBinary)

@@ -14,7 +14,7 @@ from typing import Any
 from aiosmtpd.lmtp import LMTP
 from sqlalchemy import Engine
 
-from core import accepted_messages, idempotency, warmup
+from core import accepted_messages, archive, idempotency, warmup
 from core.config import Settings, load_settings
 from core.db import make_engine, session_scope
 from core.domain_verify import make_resolver
@@ -69,6 +69,11 @@ def forget_old_records(engine: Engine, settings: Settings) -> int:
                 + idempotency.sweep(session))
 
 
+def sweep_archive(engine: Engine, settings: Settings) -> int:
+    with session_scope(engine) as session:
+        return archive.sweep(session, settings.archive)
+
+
 async def serve_lmtp(handler: object, path: Path, hostname: str, **options: Any) -> asyncio.Server:
     """An LMTP listener on a Unix socket that Postfix's lmtp client may write to."""
     prepare_socket_path(path)
@@ -111,7 +116,10 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
                                               REPUTATION_INTERVAL_SECONDS)),
              asyncio.create_task(keep_polling("forgetting old message records",
                                               functools.partial(forget_old_records, engine, settings),
-                                              FORGET_INTERVAL_SECONDS))]
+                                              FORGET_INTERVAL_SECONDS)),
+             asyncio.create_task(keep_polling("sweeping the archive",
+                                              functools.partial(sweep_archive, engine, settings),
+                                              settings.archive.sweep_minutes * 60.0))]
     await stop.wait()
     for task in tasks:
         task.cancel()

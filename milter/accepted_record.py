@@ -19,11 +19,16 @@ record, so one refused record holds up no other. On stop every waiting record is
 written; a milter killed outright loses the records not yet written (those of
 the batch under way, or all while the database is away): their messages are
 still delivered, signed, but what comes back about them is not tied to them.
+
+A tenant's archived copy (core/archive.py) is compressed, sealed and written with its
+record, in the writing thread; while the database is away, copies past
+MAX_WAITING_ARCHIVE_OCTETS are dropped (their records are kept).
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -31,12 +36,14 @@ from datetime import UTC, datetime
 from sqlalchemy import Engine, insert
 from sqlalchemy.exc import IntegrityError
 
+from core.archive import seal
 from core.message_tags import NONE, MessageTags, stored
-from core.models import AcceptedMessage
+from core.models import AcceptedMessage, ArchivedMessage
 
 log = logging.getLogger(__name__)
 
 MAX_WAITING = 100_000
+MAX_WAITING_ARCHIVE_OCTETS = 256 * 1024 * 1024
 RETRY_SECONDS = 1.0
 
 
@@ -53,6 +60,9 @@ class Accepted:
     one_click_unsubscribe: bool = False
     tags: MessageTags = NONE
     tracked_domain: str = ""
+    # The message as sent, for a tenant that keeps an archive; its subject for the archive's search.
+    archived: bytes | None = None
+    subject: str = ""
 
     def row(self) -> dict[str, object]:
         tags, metadata_json = stored(self.tags)
@@ -65,17 +75,36 @@ class Accepted:
             "tracked_domain": self.tracked_domain,
         }
 
+    def archived_row(self, key: bytes) -> dict[str, object] | None:
+        if self.archived is None:
+            return None
+        sealed = seal(key, self.archived)
+        return {"message_ref": self.message_ref, "tenant_id": self.tenant_id,
+                "at": datetime.fromtimestamp(self.at, UTC).replace(tzinfo=None), "sender": self.sender[:320],
+                "recipients": "\n".join(r.lower() for r in self.recipients), "subject": self.subject[:255],
+                "tags": stored(self.tags)[0], "size": len(self.archived), "stored_size": len(sealed),
+                "sealed": sealed}
+
 
 class AcceptedRecorder:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, archive_key: bytes) -> None:
         self._engine = engine
+        self._archive_key = archive_key
         self._waiting: list[Accepted] = []
+        self._waiting_archive_octets = 0
         self._writer: asyncio.Task[None] | None = None
 
     def record(self, accepted: Accepted) -> None:
         if len(self._waiting) >= MAX_WAITING:
             log.error("%d message records wait for the database; the oldest is dropped", MAX_WAITING)
             del self._waiting[0]
+        size = len(accepted.archived or b"")
+        if self._waiting_archive_octets + size > MAX_WAITING_ARCHIVE_OCTETS:
+            log.error("archived copies waiting for the database fill %d octets; message %s is not archived",
+                      MAX_WAITING_ARCHIVE_OCTETS, accepted.message_ref)
+            accepted = dataclasses.replace(accepted, archived=None)
+        else:
+            self._waiting_archive_octets += size
         self._waiting.append(accepted)
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._write_batches())
@@ -83,17 +112,22 @@ class AcceptedRecorder:
     async def _write_batches(self) -> None:
         while self._waiting:
             batch, self._waiting = self._waiting, []
+            self._waiting_archive_octets = 0
             try:
                 await asyncio.to_thread(self._commit_or_each, batch)
             except Exception:
                 log.exception("could not write %d message records; trying again", len(batch))
                 self._waiting[:0] = batch
+                self._waiting_archive_octets = sum(len(a.archived or b"") for a in self._waiting)
                 await asyncio.sleep(RETRY_SECONDS)
 
     def _commit(self, batch: list[Accepted]) -> None:
         # A Core connection, not an ORM session: half the CPU per batch (about 250 against 500 us).
+        archived = [row for row in (accepted.archived_row(self._archive_key) for accepted in batch) if row]
         with self._engine.begin() as connection:
             connection.execute(insert(AcceptedMessage), [accepted.row() for accepted in batch])
+            if archived:
+                connection.execute(insert(ArchivedMessage), archived)
 
     def _commit_or_each(self, batch: list[Accepted]) -> None:
         try:

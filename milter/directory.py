@@ -28,6 +28,8 @@ class TenantEntry:
     # Each limit by name (core/limits.py) as it holds for the tenant; 0: no limit.
     limits: Mapping[str, int]
     pool: str
+    # Whether its sent messages are archived (core/archive.py).
+    archive: bool = False
 
 
 @dataclass(frozen=True)
@@ -82,7 +84,7 @@ class MilterDirectory(SnapshotCache[MilterSnapshot]):
             tenants = {
                 t.name: TenantEntry(t.id, t.status in SENDING_STATUSES,
                                     limits.effective(t.limits, self._settings.limits),
-                                    t.pool.name if t.pool is not None else default)
+                                    t.pool.name if t.pool is not None else default, t.archive_days > 0)
                 for t in session.scalars(select(Tenant).options(selectinload(Tenant.pool)))
             }
             pool_entries = {

@@ -22,6 +22,7 @@ from core.unsubscribe import UnsubscribeLinks
 from core.verp import REF_HEADER, new_message_ref, read_given_ref, verp_address
 from milter import dkim_signer
 from milter.accepted_record import Accepted, AcceptedRecorder
+from milter.archived_copy import as_sent
 from milter.directory import MilterDirectory
 from milter.protocol.session import (
     AddHeader,
@@ -153,6 +154,8 @@ class MilterPolicy:
             message_id=next(iter(_values(message.headers, "Message-ID")), ""), transport=transport,
             one_click_unsubscribe=bool(added), tags=given_tags,
             tracked_domain=domains[0].lower() if tracked is not None else "",
+            archived=as_sent(signatures, message.headers, added, body) if tenant.archive else None,
+            subject=next(iter(_values(message.headers, "Subject")), ""),
         ))
         return Verdict(tuple(modifications))
 

@@ -9,6 +9,7 @@ import os
 import socket
 from pathlib import Path
 
+from core.archive import archive_key
 from core.config import Settings, load_settings
 from core.db import make_engine
 from core.logs import setup_logging
@@ -79,7 +80,7 @@ async def serve(settings: Settings, stop: asyncio.Event, unix_listener: socket.s
     secret_box = SecretBox.from_file(settings.effective_encryption_key_file)
     directory = MilterDirectory(engine, settings, secret_box)
     store = make_store(settings)
-    accepted = AcceptedRecorder(engine)
+    accepted = AcceptedRecorder(engine, archive_key(secret_box))
     router = Router(directory, store, settings.delivery_profiles)
     links = UnsubscribeLinks(token_key(secret_box), settings.link_base_url,
                              settings.feedback_domain)

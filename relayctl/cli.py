@@ -10,7 +10,17 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
-from core import box_records, panel_users, reputation, send_keys, shaping, suppressions, tenants, webhooks
+from core import (
+    archive,
+    box_records,
+    panel_users,
+    reputation,
+    send_keys,
+    shaping,
+    suppressions,
+    tenants,
+    webhooks,
+)
 from core.config import Settings, load_settings
 from core.db import directory_version, make_engine, migrate, schema_revision
 from core.dns_records import format_records, records_for_domain
@@ -231,6 +241,16 @@ def cmd_domain_tracking(settings: Settings, session: Session, args: argparse.Nam
 
 
 @session_command
+def cmd_tenant_archive(settings: Settings, session: Session, args: argparse.Namespace) -> int:
+    tenant = archive.set_archive(session, settings.archive, tenants.get_tenant(session, args.name), args.days,
+                                 args.max_mib)
+    cap = tenant.archive_max_mib or settings.archive.default_max_mib
+    print(f"{tenant.name}: sent messages kept {tenant.archive_days} days, up to {cap} MiB"
+          if tenant.archive_days else f"{tenant.name}: sent messages are not kept")
+    return 0
+
+
+@session_command
 def cmd_tenant_once(settings: Settings, session: Session, args: argparse.Namespace) -> int:
     tenant = tenants.set_once_per_message_id(session, args.name, args.state == "on")
     hours = settings.idempotency.window_hours
@@ -433,6 +453,11 @@ def build_parser() -> argparse.ArgumentParser:
     once.add_argument("name")
     once.add_argument("state", choices=("on", "off"))
     once.set_defaults(func=cmd_tenant_once)
+    kept = tenant.add_parser("archive", help="keep a tenant's sent messages N days (0: none) in the archive")
+    kept.add_argument("name")
+    kept.add_argument("--days", type=int, required=True)
+    kept.add_argument("--max-mib", type=int, help="the archive's size cap (0: archive.default_max_mib)")
+    kept.set_defaults(func=cmd_tenant_archive)
 
     credential = commands.add_parser("credential").add_subparsers(dest="action", required=True)
     add = credential.add_parser("add", help="make SMTP credentials; prints the password once")

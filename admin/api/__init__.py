@@ -6,12 +6,22 @@ from __future__ import annotations
 from flask import jsonify
 from flask.typing import ResponseReturnValue
 
-from admin.api import bounces, domains, messages, pools, queue, receiver_reports, suppressions, tenants
+from admin.api import (
+    archive,
+    bounces,
+    domains,
+    messages,
+    pools,
+    queue,
+    receiver_reports,
+    suppressions,
+    tenants,
+)
 from admin.api.openapi import openapi_document
 from admin.api.registry import bp
 
-__all__ = ["bounces", "bp", "domains", "messages", "pools", "queue", "receiver_reports", "suppressions",
-           "tenants"]
+__all__ = ["archive", "bounces", "bp", "domains", "messages", "pools", "queue", "receiver_reports",
+           "suppressions", "tenants"]
 
 
 @bp.route("/openapi.json")

@@ -14,6 +14,7 @@ TAGS = {
     "domains": "Sending domains, their DNS records, verification and DKIM keys",
     "suppressions": "The suppression list",
     "messages": "The message log and delivery events",
+    "archive": "The archive of sent messages: search, the message as sent, resend; a tenant's retention",
     "bounces": "Bounces and complaints as they came back",
     "pools": "IP pools (admins)",
     "queue": "The Postfix queue (admins)",
@@ -28,7 +29,7 @@ def _operation(op: Operation) -> dict[str, Any]:
                     "description": p.description} for p in op.query]
     success: dict[str, Any] = {"description": "Done" if op.status != 200 else "OK"}
     if op.result is not None:
-        success["content"] = {"application/json": {"schema": op.result}}
+        success["content"] = {op.media_type: {"schema": op.result}}
     responses: dict[str, Any] = {str(op.status): success}
     for code in op.errors:
         responses[str(code)] = {"description": ERROR_TEXTS[code],

@@ -46,6 +46,8 @@ class Operation:
     errors: tuple[int, ...]
     admin_only: bool
     validator: Draft202012Validator | None = field(default=None, compare=False)
+    # What a success answers with: JSON (the result schema), or the Response the handler makes.
+    media_type: str = "application/json"
 
 
 OPERATIONS: list[Operation] = []
@@ -68,7 +70,8 @@ def error_response(status: int, message: str, headers: Mapping[str, str] | None 
 def operation(method: str, path: str, summary: str, *, tag: str, result: Schema | None,
               status: int = 200, query: tuple[Param, ...] = (), body: Schema | None = None,
               path_params: Mapping[str, Schema] | None = None, errors: tuple[int, ...] = (),
-              admin_only: bool = False) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+              admin_only: bool = False, media_type: str = "application/json",
+              ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Declare an operation. Path parameters are integer ids unless path_params says otherwise."""
     names = _PATH_PARAM.findall(path)
     schemas = {name: dict((path_params or {}).get(name, ID)) for name in names}
@@ -79,7 +82,7 @@ def operation(method: str, path: str, summary: str, *, tag: str, result: Schema 
         op = Operation(method, path, summary, tag, handler, schemas, query, body, status, result,
                        tuple(sorted(implied | set(errors))), admin_only,
                        Draft202012Validator(body, format_checker=Draft202012Validator.FORMAT_CHECKER)
-                       if body is not None else None)
+                       if body is not None else None, media_type)
         OPERATIONS.append(op)
         rule = _PATH_PARAM.sub(r"<\1>", path)
         endpoint = f"{handler.__module__.rpartition('.')[2]}_{handler.__name__}"
@@ -171,4 +174,6 @@ def _call(op: Operation, values: dict[str, str]) -> ResponseReturnValue:
                               {"WWW-Authenticate": "Bearer"} if exc.code == 401 else None)
     if op.status == 204:
         return Response(status=204)
+    if isinstance(result, Response):
+        return result
     return jsonify(result), op.status

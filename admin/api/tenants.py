@@ -36,7 +36,8 @@ LIMIT: Schema = nullable({"type": "integer", "minimum": 0, "maximum": MAXIMUM})
 LIMITS_SCHEMA = obj({limit.name: LIMIT for limit in LIMITS})
 TENANT = obj({"id": ID, "name": {"type": "string"}, "status": {"enum": list(TenantStatus)},
               "pool": nullable({"type": "string"}), "created_at": TIMESTAMP, "limits": LIMITS_SCHEMA,
-              "once_per_message_id": {"type": "boolean"}})
+              "once_per_message_id": {"type": "boolean"}, "archive_days": {"type": "integer"},
+              "archive_max_mib": {"type": "integer"}})
 CHANGES = obj({**{limit.name: LIMIT for limit in LIMITS},
                "pool": nullable({"type": "string", "pattern": patterns.POOL})}, required=())
 CREDENTIAL = obj({"id": ID, "username": {"type": "string"}, "created_at": TIMESTAMP,
@@ -61,7 +62,8 @@ def tenant_json(tenant: Tenant) -> dict[str, Any]:
     return {"id": tenant.id, "name": tenant.name, "status": tenant.status,
             "pool": tenant.pool.name if tenant.pool else None, "created_at": timestamp(tenant.created_at),
             "limits": {limit.name: tenant.limits.get(limit.name) for limit in LIMITS},
-            "once_per_message_id": tenant.once_per_message_id}
+            "once_per_message_id": tenant.once_per_message_id, "archive_days": tenant.archive_days,
+            "archive_max_mib": tenant.archive_max_mib}
 
 
 @operation("GET", "/tenants", "List tenants (a tenant user sees its own)", tag="tenants",

@@ -11,10 +11,10 @@ from admin.actions import attempt
 from admin.auth import admin_only, is_admin, user
 from admin.context import panel
 from admin.database import db
-from admin.forms import ActionForm, LimitsForm, SendKeyForm, TenantForm, WebhookForm, choices
+from admin.forms import ActionForm, ArchiveForm, LimitsForm, SendKeyForm, TenantForm, WebhookForm, choices
 from admin.paging import paginate
 from admin.use_cases import change_tenant, tenant_credential, tenant_webhook
-from core import reputation, send_keys, tenants, webhooks
+from core import archive, reputation, send_keys, tenants, webhooks
 from core.limits import LIMITS
 from core.models import IpPool, SmtpCredential, Tenant, Webhook
 
@@ -65,7 +65,9 @@ def _detail(tenant: Tenant, limits: LimitsForm | None = None, webhook: WebhookFo
                            limits=limits or _limits_form(tenant), webhook_form=webhook or WebhookForm(),
                            action=ActionForm(), shown_secret=shown_secret,
                            defaults=panel().settings.limits, sending_limits=LIMITS,
-                           idempotency_hours=panel().settings.idempotency.window_hours), status
+                           idempotency_hours=panel().settings.idempotency.window_hours,
+                           archive_form=ArchiveForm(obj=tenant),
+                           archive_settings=panel().settings.archive), status
 
 
 @bp.route("/<int:tenant_id>")
@@ -116,6 +118,18 @@ def once_per_message_id(tenant_id: int) -> ResponseReturnValue:
     tenants.set_once_per_message_id(db(), tenant.name, on)
     flash(f"{tenant.name}: " + ("each Message-ID is sent once; a resubmission is answered 'already queued'."
                                 if on else "every message is sent, whatever its Message-ID."), "success")
+    return redirect(url_for(".detail", tenant_id=tenant.id))
+
+
+@bp.route("/<int:tenant_id>/archive", methods=["POST"])
+def archive_settings(tenant_id: int) -> ResponseReturnValue:
+    tenant = visible_tenant(tenant_id)
+    form = ArchiveForm()
+    settings = panel().settings.archive
+    if form.validate_on_submit() and attempt(lambda: archive.set_archive(
+            db(), settings, tenant, form.archive_days.data, form.archive_max_mib.data or 0)).ok:
+        kept = f"kept {tenant.archive_days} days" if tenant.archive_days else "not kept"
+        flash(f"{tenant.name}: sent messages are {kept}.", "success")
     return redirect(url_for(".detail", tenant_id=tenant.id))
 
 

@@ -24,7 +24,7 @@ def test_old_message_records_are_forgotten(engine: Engine) -> None:
 def test_a_record_the_database_refuses_holds_up_no_other(engine: Engine) -> None:
     with session_scope(engine) as session:
         acme = tenants.add_tenant(session, "acme").id
-    recorder = AcceptedRecorder(engine)
+    recorder = AcceptedRecorder(engine, b"k" * 32)
 
     def accepted(ref: str, tenant_id: int) -> Accepted:
         return Accepted(0.0, "Q", tenant_id, ref, "a@acme.test", ["X@Example.org"], "<m>", "out_default")
