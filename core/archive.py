@@ -27,7 +27,7 @@ from datetime import datetime, timedelta
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import ColumnElement, Select, delete, func, literal, select
+from sqlalchemy import ColumnElement, Select, delete, func, literal, select, true
 from sqlalchemy.orm import Session
 
 from core.config import ArchiveSettings
@@ -81,12 +81,15 @@ def cap_octets(settings: ArchiveSettings, tenant: Tenant) -> int:
 
 
 def sweep(session: Session, settings: ArchiveSettings, now: datetime | None = None) -> int:
-    """Remove each tenant's messages older than its retention, then its oldest past its cap; how many
-    were removed."""
+    """Remove each tenant's messages older than its retention (all of them once it is 0), then its
+    oldest past its cap; how many were removed."""
     now = now or utcnow()
     removed = 0
     held = select(ArchivedMessage.tenant_id).distinct()
     for tenant in session.scalars(select(Tenant).where(Tenant.id.in_(held))):
+        if not tenant.archive_days:  # its archive was turned off: nothing is kept
+            removed += _delete(session, tenant.id, true())
+            continue
         cutoff = now - timedelta(days=min(tenant.archive_days, settings.max_days))
         removed += _delete(session, tenant.id, ArchivedMessage.at < cutoff)
         newest_first = func.sum(ArchivedMessage.stored_size).over(order_by=ArchivedMessage.at.desc())

@@ -10,12 +10,12 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
-from core import panel_users, send_keys, tenants
+from core import archive, panel_users, send_keys, tenants
 from core.db import session_scope
 from core.dns_records import DnsRecord
 from core.domain_verify import RecordCheck
 from core.events import MessageKeys, record_event
-from core.models import AcceptedMessage, PanelUser, SendingDomain, SendKey, utcnow
+from core.models import AcceptedMessage, ArchivedMessage, PanelUser, SendingDomain, SendKey, utcnow
 from tests.admin.conftest import Panel, csrf_token
 
 
@@ -322,3 +322,46 @@ def test_tracking_is_turned_on_per_domain_and_its_rates_are_reported(panel: Pane
     text = metrics.get_data(as_text=True)
     assert 'relay_tracking_rate{domain="acme.test",kind="opened",tenant="acme"} 0.5' in text
     assert 'relay_tracking_delivered{domain="acme.test",tenant="acme"} 8.0' in text
+
+
+def test_a_tenant_reaches_its_own_archive_only_and_within_the_boxs_retention(panel: Panel,
+                                                                             tokens: dict[str, str]) -> None:
+    ids = panel.ids
+    context = panel.app.extensions["relay"]
+    key = archive.archive_key(context.secret_box)
+    refs = {}
+    with session_scope(context.engine) as db:
+        for name in ("acme", "globex"):
+            content = (f"From: app@{name}.test\r\nSubject: {name} invoice\r\nContent-Type: text/html\r\n\r\n"
+                       f"<html>secret of {name}</html>\r\n").encode()
+            refs[name] = f"arch{name}"
+            db.add(ArchivedMessage(message_ref=refs[name], tenant_id=ids[name], subject=f"{name} invoice",
+                                   sender=f"app@{name}.test", recipients="r@example.org", size=len(content),
+                                   sealed=archive.seal(key, content)))
+    api = Api(panel.client(), tokens["alice"])
+    found = api.call("GET", "/archive", 200, subject="invoice")["items"]
+    assert [m["message_ref"] for m in found] == ["archacme"]
+    raw = panel.client().get(f"/api/v1/messages/{refs['acme']}/raw", headers=api.headers)
+    assert raw.mimetype == "message/rfc822" and b"secret of acme" in raw.data
+    api.call("GET", f"/messages/{refs['globex']}/raw", 404)
+    api.call("POST", f"/messages/{refs['globex']}/resend", 404, {"to": ["x@example.org"]})
+    api.call("GET", "/messages/not-a-ref!/raw", 404)
+    api.call("GET", "/archive", 400, since="2026-13-45")
+    api.call("PUT", f"/tenants/{ids['acme']}/archive", 422, {"days": 10_000})
+    api.call("PUT", f"/tenants/{ids['globex']}/archive", 404, {"days": 5})
+    kept = api.call("PUT", f"/tenants/{ids['acme']}/archive", 200, {"days": 30, "max_mib": 5})
+    assert (kept["archive_days"], kept["archive_max_mib"]) == (30, 5)
+    browser = panel.client("alice")
+    other = refs["globex"]
+    for path in (f"/archive/{other}", f"/archive/{other}/html", f"/archive/{other}/raw"):
+        assert browser.get(path).status_code == 404, path
+    assert "globex invoice" not in browser.get("/archive/?subject=invoice").get_data(as_text=True)
+    page = browser.get(f"/archive/{refs['acme']}").get_data(as_text=True)
+    assert '<iframe id="html-part" class="message-html" sandbox referrerpolicy="no-referrer"' in page
+    frame = browser.get(f"/archive/{refs['acme']}/html")
+    assert frame.headers["X-Frame-Options"] == "SAMEORIGIN"
+    assert "sandbox" in frame.headers["Content-Security-Policy"]
+    assert "secret of acme" in frame.get_data(as_text=True)
+    assert "img-src data: cid:;" in frame.headers["Content-Security-Policy"]
+    images = browser.get(f"/archive/{refs['acme']}/html?images=1").headers["Content-Security-Policy"]
+    assert "img-src data: cid: https: http:;" in images and "script-src" not in images
