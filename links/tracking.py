@@ -2,9 +2,10 @@
 answers the open pixel. Each answers at once; the open or click it records (core/engagement.py)
 waits in memory and is written with the others of its fraction of a second in one transaction.
 
-The writing is done by a process of its own (a pool of one, started on first use and
-again if it dies): building and inserting a few hundred events costs the CPU of some
-thousands of redirects, and in this process it would hold the event loop's GIL.
+The writing is done by a process of its own (a pool of one, started with the service and
+again if it dies), at a lower CPU priority: building and inserting a few hundred events
+costs the CPU of some thousands of redirects; in this process it would hold the event
+loop's GIL, and at the same priority it would take the core a redirect is waiting for.
 
 A token that does not open here (changed, cut, made for another host or the other kind, or
 older than tracking.token_days) gets 404 and makes no event. The same link fetched again
@@ -21,7 +22,9 @@ import contextlib
 import ipaddress
 import logging
 import multiprocessing
+import os
 import time
+from collections import OrderedDict
 from collections.abc import AsyncIterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -38,6 +41,7 @@ from core.tracking import CLICK, OPEN, read_token
 log = logging.getLogger(__name__)
 
 FLUSH_SECONDS = 0.2
+WRITER_NICENESS = 10
 # Hits waiting while the database is away; past this the oldest are dropped, and logged.
 MAX_WAITING = 100_000
 PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
@@ -61,7 +65,13 @@ _engine: Engine | None = None
 
 def _open_engine(database_url: str) -> None:
     global _engine
+    # Writing can wait a moment; a redirect cannot: the kernel serves the redirects first.
+    os.nice(WRITER_NICENESS)
     _engine = make_engine(database_url)
+
+
+def _ready() -> None:
+    pass
 
 
 def _store(settings: TrackingSettings, hits: list[Hit]) -> int:
@@ -77,17 +87,23 @@ class HitWriter:
         self._settings = settings
         self._pool: ProcessPoolExecutor | None = None
         self._waiting: list[Hit] = []
-        self._recent: dict[tuple[str, str, str, str], float] = {}
+        # When each recent hit was seen, oldest first, keyed by a hash: ints, which the garbage
+        # collector never scans, so a busy minute's hits cost it nothing.
+        self._recent: OrderedDict[int, float] = OrderedDict()
+
+    def _repeated(self, key: int, now: float) -> bool:
+        window = self._settings.repeat_seconds
+        while self._recent and now - next(iter(self._recent.values())) >= window:
+            self._recent.popitem(last=False)
+        if key in self._recent:
+            return True
+        if window:
+            self._recent[key] = now
+        return False
 
     def add(self, hit: Hit, token: str) -> None:
-        now = time.monotonic()
-        key = (hit.kind, token, hit.address, hit.user_agent)
-        if now - self._recent.get(key, -1e9) < self._settings.repeat_seconds:
+        if self._repeated(hash((hit.kind, token, hit.address, hit.user_agent)), time.monotonic()):
             return
-        if len(self._recent) > MAX_WAITING:
-            self._recent = {k: t for k, t in self._recent.items()
-                            if now - t < self._settings.repeat_seconds}
-        self._recent[key] = now
         if len(self._waiting) >= MAX_WAITING:
             log.error("%d opens and clicks wait for the database; the oldest is dropped", MAX_WAITING)
             del self._waiting[0]
@@ -97,11 +113,8 @@ class HitWriter:
         batch, self._waiting = self._waiting, []
         if not batch:
             return
-        if self._pool is None:
-            self._pool = ProcessPoolExecutor(1, multiprocessing.get_context("spawn"), _open_engine,
-                                             (self._database_url,))
         try:
-            await asyncio.get_running_loop().run_in_executor(self._pool, _store, self._settings, batch)
+            await asyncio.get_running_loop().run_in_executor(self.pool(), _store, self._settings, batch)
         except BrokenProcessPool:
             log.error("the process writing opens and clicks died; starting another")
             self._pool = None
@@ -109,6 +122,14 @@ class HitWriter:
         except Exception:
             log.exception("could not record %d opens and clicks; trying again", len(batch))
             self._waiting[:0] = batch
+
+    def pool(self) -> ProcessPoolExecutor:
+        """The writing process, started now if it is not running."""
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(1, multiprocessing.get_context("spawn"), _open_engine,
+                                             (self._database_url,))
+            self._pool.submit(_ready)  # start it before the first hit waits for it
+        return self._pool
 
     def close(self) -> None:
         if self._pool is not None:
@@ -147,6 +168,7 @@ def add_routes(app: web.Application, database_url: str, key: bytes, settings: Tr
         return web.Response(body=PIXEL, content_type="image/gif", headers=NO_STORE)
 
     async def keep_writing(_: web.Application) -> AsyncIterator[None]:
+        writer.pool()
         task = asyncio.create_task(writer.run())
         yield
         task.cancel()
