@@ -7,9 +7,9 @@ event (tracking.repeat_seconds 0: no repeat is folded, the most writing it can m
 The baseline is nginx (one worker) answering `return 302` for the same paths. wrk
 (Debian's) drives both, R rounds, each path in turn: paced at about 2,000 a second (20
 connections, each waiting 10 ms between requests) for the p99 latency at the target
-rate, then flat out over C keep-alive connections for D seconds (redirects per second). Prints each turn, the medians and spread, and last
-`redirects_per_second=<x> p99_ms_at_2000=<y> ratio_vs_nginx=<z>` (targets: 2,000/s; p99
-under 20 ms).
+rate, then flat out over C keep-alive connections for D seconds (redirects per second).
+Prints each turn, the medians and spread, and last `redirects_per_second=<x>
+p99_ms_at_2000=<y> ratio_vs_nginx=<z>` (targets: 2,000/s; p99 under 20 ms).
 
 Run as root (Postfix): python benchmarks/link_redirects.py [--rounds R] [--seconds D]
     [--connections C] [--tokens N]

@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 from core.config import ArchiveSettings
 from core.db import bump_directory_version
 from core.errors import InvalidInputError
-from core.models import ArchivedMessage, Tenant, utcnow
+from core.models import ArchivedMessage, ArchivedRecipient, Tenant, utcnow
 from core.secretbox import SecretBox
 
 _NONCE = 12
@@ -107,13 +107,19 @@ def _delete(session: Session, tenant_id: int, condition: ColumnElement[bool]) ->
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 
+# A search that names no time reads this many days back, so that it reads one bounded range of
+# the time index whatever the archive holds.
+DEFAULT_SEARCH_DAYS = 7
+
+
 @dataclass(frozen=True)
 class ArchiveQuery:
-    """What a search asks for; empty fields ask for nothing."""
+    """What a search asks for; empty fields ask for nothing; with neither since nor until, the last
+    DEFAULT_SEARCH_DAYS days."""
 
     subject: str = ""
     sender: str = ""
-    recipient: str = ""
+    recipient: str = ""  # the whole address
     tag: str = ""
     since: datetime | None = None
     until: datetime | None = None
@@ -123,15 +129,21 @@ def search(query: ArchiveQuery) -> Select[ArchivedMessage]:
     """The archived messages a query finds, newest first (a caller adds the tenant scope and paging).
     Every condition is on the tenant and time index first, so a search reads one range of it."""
     found = select(ArchivedMessage).order_by(ArchivedMessage.at.desc(), ArchivedMessage.message_ref.desc())
-    for column, value in ((ArchivedMessage.subject, query.subject), (ArchivedMessage.sender, query.sender),
-                          (ArchivedMessage.recipients, query.recipient.lower())):
+    for column, value in ((ArchivedMessage.subject, query.subject), (ArchivedMessage.sender, query.sender)):
         if value.strip():
             found = found.where(column.contains(value.strip(), autoescape=True))
+    if query.recipient.strip():
+        address = query.recipient.strip().lower()
+        found = found.where(ArchivedMessage.message_ref.in_(
+            select(ArchivedRecipient.message_ref).where(ArchivedRecipient.address == address)))
     if query.tag.strip():
         tag = query.tag.strip()
         found = found.where((literal(",") + ArchivedMessage.tags + ",").contains(f",{tag},", autoescape=True))
-    if query.since is not None:
-        found = found.where(ArchivedMessage.at >= query.since)
+    since = query.since
+    if since is None and query.until is None:
+        since = utcnow() - timedelta(days=DEFAULT_SEARCH_DAYS)
+    if since is not None:
+        found = found.where(ArchivedMessage.at >= since)
     if query.until is not None:
         found = found.where(ArchivedMessage.at < query.until)
     return found

@@ -484,7 +484,10 @@ class ArchivedMessage(Base):
     for search."""
 
     __tablename__ = "archived_messages"
-    __table_args__ = (Index("ix_archived_messages_tenant_at", "tenant_id", "at"),)
+    # A search reads one time range newest first: subject is in the index, so a range is read
+    # without the table.
+    __table_args__ = (Index("ix_archived_messages_tenant_at", "tenant_id", "at", "subject"),
+                      Index("ix_archived_messages_at", "at", "subject"))
 
     message_ref: Mapped[str] = mapped_column(String(16), primary_key=True)
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
@@ -498,3 +501,15 @@ class ArchivedMessage(Base):
     size: Mapped[int] = mapped_column(default=0)
     stored_size: Mapped[int] = mapped_column(default=0)
     sealed: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class ArchivedRecipient(Base):
+    """Each recipient of an archived message, for the archive's search by address."""
+
+    __tablename__ = "archived_recipients"
+    __table_args__ = (Index("ix_archived_recipients_address_at", "address", "at"),)
+
+    message_ref: Mapped[str] = mapped_column(
+        ForeignKey("archived_messages.message_ref", ondelete="CASCADE"), primary_key=True)
+    address: Mapped[str] = mapped_column(String(320), primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)

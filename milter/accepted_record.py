@@ -38,7 +38,7 @@ from sqlalchemy.exc import IntegrityError
 
 from core.archive import seal
 from core.message_tags import NONE, MessageTags, stored
-from core.models import AcceptedMessage, ArchivedMessage
+from core.models import AcceptedMessage, ArchivedMessage, ArchivedRecipient
 
 log = logging.getLogger(__name__)
 
@@ -128,6 +128,9 @@ class AcceptedRecorder:
             connection.execute(insert(AcceptedMessage), [accepted.row() for accepted in batch])
             if archived:
                 connection.execute(insert(ArchivedMessage), archived)
+                connection.execute(insert(ArchivedRecipient), [
+                    {"message_ref": row["message_ref"], "address": address, "at": row["at"]}
+                    for row in archived for address in set(str(row["recipients"]).split("\n"))])
 
     def _commit_or_each(self, batch: list[Accepted]) -> None:
         try:

@@ -33,10 +33,22 @@ def upgrade() -> None:
         sa.Column("stored_size", sa.Integer(), nullable=False),
         sa.Column("sealed", sa.LargeBinary(), nullable=False),
     )
-    op.create_index("ix_archived_messages_tenant_at", "archived_messages", ["tenant_id", "at"])
+    op.create_index("ix_archived_messages_tenant_at", "archived_messages", ["tenant_id", "at", "subject"])
+    op.create_index("ix_archived_messages_at", "archived_messages", ["at", "subject"])
+    op.create_table(
+        "archived_recipients",
+        sa.Column("message_ref", sa.String(16),
+                  sa.ForeignKey("archived_messages.message_ref", ondelete="CASCADE"), primary_key=True),
+        sa.Column("address", sa.String(320), primary_key=True),
+        sa.Column("at", sa.DateTime(), nullable=False),
+    )
+    op.create_index("ix_archived_recipients_address_at", "archived_recipients", ["address", "at"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_archived_recipients_address_at", "archived_recipients")
+    op.drop_table("archived_recipients")
+    op.drop_index("ix_archived_messages_at", "archived_messages")
     op.drop_index("ix_archived_messages_tenant_at", "archived_messages")
     op.drop_table("archived_messages")
     with op.batch_alter_table("tenants") as batch:

@@ -9,7 +9,7 @@ from core import archive, tenants
 from core.config import ArchiveSettings
 from core.db import session_scope
 from core.errors import InvalidInputError
-from core.models import ArchivedMessage, utcnow
+from core.models import ArchivedMessage, ArchivedRecipient, utcnow
 from tests.support.html_mail import corpus
 
 KEY = b"a" * 32
@@ -66,9 +66,12 @@ def test_search_finds_by_each_field_newest_first(engine: Engine) -> None:
                 ("r2", "Weekly news 100%", "news@acme.test", "bob@example.org\nann@example.org", "news", 2),
                 ("r3", "Receipt #43", "shop@acme.test", "cy@example.org", "receipts", 3)]
         for ref, subject, sender, recipients, tags, age in rows:
+            at = now - timedelta(days=age)
             session.add(ArchivedMessage(message_ref=ref, tenant_id=acme.id, subject=subject, sender=sender,
-                                        recipients=recipients, tags=tags, at=now - timedelta(days=age),
-                                        sealed=b"x"))
+                                        recipients=recipients, tags=tags, at=at, sealed=b"x"))
+            session.flush()
+            session.add_all(ArchivedRecipient(message_ref=ref, address=address, at=at)
+                            for address in recipients.split("\n"))
     cases = {archive.ArchiveQuery(subject="receipt"): ["r1", "r3"],
              archive.ArchiveQuery(subject="100%"): ["r2"],
              archive.ArchiveQuery(sender="news@"): ["r2"],
@@ -76,6 +79,7 @@ def test_search_finds_by_each_field_newest_first(engine: Engine) -> None:
              archive.ArchiveQuery(tag="receipt"): ["r1"],
              archive.ArchiveQuery(since=now - timedelta(days=2, hours=1)): ["r1", "r2"],
              archive.ArchiveQuery(until=now - timedelta(days=2, hours=1)): ["r3"],
+             archive.ArchiveQuery(recipient="ann@"): [],
              archive.ArchiveQuery(subject="_"): []}
     with session_scope(engine) as session:
         for query, expected in cases.items():
