@@ -118,7 +118,8 @@ def make_message(n: int, tag: str, domain: str, size: int = SMALL) -> bytes:
     head = (f"From: bench@{domain}\r\nTo: sink@example.org\r\nSubject: {tag} {n}\r\n"
             f"Message-ID: <{tag.replace(' ', '-')}-{n}@{domain}>\r\n\r\n").encode()
     line = b"The quick brown fox jumps over the lazy dog, again and again and again.\r\n"
-    body = (line * (size // len(line) + 1))[: size - len(head) - 2] + b"\r\n"
+    # Cut where a line break would be split, the CR alone would end the body: a bare CR.
+    body = (line * (size // len(line) + 1))[: size - len(head) - 2].removesuffix(b"\r") + b"\r\n"
     return head + body
 
 

@@ -41,9 +41,10 @@ def _day(value: str) -> datetime | None:
            result=listing(ARCHIVED),
            query=(Param("subject", text(255), "Subject contains"),
                   Param("sender", text(320), "Sender contains"),
-                  Param("recipient", text(320), "A recipient contains"),
+                  Param("recipient", text(320), "A recipient's whole address"),
                   Param("tag", text(64), "Sent with this tag"),
-                  Param("since", DAY, "Sent on or after this day"),
+                  Param("since", DAY, "Sent on or after this day (with neither since nor until: "
+                                      "the last 7 days)"),
                   Param("until", DAY, "Sent before this day"), PAGE))
 def search_archive(subject: str = "", sender: str = "", recipient: str = "", tag: str = "", since: str = "",
                    until: str = "", page: int = 1) -> dict[str, Any]:
