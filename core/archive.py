@@ -37,6 +37,9 @@ from core.models import ArchivedMessage, ArchivedRecipient, Tenant, utcnow
 from core.secretbox import SecretBox
 
 _NONCE = 12
+# What any box allows; a box's own maximum retention (archive.max_days) is at most MAX_DAYS.
+MAX_DAYS = 3650
+MAX_CAP_MIB = 1024 * 1024
 COMPRESSION_LEVEL = 6
 
 
@@ -66,8 +69,8 @@ def set_archive(session: Session, settings: ArchiveSettings, tenant: Tenant, day
     is. InvalidInputError past the operator's maximum."""
     if days is not None and not 0 <= days <= settings.max_days:
         raise InvalidInputError(f"archive retention is 0 (off) to {settings.max_days} days on this box")
-    if max_mib is not None and not 0 <= max_mib <= 1024 * 1024:
-        raise InvalidInputError("an archive size cap is 0 (the box default) to 1048576 MiB")
+    if max_mib is not None and not 0 <= max_mib <= MAX_CAP_MIB:
+        raise InvalidInputError(f"an archive size cap is 0 (the box default) to {MAX_CAP_MIB} MiB")
     if days is not None and days != tenant.archive_days:
         tenant.archive_days = days
         bump_directory_version(session)

@@ -612,7 +612,8 @@ def validate(settings: Settings) -> Settings:
         raise ConfigError("setting tracking: max_links, max_part_octets and token_days at least 1, "
                           "machine_seconds and repeat_seconds 0 or more")
     archive = settings.archive
-    if not 1 <= archive.max_days <= 3650 or archive.default_max_mib < 1 or archive.sweep_minutes < 1:
+    if not 1 <= archive.max_days <= 3650 or not 1 <= archive.default_max_mib <= 1024 * 1024 \
+            or archive.sweep_minutes < 1:
         raise ConfigError("setting archive: max_days 1 to 3650, default_max_mib and sweep_minutes at least 1")
     _check_address("send_api.listen_address", settings.send_api.listen_address)
     _check_port("send_api.port", settings.send_api.port)

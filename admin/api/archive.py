@@ -76,8 +76,10 @@ def resend_archived(message_ref: str, body: dict[str, Any]) -> dict[str, Any]:
 
 @operation("PUT", "/tenants/{tenant_id}/archive", "Keep the tenant's sent messages this many days (0: none, "
            "up to the box's maximum) within a size cap (MiB; 0: the box default)", tag="archive",
-           result=TENANT, body=obj({"days": {"type": "integer", "minimum": 0},
-                                    "max_mib": {"type": "integer", "minimum": 0}}, required=("days",)))
+           result=TENANT, errors=(422,),
+           body=obj({"days": {"type": "integer", "minimum": 0, "maximum": archive.MAX_DAYS},
+                     "max_mib": {"type": "integer", "minimum": 0, "maximum": archive.MAX_CAP_MIB}},
+                    required=("days",)))
 def set_archive(tenant_id: int, body: dict[str, Any]) -> dict[str, Any]:
     tenant = visible_tenant(tenant_id)
     archive.set_archive(db(), panel().settings.archive, tenant, body["days"], body.get("max_mib"))
