@@ -134,7 +134,7 @@ def search(query: ArchiveQuery) -> Select[ArchivedMessage]:
     found = select(ArchivedMessage).order_by(ArchivedMessage.at.desc(), ArchivedMessage.message_ref.desc())
     for column, value in ((ArchivedMessage.subject, query.subject), (ArchivedMessage.sender, query.sender)):
         if value.strip():
-            found = found.where(column.contains(value.strip(), autoescape=True))
+            found = found.where(column.icontains(value.strip(), autoescape=True))
     if query.recipient.strip():
         address = query.recipient.strip().lower()
         found = found.where(ArchivedMessage.message_ref.in_(

@@ -347,7 +347,8 @@ def test_a_tenant_reaches_its_own_archive_only_and_within_the_boxs_retention(pan
     api.call("POST", f"/messages/{refs['globex']}/resend", 404, {"to": ["x@example.org"]})
     api.call("GET", "/messages/not-a-ref!/raw", 404)
     api.call("GET", "/archive", 400, since="2026-13-45")
-    api.call("PUT", f"/tenants/{ids['acme']}/archive", 422, {"days": 10_000})
+    api.call("PUT", f"/tenants/{ids['acme']}/archive", 422, {"days": 91})  # past this box's 90
+    api.call("PUT", f"/tenants/{ids['acme']}/archive", 400, {"days": 10_000})  # past any box's
     api.call("PUT", f"/tenants/{ids['globex']}/archive", 404, {"days": 5})
     kept = api.call("PUT", f"/tenants/{ids['acme']}/archive", 200, {"days": 30, "max_mib": 5})
     assert (kept["archive_days"], kept["archive_max_mib"]) == (30, 5)
