@@ -8,22 +8,15 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
-import sys
-import threading
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from email.message import EmailMessage
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 from selenium.webdriver.common.by import By
-from selenium.webdriver.remote.webdriver import WebDriver
-from selenium.webdriver.support import expected_conditions
-from selenium.webdriver.support.ui import WebDriverWait
 from sqlalchemy import select
 
 from core import archive, panel_users, suppressions, tenants
@@ -31,46 +24,19 @@ from core.models import AcceptedMessage, ArchivedMessage
 from core.secretbox import SecretBox
 from relayctl.cli import main as relayctl
 from tests.integration.test_milter import publish_keys, verify
-from tests.support.box import DOMAIN, REPO, TENANT, Box, running_box, wait_for_port
+from tests.support.box import DOMAIN, TENANT, Box, running_box
 from tests.support.chromium import chromium, needs_chromium
 from tests.support.dns_server import LoopbackDns
-from tests.support.sink import Sink, free_port
+from tests.support.panel import ADMIN, log_in, panel_service
+from tests.support.sink import Sink
 from tests.support.waiting import eventually
+from tests.support.web_page import RecordingPage
 
 pytestmark = needs_chromium
 
-ADMIN_PASSWORD = "a long admin passphrase"
 
 
-class Watcher:
-    """A server on loopback that records every request: what a hostile message tries to reach."""
-
-    def __init__(self) -> None:
-        self.paths: list[str] = []
-        watcher = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                watcher.paths.append(self.path)
-                self.send_response(200)
-                self.send_header("Content-Type", "image/gif")
-                self.end_headers()
-
-            do_POST = do_GET
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.port = free_port()
-        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-
-def hostile(watcher: Watcher) -> EmailMessage:
+def hostile(watcher: RecordingPage) -> EmailMessage:
     remote = f"http://127.0.0.1:{watcher.port}"
     message = EmailMessage()
     message["From"], message["To"] = f"app@{DOMAIN}", "reader@example.org"
@@ -94,26 +60,15 @@ def hostile(watcher: Watcher) -> EmailMessage:
 @pytest.fixture(scope="module")
 def box(sink: Sink, dns: LoopbackDns) -> Iterator[Box]:
     with running_box(sink, dns={"nameservers": ["127.0.0.1"], "nameserver_port": dns.port},
-                     smtp={"max_message_size": 26 * 1024 * 1024}) as box:
+                     smtp={"max_message_size": 26 * 1024 * 1024}) as box, panel_service(box):
         publish_keys(box, dns, DOMAIN)
-        os.environ["RELAY_PANEL_PASSWORD"] = ADMIN_PASSWORD
-        try:
-            assert relayctl(["--config", str(box.config_path), "user", "add", "root", "--role", "admin"]) == 0
-        finally:
-            del os.environ["RELAY_PANEL_PASSWORD"]
-        panel = subprocess.Popen([sys.executable, "-m", "admin", str(box.config_path)], cwd=REPO)
-        try:
-            wait_for_port("127.0.0.1", box.settings.panel.port)
-            yield box
-        finally:
-            panel.terminate()
-            panel.wait(20)
+        yield box
 
 
 @pytest.fixture(scope="module")
 def token(box: Box) -> str:
     with box.db_session() as session:
-        return panel_users.new_api_token(session, panel_users.user_by_name(session, "root"), "tests")[1]
+        return panel_users.new_api_token(session, panel_users.user_by_name(session, ADMIN), "tests")[1]
 
 
 def api(box: Box, token: str, method: str, path: str, body: Any = None) -> tuple[int, bytes]:
@@ -138,20 +93,9 @@ def stored(box: Box, ref: str) -> ArchivedMessage | None:
         return session.get(ArchivedMessage, ref)
 
 
-def log_in(browser: WebDriver, box: Box, path: str) -> None:
-    base = f"http://127.0.0.1:{box.settings.panel.port}"
-    browser.get(base + path)
-    browser.find_element(By.NAME, "username").send_keys("root")
-    browser.find_element(By.NAME, "password").send_keys(ADMIN_PASSWORD)
-    page = browser.find_element(By.TAG_NAME, "html")
-    browser.find_element(By.XPATH, "//button[normalize-space()='Log in']").click()
-    WebDriverWait(browser, 30).until(expected_conditions.staleness_of(page))
-    browser.get(base + path)
-
-
 def test_a_sent_message_is_archived_shown_inert_downloaded_resent_and_swept(
         box: Box, dns: LoopbackDns, token: str) -> None:
-    watcher = Watcher()
+    watcher = RecordingPage(content_type="image/gif")
     try:
         assert relayctl(["--config", str(box.config_path), "tenant", "archive", TENANT, "--days", "30"]) == 0
         box.directory_loaded()
@@ -171,7 +115,7 @@ def test_a_sent_message_is_archived_shown_inert_downloaded_resent_and_swept(
         assert status == 200 and raw == without_received(received.content)
 
         with chromium() as browser:
-            log_in(browser, box, f"/archive/{ref}")
+            log_in(browser, f"http://127.0.0.1:{box.settings.panel.port}", f"/archive/{ref}")
             assert "99-ZX" in browser.find_element(By.ID, "text-part").text
             frame = browser.find_element(By.ID, "html-part")
             browser.switch_to.frame(frame)

@@ -4,10 +4,7 @@ mailbox simulator, and see the bounce and the suppression appear; a hostile repo
 
 from __future__ import annotations
 
-import os
 import smtplib
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -17,32 +14,19 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-from relayctl.cli import main as relayctl
-from tests.support.box import REPO, Box, running_box, wait_for_port
+from tests.support.box import Box, running_box
 from tests.support.chromium import chromium, needs_chromium
+from tests.support.panel import ADMIN_PASSWORD, panel_service
 from tests.support.sink import Sink
 from tests.support.waiting import eventually
-
-ADMIN_PASSWORD = "a long admin passphrase"
 
 pytestmark = needs_chromium
 
 
 @pytest.fixture(scope="module")
 def box(sink: Sink) -> Iterator[Box]:
-    with running_box(sink) as box:
-        os.environ["RELAY_PANEL_PASSWORD"] = ADMIN_PASSWORD
-        try:
-            assert relayctl(["--config", str(box.config_path), "user", "add", "root", "--role", "admin"]) == 0
-        finally:
-            del os.environ["RELAY_PANEL_PASSWORD"]
-        panel = subprocess.Popen([sys.executable, "-m", "admin", str(box.config_path)], cwd=REPO)
-        try:
-            wait_for_port("127.0.0.1", box.settings.panel.port)
-            yield box
-        finally:
-            panel.terminate()
-            panel.wait(20)
+    with running_box(sink) as box, panel_service(box):
+        yield box
 
 
 @pytest.fixture(scope="module")

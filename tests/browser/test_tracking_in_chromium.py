@@ -7,14 +7,9 @@ from __future__ import annotations
 
 import email
 import email.policy
-import os
-import subprocess
-import sys
-import threading
 import time
 from collections.abc import Iterator
 from email.message import EmailMessage
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -25,44 +20,20 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from relayctl.cli import main as relayctl
 from tests.integration.test_milter import publish_keys, verify
-from tests.support.box import DOMAIN, REPO, TENANT, Box, links_service, running_box, wait_for_port
+from tests.support.box import DOMAIN, TENANT, Box, links_service, running_box
 from tests.support.chromium import chromium, needs_chromium
 from tests.support.dns_server import LoopbackDns
+from tests.support.panel import log_in, panel_service
 from tests.support.sink import Sink, free_port
 from tests.support.waiting import eventually
+from tests.support.web_page import RecordingPage
 from tests.support.webhook_receiver import WebhookReceiver, add_webhook_by_relayctl
 
 pytestmark = needs_chromium
 
-ADMIN_PASSWORD = "a long admin passphrase"
 # A desktop browser's agent: headless Chromium's own says HeadlessChrome, as scanners' do.
 DESKTOP = ("--user-agent=Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
            "Chrome/120.0 Safari/537.36")
-
-
-class Landing:
-    """The page a tracked link leads to."""
-
-    def __init__(self) -> None:
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                page = b"<html><head><title>Landing</title></head><body><h1>Winter offers</h1></body></html>"
-                self.send_response(200)
-                self.send_header("Content-Type", "text/html")
-                self.send_header("Content-Length", str(len(page)))
-                self.end_headers()
-                self.wfile.write(page)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.port = free_port()
-        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +48,8 @@ def box(sink: Sink, dns: LoopbackDns) -> Iterator[Box]:
 
 def test_a_tracked_message_is_opened_and_clicked_in_chromium(box: Box, dns: LoopbackDns, tmp_path: Path,
                                                               capsys: pytest.CaptureFixture[str]) -> None:
-    landing = Landing()
+    landing = RecordingPage(b"<html><head><title>Landing</title></head><body><h1>Winter offers</h1></body>"
+                            b"</html>")
     hook_port = free_port()
     receiver = WebhookReceiver(hook_port, add_webhook_by_relayctl(
         box.config_path, TENANT, f"http://127.0.0.1:{hook_port}/hook", capsys))
@@ -138,24 +110,6 @@ def test_a_tracked_message_is_opened_and_clicked_in_chromium(box: Box, dns: Loop
 
 def panel_timeline(box: Box, ref: str) -> str:
     """The message's timeline in the panel, as an admin logged in with Chromium sees it."""
-    os.environ["RELAY_PANEL_PASSWORD"] = ADMIN_PASSWORD
-    try:
-        assert relayctl(["--config", str(box.config_path), "user", "add", "root", "--role", "admin"]) == 0
-    finally:
-        del os.environ["RELAY_PANEL_PASSWORD"]
-    panel = subprocess.Popen([sys.executable, "-m", "admin", str(box.config_path)], cwd=REPO)
-    try:
-        wait_for_port("127.0.0.1", box.settings.panel.port)
-        base = f"http://127.0.0.1:{box.settings.panel.port}"
-        with chromium() as browser:
-            browser.get(f"{base}/messages/{ref}")
-            browser.find_element(By.NAME, "username").send_keys("root")
-            browser.find_element(By.NAME, "password").send_keys(ADMIN_PASSWORD)
-            login = browser.find_element(By.TAG_NAME, "html")
-            browser.find_element(By.XPATH, "//button[normalize-space()='Log in']").click()
-            WebDriverWait(browser, 30).until(expected_conditions.staleness_of(login))
-            browser.get(f"{base}/messages/{ref}")
-            return browser.find_element(By.CSS_SELECTOR, "ol.timeline").text
-    finally:
-        panel.terminate()
-        panel.wait(20)
+    with panel_service(box) as base, chromium() as browser:
+        log_in(browser, base, f"/messages/{ref}")
+        return browser.find_element(By.CSS_SELECTOR, "ol.timeline").text
