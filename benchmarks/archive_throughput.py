@@ -72,9 +72,8 @@ def main() -> None:
                     for name in order:
                         label = f"archive {'on' if name == 'archive' else 'off'} {SIZE_NAMES[size]}"
                         run = runs.setdefault((name, size), Run(label))
-                        before = len(run.latencies), run.seconds
-                        measure(run, targets[name], sink, counts[size], args.connections, size)
-                        rates[name] = (len(run.latencies) - before[0]) / (run.seconds - before[1])
+                        rates[name] = measure(run, targets[name], sink, counts[size], args.connections,
+                                              size).rate
                         print(f"round {round_number + 1} {run.name}: {rates[name]:.1f} msg/s", flush=True)
                     ratios[size].append(rates["archive"] / rates["plain"])
             with box.db_session() as session:

@@ -133,10 +133,14 @@ class Target:
     domain: str = DOMAIN
 
 
+# The n-th message of a path (its tag), from a domain, of about a size.
+MessageMaker = Callable[[int, str, str, int], bytes]
+
+
 def send_batch(client: smtplib.SMTP, count: int, tag: str, offset: int, latencies: list[float],
-               domain: str, size: int) -> None:
+               domain: str, size: int, make: MessageMaker = make_message) -> None:
     for n in range(offset, offset + count):
-        data = make_message(n, tag, domain, size)
+        data = make(n, tag, domain, size)
         started = time.perf_counter()
         client.mail(f"bench@{domain}")
         client.rcpt("sink@example.org")
@@ -146,13 +150,13 @@ def send_batch(client: smtplib.SMTP, count: int, tag: str, offset: int, latencie
             raise RuntimeError(f"{tag}: message {n} refused: {code} {reply!r}")
 
 
-def client_process(target: Target, count: int, tag: str, offset: int, size: int,
-                   start: Barrier, results: Queue[list[float] | str]) -> None:
+def client_process(target: Target, count: int, tag: str, offset: int, size: int, start: Barrier,
+                   results: Queue[list[float] | str], make: MessageMaker = make_message) -> None:
     try:
         client = target.connect()
         start.wait()
         latencies: list[float] = []
-        send_batch(client, count, tag, offset, latencies, target.domain, size)
+        send_batch(client, count, tag, offset, latencies, target.domain, size, make)
         results.put(latencies)
         client.quit()
     except Exception as exc:  # reported to the parent, which fails the run
@@ -163,10 +167,11 @@ def client_process(target: Target, count: int, tag: str, offset: int, size: int,
 Work = Callable[[int, Barrier, "Queue[list[float] | str]"], None]
 
 
-def run_clients(name: str, target: Target, messages: int, connections: int, size: int = SMALL) -> Run:
+def run_clients(name: str, target: Target, messages: int, connections: int, size: int = SMALL,
+                make: MessageMaker = make_message) -> Run:
     share = messages // connections
     return run_processes(name, connections, lambda i, start, results: client_process(
-        target, share, name, i * share, size, start, results))
+        target, share, name, i * share, size, start, results, make))
 
 
 def run_processes(name: str, connections: int, work: Work) -> Run:
@@ -290,14 +295,17 @@ def pools_of_one_and_many(box: Box, count: int) -> Target:
     return front_end(box, credential.username, credential.secret, "other.test")
 
 
-def measure(run: Run, target: Target, sink: Sink, messages: int, connections: int, size: int) -> None:
-    """One turn of a path: its clients' submissions, and CPU until the sink has every message."""
+def measure(run: Run, target: Target, sink: Sink, messages: int, connections: int, size: int,
+            make: MessageMaker = make_message) -> Run:
+    """One turn of a path, added to run: its clients' submissions, and CPU until the sink has every
+    message; the turn alone."""
     sink.clear()
     probes = {**target.groups, "clients+sink": clients_and_sink_cpu, "box": box_cpu}
     before = {group: probe() for group, probe in probes.items()}
-    turn = run_clients(run.name, target, messages, connections, size)
+    turn = run_clients(run.name, target, messages, connections, size, make)
     sink.wait_for(messages, 300)
     run.add(turn.seconds, turn.latencies, {group: probe() - before[group] for group, probe in probes.items()})
+    return turn
 
 
 def check_signed(sink: Sink, path: str) -> None:

@@ -17,25 +17,15 @@ from __future__ import annotations
 import argparse
 import email
 import email.policy
+import functools
 import statistics
 import sys
-import time
 from email.message import EmailMessage
-from multiprocessing.queues import Queue
-from multiprocessing.synchronize import Barrier
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.relay_throughput import (
-    Run,
-    Target,
-    box_cpu,
-    check_signed,
-    clients_and_sink_cpu,
-    front_end,
-    run_processes,
-)
+from benchmarks.relay_throughput import Run, check_signed, front_end, measure
 from core import tenants
 from core.secretbox import SecretBox
 from tests.support.box import DOMAIN, Box, running_box
@@ -45,6 +35,7 @@ from tests.support.sink import Sink
 TRACKED_DOMAIN = "tracked.test"
 
 
+@functools.cache
 def template(domain: str) -> bytes:
     message = EmailMessage()
     message["From"], message["To"], message["Subject"] = f"news@{domain}", "sink@example.org", "SUBJECT"
@@ -53,45 +44,14 @@ def template(domain: str) -> bytes:
     return message.as_bytes()
 
 
+def newsletter_message(n: int, tag: str, domain: str, size: int) -> bytes:
+    """The n-th newsletter of a path (size: about 30 KiB whatever is asked)."""
+    return template(domain).replace(b"Subject: SUBJECT", f"Subject: {tag} {n}".encode(), 1)
+
+
 def is_tracked(content: bytes) -> bool:
     html = email.message_from_bytes(content, policy=email.policy.default).get_body(("html",))
     return html is not None and "/c/" in html.get_content()
-
-
-def client_process(target: Target, count: int, tag: str, offset: int, content: bytes, start: Barrier,
-                   results: Queue[list[float] | str]) -> None:
-    try:
-        client = target.connect()
-        start.wait()
-        latencies = []
-        for n in range(offset, offset + count):
-            data = content.replace(b"Subject: SUBJECT", f"Subject: {tag} {n}".encode(), 1)
-            started = time.perf_counter()
-            client.mail(f"news@{target.domain}")
-            client.rcpt("sink@example.org")
-            code, reply = client.data(data)
-            latencies.append(time.perf_counter() - started)
-            if code != 250:
-                raise RuntimeError(f"{tag}: message {n} refused: {code} {reply!r}")
-        results.put(latencies)
-        client.quit()
-    except Exception as exc:  # reported to the parent, which fails the run
-        start.abort()
-        results.put(f"{tag}: {exc!r}")
-
-
-def measure(run: Run, target: Target, sink: Sink, messages: int, connections: int) -> Run:
-    sink.clear()
-    content = template(target.domain)
-    share = messages // connections
-    probes = {**target.groups, "clients+sink": clients_and_sink_cpu, "box": box_cpu}
-    before = {group: probe() for group, probe in probes.items()}
-    turn = run_processes(run.name, connections, lambda i, start, results: client_process(
-        target, share, run.name, i * share, content, start, results))
-    sink.wait_for(share * connections, 300)
-    used = {group: probe() - before[group] for group, probe in probes.items()}
-    run.add(turn.seconds, turn.latencies, used)
-    return turn
 
 
 def tracked_domain(box: Box) -> None:
@@ -120,7 +80,8 @@ def main() -> None:
             targets = {"plain": front_end(box, box.username, box.password, DOMAIN),
                        "tracking": front_end(box, box.username, box.password, TRACKED_DOMAIN)}
             for name, target in targets.items():
-                measure(Run("warmup"), target, sink, args.connections * 5, args.connections)
+                measure(Run("warmup"), target, sink, args.connections * 5, args.connections, 0,
+                        newsletter_message)
                 check_signed(sink, name)
                 tracked = sum(is_tracked(m.content) for m in sink.messages)
                 if tracked != (len(sink.messages) if name == "tracking" else 0):
@@ -129,7 +90,8 @@ def main() -> None:
                 order = list(targets) if round_number % 2 == 0 else list(reversed(targets))
                 rates = {}
                 for name in order:
-                    turn = measure(runs[name], targets[name], sink, messages, args.connections)
+                    turn = measure(runs[name], targets[name], sink, messages, args.connections, 0,
+                                   newsletter_message)
                     rates[name] = turn.rate
                     print(f"round {round_number + 1} {runs[name].name}: {turn.rate:.1f} msg/s", flush=True)
                 ratios.append(rates["tracking"] / rates["plain"])
