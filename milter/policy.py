@@ -155,7 +155,7 @@ class MilterPolicy:
             one_click_unsubscribe=bool(added), tags=given_tags,
             tracked_domain=domains[0].lower() if tracked is not None else "",
             archived=as_sent(signatures, message.headers, added, body) if tenant.archive else None,
-            subject=next(iter(_values(message.headers, "Subject")), ""),
+            subject=next(iter(_values(message.headers, "Subject")), "") if tenant.archive else "",
         ))
         return Verdict(tuple(modifications))
 
