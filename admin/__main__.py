@@ -14,7 +14,7 @@ from core.logs import setup_logging
 
 def main() -> None:
     settings = load_settings(Path(sys.argv[1]) if len(sys.argv) > 1 else None)
-    setup_logging(settings.log_level)
+    setup_logging(settings, "panel")
     app = create_app({"RELAY_SETTINGS": settings})
     # Forwarded headers, when panel.behind_proxy says to trust them, are read by create_app (ProxyFix).
     serve(app, host=settings.panel.listen_address, port=settings.panel.port, threads=8, ident="mailrelay")

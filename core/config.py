@@ -157,6 +157,9 @@ class MilterSettings:
     redis_url: str = ""
     # How long the record of each message let through is kept; reports about older ones change nothing.
     record_days: int = 90
+    # While Redis cannot be reached: "local" counts on this box alone and adds its counts to
+    # Redis when it is back (milter/throttle_fallback.py); "refuse" tempfails every message.
+    redis_unavailable: str = "local"
     # Milter processes; more than one needs redis_url (throttle counters in memory are per process).
     # 0: one per four cores with redis_url, else one.
     processes: int = 0
@@ -306,6 +309,24 @@ class IdempotencySettings:
     window_hours: int = 24
 
 
+# Where each service serves its Prometheus metrics (core/metrics.py).
+DEFAULT_METRICS_PORTS = {"front-end": 9431, "milter": 9432, "intake": 9433, "links": 9434, "send-api": 9435}
+
+
+@dataclass(frozen=True)
+class MetricsSettings:
+    """Each service's Prometheus metrics (core/metrics.py), on a loopback port of its own."""
+
+    listen_address: str = "127.0.0.1"
+    # Per service (front-end, milter, intake, links, send-api); 0: that service serves none.
+    ports: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_METRICS_PORTS))
+    # The SHA-256 (hex) of the bearer token a scraper sends; "": none asked.
+    token_sha256: str = ""
+
+    def port(self, service: str) -> int:
+        return self.ports.get(service, 0)
+
+
 DEFAULT_DELIVERY_PROFILES = (
     DeliveryProfile("gmail", ("gmail.com", "googlemail.com"), concurrency=10, recipients_per_delivery=100),
     DeliveryProfile("yahoo", ("yahoo.com", "ymail.com", "rocketmail.com", "aol.com"), concurrency=4,
@@ -324,6 +345,8 @@ class Settings:
     # None: state_dir/secret.key, made by `relayctl init`.
     encryption_key_file: Path | None = None
     log_level: str = "INFO"
+    # "text", or "json": one JSON object a line (core/logs.py), for a central log store.
+    log_format: str = "text"
     smtp: SmtpSettings = field(default_factory=SmtpSettings)
     postfix: PostfixSettings = field(default_factory=PostfixSettings)
     dns: DnsSettings = field(default_factory=DnsSettings)
@@ -341,6 +364,7 @@ class Settings:
     archive: ArchiveSettings = field(default_factory=ArchiveSettings)
     idempotency: IdempotencySettings = field(default_factory=IdempotencySettings)
     send_api: SendApiSettings = field(default_factory=SendApiSettings)
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)
 
     @property
     def effective_database_url(self) -> str:
@@ -546,12 +570,38 @@ def _check_profiles(profiles: tuple[DeliveryProfile, ...]) -> None:
                               "rate_delay_seconds 0 or more")
 
 
+def _checked_metrics(metrics: MetricsSettings) -> MetricsSettings:
+    try:
+        loopback = ipaddress.ip_address(metrics.listen_address).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback:
+        raise ConfigError("setting metrics.listen_address: a loopback address (the proxy serves others)")
+    ports = {**DEFAULT_METRICS_PORTS, **metrics.ports}
+    for service, port in ports.items():
+        if service not in DEFAULT_METRICS_PORTS:
+            raise ConfigError(f"setting metrics.ports: {service!r} is none of "
+                              f"{', '.join(DEFAULT_METRICS_PORTS)}")
+        if port:
+            _check_port(f"metrics.ports.{service}", port)
+    taken = [port for port in ports.values() if port]
+    if len(taken) != len(set(taken)):
+        raise ConfigError("setting metrics.ports: each service a port of its own")
+    if metrics.token_sha256 and not re.fullmatch(r"[0-9a-f]{64}", metrics.token_sha256):
+        raise ConfigError("setting metrics.token_sha256: 64 lower-case hex digits (sha256sum of the token)")
+    return dataclasses.replace(metrics, ports=ports)
+
+
 def validate(settings: Settings) -> Settings:
     """Check what types alone cannot: ranges, formats, and settings that must agree."""
     if not is_hostname(settings.hostname):
         raise ConfigError(f"setting hostname: {settings.hostname!r} is not a valid host name")
     if settings.log_level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
         raise ConfigError("setting log_level: one of DEBUG, INFO, WARNING, ERROR")
+    if settings.log_format not in {"text", "json"}:
+        raise ConfigError("setting log_format: text or json")
+    if settings.milter.redis_unavailable not in {"local", "refuse"}:
+        raise ConfigError("setting milter.redis_unavailable: local or refuse")
     smtp = settings.smtp
     _check_address("smtp.listen_address", smtp.listen_address)
     _check_port("smtp.submission_port", smtp.submission_port)
@@ -624,4 +674,5 @@ def validate(settings: Settings) -> Settings:
             sending_limits.check(name, value)
         except InvalidInputError as exc:
             raise ConfigError(f"setting limits.{name}: {exc}") from exc
-    return dataclasses.replace(settings, limits={**sending_limits.default_values(), **settings.limits})
+    return dataclasses.replace(settings, limits={**sending_limits.default_values(), **settings.limits},
+                               metrics=_checked_metrics(settings.metrics))

@@ -7,6 +7,8 @@ them and waits for them to finish; a worker that dies otherwise is replaced, as
 Postfix's master replaces its daemons, unless workers keep failing at start. A TCP
 listener is bound by each worker with SO_REUSEPORT (the kernel spreads connections over
 them); a Unix socket, which has no such option, is bound once before the fork and shared.
+Each worker has a slot (0 to count - 1), which its replacement takes over: a worker's own
+listeners, such as its metrics port (core/metrics.py), stay where they were.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ QUICK_FAILURES = 3
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
-Serve = Callable[[asyncio.Event], Awaitable[None]]
+Serve = Callable[[asyncio.Event, int], Awaitable[None]]  # the stop event, the worker's slot
 
 
 def default_processes(cores: int | None = None) -> int:
@@ -48,10 +50,10 @@ def run_processes(count: int, serve: Serve) -> None:
     """serve() in count processes (in this one when count is 1) until SIGTERM or SIGINT;
     SystemExit(1) when workers keep failing at start."""
     if count <= 1:
-        run_until_signalled(serve)
+        run_until_signalled(lambda stop: serve(stop, 0))
         return
     stopping = False
-    workers: dict[int, float] = {}  # pid: when it started
+    workers: dict[int, tuple[float, int]] = {}  # pid: when it started, its slot
     quick_failures = 0
 
     def stop(signum: int, frame: FrameType | None) -> None:
@@ -60,19 +62,19 @@ def run_processes(count: int, serve: Serve) -> None:
         for pid in workers:
             os.kill(pid, signal.SIGTERM)
 
-    def start() -> None:
-        pid = _fork(serve)
-        workers[pid] = time.monotonic()
+    def start(slot: int) -> None:
+        pid = _fork(serve, slot)
+        workers[pid] = (time.monotonic(), slot)
         if stopping:  # asked to stop while forking
             os.kill(pid, signal.SIGTERM)
 
     previous = {signum: signal.signal(signum, stop) for signum in STOP_SIGNALS}
     try:
-        for _ in range(count):
-            start()
+        for slot in range(count):
+            start(slot)
         while workers:
             pid, status = os.wait()
-            started = workers.pop(pid, time.monotonic())
+            started, slot = workers.pop(pid, (time.monotonic(), 0))
             if stopping:
                 continue
             quick = time.monotonic() - started < QUICK_FAILURE_SECONDS
@@ -84,7 +86,7 @@ def run_processes(count: int, serve: Serve) -> None:
                 continue
             log.error("worker %d ended (status %d); starting another", pid, status)
             time.sleep(RESTART_DELAY_SECONDS)
-            start()
+            start(slot)
         if quick_failures >= QUICK_FAILURES:
             raise SystemExit(1)
     finally:
@@ -92,7 +94,7 @@ def run_processes(count: int, serve: Serve) -> None:
             signal.signal(signum, handler)
 
 
-def _fork(serve: Serve) -> int:
+def _fork(serve: Serve, slot: int) -> int:
     parent = os.getpid()
     pid = os.fork()
     if pid:
@@ -102,7 +104,7 @@ def _fork(serve: Serve) -> int:
         for signum in STOP_SIGNALS:
             signal.signal(signum, signal.SIG_DFL)
         _stop_with(parent)
-        run_until_signalled(serve)
+        run_until_signalled(lambda stop: serve(stop, slot))
         code = 0
     except BaseException:
         log.exception("worker %d failed", os.getpid())

@@ -31,6 +31,7 @@ from core.dns_records import DMARC_MAILBOX, TLS_MAILBOX
 from core.unsubscribe import MAILTO_PREFIX, Unsubscribe, read_token, record_unsubscribe
 from intake.directory import IntakeDirectory
 from intake.feedback import quoted_return_path
+from intake.metrics import REPORTS
 from intake.receiver_reports import record_dmarc_reports, record_tls_reports
 from intake.reports import NotRecordedYet, Outcome, record_report
 
@@ -74,29 +75,33 @@ class ReportHandler:
         own = self._own_report.search(envelope.original_content[:MAX_SCANNED]) is not None
         replies = []
         for recipient in envelope.rcpt_tos:
-            request = self._unsubscribe_request(recipient)
-            if request is not None:
-                replies.append(await asyncio.to_thread(self._unsubscribe, request, envelope.mail_from or ""))
-                continue
-            mailbox = self._receiver_mailbox(recipient)
-            if mailbox is not None:
-                raw = envelope.original_content
-                replies.append(await asyncio.to_thread(self._receiver_report, mailbox, raw))
-                continue
-            try:
-                outcome = await self._record_when_known(recipient, results, envelope.original_content, own)
-            except NotRecordedYet as exc:
-                log.info("report for %s: %s; Postfix will bring it again", recipient, exc)
-                replies.append("451 4.3.0 The message this report is about is not recorded yet")
-                continue
-            except Exception:
-                log.exception("could not record a report for %s; Postfix will retry", recipient)
-                replies.append("451 4.3.0 Could not record the report; try again later")
-                continue
-            log.info("report for %s: tenant=%s forged=%s results=%d", recipient, outcome.tenant,
-                     outcome.forged, outcome.results)
-            replies.append("250 2.0.0 Report recorded")
+            kind, reply = await self._take(recipient, results, envelope.original_content,
+                                           envelope.mail_from or "", own)
+            REPORTS.labels(kind, "recorded" if reply.startswith("2") else "retry"
+                           if reply.startswith("4") else "refused").inc()
+            replies.append(reply)
         return "\r\n".join(replies)
+
+    async def _take(self, recipient: str, results: list[ReportResult], raw: bytes, sender: str,
+                    own: bool) -> tuple[str, str]:
+        """What a recipient's mail is (unsubscribe, dmarc, tls, report), and the reply to it."""
+        request = self._unsubscribe_request(recipient)
+        if request is not None:
+            return "unsubscribe", await asyncio.to_thread(self._unsubscribe, request, sender)
+        mailbox = self._receiver_mailbox(recipient)
+        if mailbox is not None:
+            return mailbox, await asyncio.to_thread(self._receiver_report, mailbox, raw)
+        try:
+            outcome = await self._record_when_known(recipient, results, raw, own)
+        except NotRecordedYet as exc:
+            log.info("report for %s: %s; Postfix will bring it again", recipient, exc)
+            return "report", "451 4.3.0 The message this report is about is not recorded yet"
+        except Exception:
+            log.exception("could not record a report for %s; Postfix will retry", recipient)
+            return "report", "451 4.3.0 Could not record the report; try again later"
+        log.info("report for %s: tenant=%s forged=%s results=%d", recipient, outcome.tenant,
+                 outcome.forged, outcome.results)
+        return "report", "250 2.0.0 Report recorded"
 
     def inbound_action(self, address: str) -> str | None:
         """What port 25 does with a recipient (intake/socketmap.py): take a return-path domain's,

@@ -41,6 +41,7 @@ from core.events import MessageKeys, NewEvent, record_events
 from core.models import AcceptedMessage, Event, LogPosition, Tenant
 from core.postfix.log import STATUS_EVENTS, Delivery, MasterStarted, QueueFact, TlsSession, read_line
 from core.shaping import Deferral, record_deferrals
+from intake.metrics import observe_deliveries
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +68,7 @@ class LogTailer:
         # Relay boxes sharing a database each keep their log at the same path.
         self._key = f"{box_name}:{log_path}"
         self._handle: IO[bytes] | None = None
+        self._deliveries: list[Delivery] = []  # this poll's, for the metrics once it is committed
 
     def _position(self, session: Session) -> LogPosition:
         position = session.scalar(select(LogPosition).where(LogPosition.path == self._key))
@@ -81,6 +83,7 @@ class LogTailer:
 
     def poll(self) -> int:
         """Read what was added since the last poll; the number of events written."""
+        self._deliveries = []
         with session_scope(self._engine) as session:
             position = self._position(session)
             handle = self._open(position)
@@ -98,6 +101,7 @@ class LogTailer:
             position.pending = json.dumps(pending)
             if not data and self._rotated(handle):
                 self._switch_to_new_file(position)
+        observe_deliveries(self._deliveries)
         return len(new)
 
     def _open(self, position: LogPosition) -> IO[bytes] | None:
@@ -174,6 +178,7 @@ class LogTailer:
                 keys = MessageKeys(known.get("message_ref", ""), fact.queue_id, known.get("message_id", ""))
                 new.append(NewEvent(STATUS_EVENTS[fact.status], fact.recipient, detail, tenant_ids[tenant],
                                     keys))
+                self._deliveries.append(fact)
             if isinstance(fact, Delivery) and fact.status == "deferred" and fact.transport:
                 deferrals.append(Deferral(fact.transport, fact.relay_host, fact.text))
         if deferrals and self._settings is not None:

@@ -20,6 +20,7 @@ from core.db import make_engine, session_scope
 from core.domain_verify import make_resolver
 from core.events import record_events
 from core.logs import setup_logging
+from core.metrics import serve_metrics
 from core.postfix.instance import PostfixInstance
 from core.reputation import guard
 from core.secretbox import SecretBox
@@ -105,6 +106,7 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
     shaper = Shaper(engine, settings)
     sender = WebhookSender(engine, secret_box, settings.webhooks)
     guard_now = functools.partial(guard_reputation, engine, settings)
+    metrics = serve_metrics(settings.metrics, "intake")
     tasks = [asyncio.create_task(directory.keep_fresh()),
              asyncio.create_task(keep_polling("reading the Postfix log", tailer.poll)),
              asyncio.create_task(keep_polling("sending webhooks", sender.poll)),
@@ -127,10 +129,12 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
         listener.close()
         await listener.wait_closed()
         path.unlink(missing_ok=True)
+    if metrics is not None:
+        metrics.close()
     engine.dispose()
 
 
 def main(config_path: Path | None = None) -> None:
     settings = load_settings(config_path)
-    setup_logging(settings.log_level)
+    setup_logging(settings, "intake")
     run_until_signalled(lambda stop: serve(settings, stop))

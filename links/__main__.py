@@ -14,7 +14,7 @@ from links.server import make_app
 
 def main() -> None:
     settings = load_settings(Path(sys.argv[1]) if len(sys.argv) > 1 else None)
-    setup_logging(settings.log_level)
+    setup_logging(settings, "links")
     web.run_app(make_app(settings), host=settings.links.listen_address, port=settings.links.port,
                 access_log=None, print=None)
 

@@ -37,6 +37,7 @@ from core.config import TrackingSettings
 from core.db import make_engine
 from core.engagement import CLICKED, OPENED, Hit, store_hits
 from core.tracking import CLICK, OPEN, read_token
+from links.metrics import HITS, WAITING
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +104,9 @@ class HitWriter:
 
     def add(self, hit: Hit, token: str) -> None:
         if self._repeated(hash((hit.kind, token, hit.address, hit.user_agent)), time.monotonic()):
+            HITS.labels(hit.kind, "repeat").inc()
             return
+        HITS.labels(hit.kind, "recorded").inc()
         if len(self._waiting) >= MAX_WAITING:
             log.error("%d opens and clicks wait for the database; the oldest is dropped", MAX_WAITING)
             del self._waiting[0]
@@ -113,6 +116,7 @@ class HitWriter:
         batch, self._waiting = self._waiting, []
         if not batch:
             return
+        WAITING.set(len(batch))
         try:
             await asyncio.get_running_loop().run_in_executor(self.pool(), _store, self._settings, batch)
         except BrokenProcessPool:
@@ -122,6 +126,7 @@ class HitWriter:
         except Exception:
             log.exception("could not record %d opens and clicks; trying again", len(batch))
             self._waiting[:0] = batch
+        WAITING.set(len(self._waiting))
 
     def pool(self) -> ProcessPoolExecutor:
         """The writing process, started now if it is not running."""
@@ -150,6 +155,7 @@ def add_routes(app: web.Application, database_url: str, key: bytes, settings: Tr
         tracked = read_token(key, CLICK if kind == CLICKED else OPEN, request.url.host or "", token,
                              settings.token_days)
         if tracked is None:
+            HITS.labels(kind, "unknown").inc()
             return None
         if request.method == "GET":
             writer.add(Hit(kind, tracked, datetime.now(UTC).replace(tzinfo=None), client_address(request),

@@ -24,6 +24,7 @@ from milter import dkim_signer
 from milter.accepted_record import Accepted, AcceptedRecorder
 from milter.archived_copy import as_sent
 from milter.directory import MilterDirectory
+from milter.metrics import SIGNING_SECONDS
 from milter.protocol.session import (
     AddHeader,
     ChangeFrom,
@@ -128,7 +129,8 @@ class MilterPolicy:
         body = tracked if tracked is not None else body
         body_hash = dkim_signer.body_hash(body)
         # Milter header values fold with a bare LF; the top signature is the first key's.
-        signatures = [dkim_signer.sign(headers, body, key, self._clock, body_hash) for key in keys]
+        with SIGNING_SECONDS.time():
+            signatures = [dkim_signer.sign(headers, body, key, self._clock, body_hash) for key in keys]
         modifications: list[Modification] = [
             InsertHeader(0, dkim_signer.HEADER_NAME.decode(), signature.replace("\r\n", "\n"))
             for signature in reversed(signatures)

@@ -13,6 +13,7 @@ from core.archive import archive_key
 from core.config import Settings, load_settings
 from core.db import make_engine
 from core.logs import setup_logging
+from core.metrics import serve_metrics
 from core.secretbox import SecretBox
 from core.simulator import SimulatorDomain
 from core.unix_sockets import give_to_postfix, prepare_socket_path
@@ -25,6 +26,7 @@ from milter.policy import MilterPolicy
 from milter.protocol.session import MilterSession
 from milter.routing import Router
 from milter.throttle import Throttle, ThrottleStore
+from milter.throttle_fallback import FallbackThrottleStore
 from milter.throttle_memory import MemoryThrottleStore
 from milter.throttle_redis import RedisThrottleStore
 
@@ -62,7 +64,8 @@ async def start_listener(settings: Settings, policy: MilterPolicy, unix_listener
 
 def make_store(settings: Settings) -> ThrottleStore:
     if settings.milter.redis_url:
-        return RedisThrottleStore(settings.milter.redis_url, box_id=f"{socket.gethostname()}:{os.getpid()}")
+        shared = RedisThrottleStore(settings.milter.redis_url, box_id=f"{socket.gethostname()}:{os.getpid()}")
+        return FallbackThrottleStore(shared, settings.milter.redis_unavailable)
     return MemoryThrottleStore(settings.milter_dir / "throttle.json")
 
 
@@ -75,7 +78,7 @@ def processes(settings: Settings) -> int:
 
 
 async def serve(settings: Settings, stop: asyncio.Event, unix_listener: socket.socket | None = None,
-                reuse_port: bool = False) -> None:
+                reuse_port: bool = False, worker: int = 0) -> None:
     engine = make_engine(settings.effective_database_url)
     secret_box = SecretBox.from_file(settings.effective_encryption_key_file)
     directory = MilterDirectory(engine, settings, secret_box)
@@ -91,6 +94,7 @@ async def serve(settings: Settings, stop: asyncio.Event, unix_listener: socket.s
     tasks = [asyncio.create_task(directory.keep_fresh())]
     if isinstance(store, MemoryThrottleStore):
         tasks.append(asyncio.create_task(store.keep_saved()))
+    metrics = serve_metrics(settings.metrics, "milter", worker)
     log.info("milter listening on %s", settings.milter_socket)
     await stop.wait()
     server.close()
@@ -101,17 +105,20 @@ async def serve(settings: Settings, stop: asyncio.Event, unix_listener: socket.s
     await store.close()
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(accepted.flush(), STOP_GRACE_SECONDS)
+    if metrics is not None:
+        metrics.close()
     engine.dispose()
 
 
 def main(config_path: Path | None = None) -> None:
     settings = load_settings(config_path)
-    setup_logging(settings.log_level)
+    setup_logging(settings, "milter")
     path = unix_socket_path(settings)
     unix_listener = bind_unix_listener(path) if path is not None else None
     count = processes(settings)
     try:
-        run_processes(count, lambda stop: serve(settings, stop, unix_listener, reuse_port=count > 1))
+        run_processes(count, lambda stop, worker: serve(settings, stop, unix_listener, reuse_port=count > 1,
+                                                        worker=worker))
     finally:
         if path is not None:
             path.unlink(missing_ok=True)

@@ -14,10 +14,19 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from core.limits import BY_NAME, CONNECTIONS, WINDOWS
+from milter.metrics import THROTTLE_REFUSALS
 
 # A connection's hold on a concurrency slot lapses this long after its last message,
 # so a box that dies does not hold its slots for ever.
 CONNECTION_LEASE_SECONDS = 600
+
+
+# Where the counters are cannot be reached, and the settings say to refuse meanwhile.
+UNAVAILABLE_REPLY = "451 4.3.0 Sending limits cannot be checked now; try again in a few minutes"
+
+
+class StoreUnavailable(Exception):
+    """The counters cannot be reached, and messages wait until they can."""
 
 
 @dataclass(frozen=True)
@@ -65,10 +74,18 @@ class Throttle:
         """None when the message may go; otherwise the 451 reply that says which limit and when."""
         now = self._now()
         connections = limits[CONNECTIONS.name]
-        if connections > 0 and not await self._store.hold_connection(tenant, connection, connections, now):
-            return CONNECTIONS.refusal_text(connections)
-        full = await self._store.take(tenant, _windows(limits), now)
-        return None if full is None else BY_NAME[full.name].refusal_text(full.limit, full.ends_at(now))
+        try:
+            if connections > 0 and not await self._store.hold_connection(tenant, connection, connections,
+                                                                         now):
+                THROTTLE_REFUSALS.labels(CONNECTIONS.name).inc()
+                return CONNECTIONS.refusal_text(connections)
+            full = await self._store.take(tenant, _windows(limits), now)
+        except StoreUnavailable:
+            return UNAVAILABLE_REPLY
+        if full is None:
+            return None
+        THROTTLE_REFUSALS.labels(full.name).inc()
+        return BY_NAME[full.name].refusal_text(full.limit, full.ends_at(now))
 
     async def connection_closed(self, tenant: str, connection: str) -> None:
         await self._store.release_connection(tenant, connection)

@@ -23,7 +23,9 @@ _SAVED_WINDOWS = frozenset(w.name for w in WINDOWS if w.window_seconds > 1)
 
 
 class MemoryThrottleStore:
-    def __init__(self, state_file: Path) -> None:
+    """state_file None: counters kept in memory alone (milter/throttle_fallback.py's)."""
+
+    def __init__(self, state_file: Path | None) -> None:
         self._state_file = state_file
         # (subject, window name, window index) -> messages counted
         self._counts: dict[tuple[str, str, int], int] = {}
@@ -32,6 +34,8 @@ class MemoryThrottleStore:
         self._load()
 
     def _load(self) -> None:
+        if self._state_file is None:
+            return
         try:
             saved = json.loads(self._state_file.read_text())
         except FileNotFoundError:
@@ -44,6 +48,8 @@ class MemoryThrottleStore:
                 self._counts[(str(subject), str(name), int(index))] = int(count)
 
     def save(self) -> None:
+        if self._state_file is None:
+            return
         counts = [[t, n, i, c] for (t, n, i), c in self._counts.items() if n in _SAVED_WINDOWS]
         write_atomically(self._state_file, json.dumps({"counts": counts}).encode())
         self._dirty = False

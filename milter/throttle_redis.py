@@ -39,9 +39,14 @@ def _key(subject: str, *parts: object) -> str:
     return ":".join(["mailrelay", "{" + subject + "}", *map(str, parts)])
 
 
+# A Redis box that is gone (not merely stopped) must not hold a message for long.
+TIMEOUT_SECONDS = 1.0
+
+
 class RedisThrottleStore:
     def __init__(self, url: str, box_id: str) -> None:
-        self._redis: redis.Redis = redis.Redis.from_url(url)
+        self._redis: redis.Redis = redis.Redis.from_url(url, socket_connect_timeout=TIMEOUT_SECONDS,
+                                                        socket_timeout=TIMEOUT_SECONDS)
         self._box_id = box_id
         self._take: Any = self._redis.register_script(_TAKE)
         self._hold: Any = self._redis.register_script(_HOLD)
@@ -53,6 +58,14 @@ class RedisThrottleStore:
         ttls = [int(w.ends_at(now) - now) + 1 for w in windows]
         full = int(await self._take(keys=keys, args=[w.limit for w in windows] + ttls))
         return None if full == 0 else windows[full - 1]
+
+    async def add(self, subject: str, window: Window, now: float, count: int) -> None:
+        """Count messages counted elsewhere (on one box while Redis was away) in a running window."""
+        key = _key(subject, window.name, window.index(now))
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.incrby(key, count)
+            pipe.expire(key, int(window.ends_at(now) - now) + 1)
+            await pipe.execute()
 
     async def count(self, subject: str, window: Window, now: float) -> int:
         return int(await self._redis.get(_key(subject, window.name, window.index(now))) or 0)

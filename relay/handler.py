@@ -11,6 +11,7 @@ import asyncio
 import base64
 import binascii
 import logging
+import time
 from typing import Any
 
 from aiosmtpd.smtp import MISSING, AuthResult, Envelope
@@ -29,6 +30,7 @@ from relay import replies
 from relay.credentials import CredentialChecker
 from relay.directory import Directory
 from relay.handoff import PostfixSession, UpstreamUnavailable
+from relay.metrics import AUTH_ATTEMPTS, HANDOFF_SECONDS
 from relay.resubmissions import Resubmissions
 from relay.smtp_protocol import RelaySession, RelaySMTP
 
@@ -177,6 +179,7 @@ class RelayHandler:
         return True
 
     async def _lock_out(self, server: RelaySMTP) -> None:
+        AUTH_ATTEMPTS.labels("locked_out").inc()
         await server.push(replies.AUTH_LOCKED_OUT)
         if server.transport is not None:
             server.transport.close()
@@ -189,9 +192,11 @@ class RelayHandler:
             return AuthResult(success=False, handled=True)
         tenant = await self._checker.tenant_for(username, secret)
         if tenant is not None:
+            AUTH_ATTEMPTS.labels("ok").inc()
             self._guard.record_success(attempt)
             log.info("AUTH ok tenant=%s client=%s", tenant, peer)
             return AuthResult(success=True, auth_data=tenant, message=replies.AUTH_OK)
+        AUTH_ATTEMPTS.labels("failed").inc()
         delay = self._guard.record_failure(attempt)
         log.warning("AUTH failed client=%s username=%r", peer, username[:64].decode("utf-8", "replace"))
         if delay:
@@ -311,6 +316,7 @@ class RelayHandler:
         if isinstance(claim, str):
             return claim
         options = [o for o in envelope.mail_options if o.upper().startswith(_PASSED_MAIL_OPTIONS)]
+        started = time.monotonic()
         try:
             reused = upstream.submitted > 0
             reply = await upstream.submit(envelope.mail_from, options, recipients, envelope.content)
@@ -323,6 +329,7 @@ class RelayHandler:
             # A claim stays pending: Postfix may have queued the message before the break.
             log.warning("hand-off to Postfix failed at DATA: %s", exc)
             return replies.UPSTREAM_UNAVAILABLE
+        HANDOFF_SECONDS.observe(time.monotonic() - started)
         if claim is not None:
             await self._resubmissions.settle(claim, reply)
         log.debug("tenant=%s from=<%s> nrcpt=%d size=%d reply=%s", session.tenant, envelope.mail_from,

@@ -14,6 +14,7 @@ from core.auth_guard import AuthFailureGuard
 from core.config import Settings, load_settings
 from core.db import make_engine
 from core.logs import setup_logging
+from core.metrics import serve_metrics
 from core.tls_cert import server_context
 from core.workers import default_processes, run_processes
 from relay.connection_limits import ConnectionLimits, raise_descriptor_limit
@@ -54,7 +55,7 @@ def protocol_factory(settings: Settings, handler: RelayHandler, tls: ssl.SSLCont
     return make
 
 
-async def serve(settings: Settings, stop: asyncio.Event, reuse_port: bool = False) -> None:
+async def serve(settings: Settings, stop: asyncio.Event, reuse_port: bool = False, worker: int = 0) -> None:
     engine = make_engine(settings.effective_database_url)
     directory = Directory(engine, settings.directory_loaded_file("front-end"))
     guard = AuthFailureGuard(settings.smtp.auth_failures)
@@ -72,6 +73,7 @@ async def serve(settings: Settings, stop: asyncio.Event, reuse_port: bool = Fals
                                      reuse_port=reuse_port,
                                      ssl_handshake_timeout=settings.smtp.greeting_timeout_seconds)
     refresher = asyncio.create_task(directory.keep_fresh())
+    metrics = serve_metrics(settings.metrics, "front-end", worker)
     log.info("front-end listening on %s:%d (STARTTLS) and %s:%d (TLS)",
              host, settings.smtp.submission_port, host, settings.smtp.smtps_port)
     await stop.wait()
@@ -85,11 +87,13 @@ async def serve(settings: Settings, stop: asyncio.Event, reuse_port: bool = Fals
                                STOP_GRACE_SECONDS)
     except TimeoutError:
         log.warning("open sessions did not end in time; closing them")
+    if metrics is not None:
+        metrics.close()
     engine.dispose()
 
 
 def main(config_path: Path | None = None) -> None:
     settings = load_settings(config_path)
-    setup_logging(settings.log_level)
+    setup_logging(settings, "front-end")
     count = settings.smtp.processes or default_processes()
-    run_processes(count, lambda stop: serve(settings, stop, reuse_port=count > 1))
+    run_processes(count, lambda stop, worker: serve(settings, stop, reuse_port=count > 1, worker=worker))

@@ -26,6 +26,7 @@ from relay import replies
 from relay.connection_limits import ConnectionLimits
 from relay.data_reader import READ_LIMIT, DataFault, read_message
 from relay.handoff import PostfixSession
+from relay.metrics import CONNECTIONS, OPEN_CONNECTIONS, SUBMISSIONS, TLS_SESSIONS, reply_class
 
 _FAULT_REPLIES = {
     DataFault.TOO_BIG: replies.MESSAGE_TOO_BIG,
@@ -93,15 +94,20 @@ class RelaySMTP(SMTP):
         self._admitted: str | None = None
 
     def connection_made(self, transport: Any) -> None:
+        if (tls := transport.get_extra_info("ssl_object")) is not None:
+            TLS_SESSIONS.labels(tls.version() or "unknown").inc()
         if self.transport is not None:  # the TLS transport after STARTTLS
             super().connection_made(transport)
             return
         peer = transport.get_extra_info("peername")
         address = str(peer[0]) if isinstance(peer, tuple) else ""
         if not self._limits.admit(address):
+            CONNECTIONS.labels("refused").inc()
             transport.write(replies.TOO_MANY_CONNECTIONS.encode("ascii") + b"\r\n")
             transport.close()
             return
+        CONNECTIONS.labels("admitted").inc()
+        OPEN_CONNECTIONS.inc()
         self._admitted = address
         super().connection_made(transport)
         self._reset_timeout(self._greeting_timeout)
@@ -134,6 +140,7 @@ class RelaySMTP(SMTP):
             return
         self._limits.release(self._admitted)
         self._admitted = None
+        OPEN_CONNECTIONS.dec()
         session = self.session
         if isinstance(session, RelaySession) and (upstream := session.upstream) is not None:
             if session.hand_off is not None and not session.hand_off.done():
@@ -172,9 +179,11 @@ class RelaySMTP(SMTP):
         result = await read_message(self._reader, self.data_size_limit or sys.maxsize, self._reset_timeout)
         if result.fault is not None:
             self._set_post_data_state()  # type: ignore[no-untyped-call]
+            SUBMISSIONS.labels("5xx").inc()
             await self.push(_FAULT_REPLIES[result.fault])
             return
         envelope.content = envelope.original_content = result.content
         status = await self._call_handler_hook("DATA")
         self._set_post_data_state()  # type: ignore[no-untyped-call]
+        SUBMISSIONS.labels(reply_class(status)).inc()
         await self.push(status)

@@ -139,7 +139,7 @@ class Child:
 
 
 def run_services(settings: Settings, config_path: Path | None) -> int:
-    setup_logging(settings.log_level)
+    setup_logging(settings, "relayctl")
     stopping = False
 
     def request_stop(signum: int, _frame: FrameType | None) -> None:

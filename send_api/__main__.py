@@ -14,7 +14,7 @@ from send_api.app import make_app
 
 def main(argv: list[str]) -> int:
     settings = load_settings(Path(argv[0]) if argv else None)
-    setup_logging(settings.log_level)
+    setup_logging(settings, "send-api")
     web.run_app(make_app(settings), host=settings.send_api.listen_address, port=settings.send_api.port,
                 print=None, access_log=None)
     return 0

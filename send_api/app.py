@@ -25,6 +25,7 @@ from core.config import Settings
 from core.db import make_engine, session_scope
 from core.errors import InvalidInputError
 from core.message_headers import HeaderFields, header_fields
+from core.metrics import serve_metrics
 from core.panel_users import TOKEN_PREFIX
 from core.passwords import token_digest
 from core.postfix.instance import PostfixInstance
@@ -44,6 +45,7 @@ from relay.handoff import UpstreamUnavailable
 from relay.smtp_wire import Reply
 from send_api import schemas
 from send_api.group_commit import GroupCommit
+from send_api.metrics import MESSAGES, measured
 from send_api.mime import BadRequest, build_message
 from send_api.schemas import IDEMPOTENCY_HEADER, MAX_IDEMPOTENCY_KEY
 from send_api.sessions import SessionPool
@@ -109,6 +111,7 @@ def _retry_seconds(text: str) -> int:
 def postfix_answer(reply: Reply, message_ref: str, accepted: list[str], refused: dict[str, str]) -> Answer:
     """Postfix's reply as the API gives it: 200 only for a message Postfix queued."""
     if reply.ok:
+        MESSAGES.inc()
         return Answer(200, {"queue_id": queued_as(reply.text) or "", "message_ref": message_ref,
                             "accepted": accepted, "refused": refused})
     if reply.temporary:
@@ -375,7 +378,7 @@ def _json_body(request: web.Request, raw_body: bytes, validator: Draft202012Vali
 
 
 def make_app(settings: Settings) -> web.Application:
-    app = web.Application(client_max_size=max_request_size(settings))
+    app = web.Application(client_max_size=max_request_size(settings), middlewares=[measured])
     app[SETTINGS] = settings
     engine = make_engine(settings.effective_database_url)
     directory = Directory(engine, settings.directory_loaded_file("send-api"))
@@ -387,7 +390,10 @@ def make_app(settings: Settings) -> web.Application:
     async def lifetime(app: web.Application) -> AsyncIterator[None]:
         directory.refresh_if_changed()
         refresher = asyncio.create_task(directory.keep_fresh())
+        metrics = serve_metrics(settings.metrics, "send-api")
         yield
+        if metrics is not None:
+            metrics.close()
         refresher.cancel()
         await service.sessions.close()
         engine.dispose()

@@ -19,6 +19,8 @@ _VERP_FROM = re.compile(r"^from=<b\.([a-z2-7]{13})\.[a-z2-7]{16}@", re.IGNORECAS
 _DELIVERY = re.compile(r"^to=<([^>]*)>,(?:.*?\brelay=([^,]*),)?.*?\bdsn=([0-9.]+), "
                        r"status=(sent|deferred|bounced|expired)(?:,[^(]*)?(?: \((.*)\))?$")
 
+_DELAY = re.compile(r"\bdelay=([0-9.]+),")
+
 STATUS_EVENTS = {"sent": "delivered", "deferred": "deferred", "bounced": "bounced", "expired": "expired"}
 
 
@@ -32,6 +34,7 @@ class Delivery:
     text: str
     transport: str = ""  # the delivery transport that tried, where the line names it
     process: str = ""  # transport/smtp[pid]: ties it to the TLS line before it
+    delay: float | None = None  # seconds from queueing to this attempt
 
     @property
     def relay_host(self) -> str:
@@ -83,6 +86,8 @@ def read_line(line: str) -> Delivery | QueueFact | TlsSession | MasterStarted | 
     if (delivery := _DELIVERY.match(rest)) is not None:
         recipient, relay, dsn, status, text = delivery.groups()
         process = _TRANSPORT.search(line)
+        delay = _DELAY.search(rest)
         return Delivery(queue_id, recipient, status, dsn, relay or "", text or "",
-                        process.group(2) if process else "", process.group(1) if process else "")
+                        process.group(2) if process else "", process.group(1) if process else "",
+                        float(delay.group(1)) if delay else None)
     return None

@@ -46,6 +46,18 @@ def transport_name(address: str) -> str:
     return "smtp_v6_" + parsed.exploded.replace(":", "")
 
 
+def address_of_transport(transport: str) -> str:
+    """The outbound address a (profile) transport sends from: the inverse of transport_name;
+    "default" for the box's own addresses (DEFAULT_TRANSPORT), "" where no transport is known."""
+    name = transport.partition("__")[0]
+    if name.startswith("smtp_v6_") and len(name) == 40:
+        hexdigits = name.removeprefix("smtp_v6_")
+        return str(ipaddress.ip_address(":".join(hexdigits[n:n + 4] for n in range(0, 32, 4))))
+    if name.startswith("smtp_"):
+        return name.removeprefix("smtp_").replace("_", ".")
+    return "default" if name == DEFAULT_TRANSPORT else name
+
+
 def delivery_transports(session: Session) -> list[Transport]:
     return [
         Transport(transport_name(ip.address), "" if ip.state == PoolIpState.REMOVED else ip.address,

@@ -15,6 +15,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from milter.metrics import DECISIONS, decision
 from milter.protocol import payloads
 from milter.protocol.frames import Frame, FrameError, FrameReader, encode_frame
 from milter.protocol.payloads import Action, Command, Negotiation, PayloadError, ProtocolFlag, Response
@@ -200,11 +201,13 @@ class MilterSession:
 
     async def _decide(self) -> Verdict:
         try:
-            return await self._policy.end_of_message(self._connection_id, self._message)
+            verdict = await self._policy.end_of_message(self._connection_id, self._message)
         except Exception:
             log.exception("milter connection %d: deciding on a message failed; tempfailing it",
                           self._connection_id)
-            return Verdict(reply=INTERNAL_ERROR)
+            verdict = Verdict(reply=INTERNAL_ERROR)
+        DECISIONS.labels(decision(verdict.reply)).inc()
+        return verdict
 
     async def _send(self, data: bytes) -> None:
         self._writer.write(data)

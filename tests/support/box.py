@@ -27,7 +27,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from core import tenants
-from core.config import Settings, load_settings
+from core.config import DEFAULT_METRICS_PORTS, Settings, load_settings
 from core.db import directory_version, make_engine, session_scope
 from core.models import AcceptedMessage
 from core.postfix.instance import PostfixInstance
@@ -72,6 +72,7 @@ def box_config(state_dir: Path, sink_port: int, **overrides: Any) -> dict[str, A
         "dns": {"bounce_domain": "bounces.relay.test"},
         "panel": {"listen_address": "127.0.0.1", "port": free_port()},
         "send_api": {"listen_address": "127.0.0.1", "port": free_port()},
+        "metrics": {"ports": {service: free_port() for service in DEFAULT_METRICS_PORTS}},
         # The tests' webhook receivers listen on loopback, which webhooks may not reach unless allowed.
         "webhooks": {"allow_networks": ["127.0.0.0/8"]},
         # Tests that need limits set them; the rest send freely.

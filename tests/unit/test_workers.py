@@ -14,12 +14,12 @@ def test_workers_that_keep_failing_at_start_stop_the_service(monkeypatch: pytest
     forks: list[int] = []
     fork = workers._fork
 
-    def counted(serve: workers.Serve) -> int:
-        forks.append(1)
-        return fork(serve)
+    def counted(serve: workers.Serve, slot: int) -> int:
+        forks.append(slot)
+        return fork(serve, slot)
     monkeypatch.setattr(workers, "_fork", counted)
 
-    async def port_taken(stop: asyncio.Event) -> None:
+    async def port_taken(stop: asyncio.Event, slot: int) -> None:
         raise OSError("[Errno 98] Address already in use")
 
     with pytest.raises(SystemExit) as stopped:
@@ -27,3 +27,5 @@ def test_workers_that_keep_failing_at_start_stop_the_service(monkeypatch: pytest
     assert stopped.value.code == 1
     # Two workers, two more in place of the first two to fail; the third failure stops it all.
     assert len(forks) == 4
+    # A replacement takes the slot of the worker it replaces (its metrics port, say).
+    assert forks[:2] == [0, 1] and set(forks[2:]) <= {0, 1}
