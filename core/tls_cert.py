@@ -40,6 +40,12 @@ def create_self_signed(hostname: str, cert_file: Path, key_file: Path, days: int
     return True
 
 
+def expires_at(cert_file: Path) -> float:
+    """When the certificate in cert_file expires, as a Unix time."""
+    certificate = x509.load_pem_x509_certificate(cert_file.read_bytes())
+    return certificate.not_valid_after_utc.timestamp()
+
+
 def server_context(cert_file: Path, key_file: Path) -> ssl.SSLContext:
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.minimum_version = ssl.TLSVersion.TLSv1_2

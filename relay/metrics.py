@@ -16,5 +16,9 @@ HANDOFF_SECONDS = Histogram("relay_smtp_handoff_seconds", "From the end of DATA 
                             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0))
 
 
+CERTIFICATE_EXPIRY = Gauge("relay_tls_certificate_expiry_timestamp_seconds", "When the certificate of the "
+                           "submission ports expires (Unix time), as read at start")
+
+
 def reply_class(reply: str) -> str:
     return f"{reply[:1]}xx" if reply[:1] in ("2", "4", "5") else "other"

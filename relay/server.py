@@ -15,11 +15,12 @@ from core.config import Settings, load_settings
 from core.db import make_engine
 from core.logs import setup_logging
 from core.metrics import serve_metrics
-from core.tls_cert import server_context
+from core.tls_cert import expires_at, server_context
 from core.workers import default_processes, run_processes
 from relay.connection_limits import ConnectionLimits, raise_descriptor_limit
 from relay.directory import Directory
 from relay.handler import RelayHandler
+from relay.metrics import CERTIFICATE_EXPIRY
 from relay.smtp_protocol import RelaySMTP
 
 log = logging.getLogger(__name__)
@@ -61,6 +62,7 @@ async def serve(settings: Settings, stop: asyncio.Event, reuse_port: bool = Fals
     guard = AuthFailureGuard(settings.smtp.auth_failures)
     handler = RelayHandler(settings, directory, guard, engine)
     tls = server_context(settings.tls_cert_file, settings.tls_key_file)
+    CERTIFICATE_EXPIRY.set(expires_at(settings.tls_cert_file))
     limits = ConnectionLimits(settings.smtp.max_connections, settings.smtp.max_connections_per_client,
                               raise_descriptor_limit())
     loop = asyncio.get_running_loop()

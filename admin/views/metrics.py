@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from admin.api_auth import bearer_user
 from admin.context import PanelContext, panel
 from admin.database import db
-from core.models import EventCount, Suppression, Tenant, WebhookDelivery
+from core.models import EventCount, IpPool, PoolIp, Suppression, Tenant, WebhookDelivery
 from core.tracking_rates import totals, tracking_rates
 
 bp = Blueprint("metrics", __name__)
@@ -58,6 +58,12 @@ class MailrelayCollector(Collector):
             rates.add_metric([*labels, "clicked"], rate.click_rate or 0.0)
         yield delivered
         yield rates
+        listed = GaugeMetricFamily("relay_pool_address_listed", "Blocklists a pool address was on at its "
+                                   "last check (dns.blocklists)", labels=["address", "pool"])
+        for address, pool, listed_on in session.execute(
+                select(PoolIp.address, IpPool.name, PoolIp.listed_on).join(PoolIp.pool)):
+            listed.add_metric([address, pool], len([zone for zone in listed_on.split(",") if zone]))
+        yield listed
         yield GaugeMetricFamily("relay_postfix_queue_messages", "Messages in Postfix's queue",
                                 value=self._context.queue.size())
 
