@@ -448,13 +448,22 @@ class Settings:
 T = TypeVar("T")
 
 
+def _explicit_path(path: Path | None) -> Path | None:
+    return path or (Path(os.environ[CONFIG_PATH_ENV]) if os.environ.get(CONFIG_PATH_ENV) else None)
+
+
+def config_path(path: Path | None = None) -> Path:
+    """The file load_settings(path) reads (which may be absent: then every default applies)."""
+    return _explicit_path(path) or DEFAULT_CONFIG_PATH
+
+
 def load_settings(path: Path | None = None) -> Settings:
     """Read the YAML file at path (or $RELAY_CONFIG, or the default path).
 
     The default path may be absent: then every default applies. A path named
     explicitly must exist.
     """
-    explicit = path or (Path(os.environ[CONFIG_PATH_ENV]) if os.environ.get(CONFIG_PATH_ENV) else None)
+    explicit = _explicit_path(path)
     chosen = explicit or DEFAULT_CONFIG_PATH
     if not chosen.exists():
         if explicit is not None:

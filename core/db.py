@@ -65,7 +65,7 @@ def retry_once_on_conflict(engine: Engine, work: Callable[[Session], T]) -> T:
             return work(session)
 
 
-def _alembic_config(url: str) -> AlembicConfig:
+def alembic_config(url: str) -> AlembicConfig:
     config = AlembicConfig()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
@@ -74,7 +74,7 @@ def _alembic_config(url: str) -> AlembicConfig:
 
 def migrate(url: str) -> None:
     """Bring the database at url to the newest schema."""
-    command.upgrade(_alembic_config(url), "head")
+    command.upgrade(alembic_config(url), "head")
 
 
 def schema_revision(url: str) -> str | None:

@@ -21,7 +21,8 @@ from core import (
     tenants,
     webhooks,
 )
-from core.config import Settings, load_settings
+from core.backup import backup, restore
+from core.config import Settings, config_path, load_settings
 from core.db import directory_version, make_engine, migrate, schema_revision
 from core.dns_records import format_records, records_for_domain
 from core.domain_verify import RecordCheck
@@ -411,6 +412,21 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     return run_services(settings, args.config)
 
 
+def cmd_backup(settings: Settings, args: argparse.Namespace) -> int:
+    manifest = backup(settings, config_path(args.config), args.file)
+    print(f"backup of {manifest.hostname} at schema {manifest.revision} written to {args.file} (mode 0600: "
+          f"it holds the encryption key); {sum(manifest.rows.values())} rows in {len(manifest.rows)} tables")
+    return 0
+
+
+def cmd_restore(settings: Settings, args: argparse.Namespace) -> int:
+    config = config_path(args.config)
+    manifest = restore(settings, config, args.file, force=args.force)
+    print(f"restored the backup of {manifest.hostname} taken {manifest.taken_at}: "
+          f"{sum(manifest.rows.values())} rows, the keys; its settings are in {config}.restored to compare")
+    return 0
+
+
 def cmd_send_test(settings: Settings, args: argparse.Namespace) -> int:
     password = os.environ.get(PASSWORD_ENV) or getpass.getpass(f"password for {args.username}: ")
     return send_test(settings, args.username, password, args.sender, args.to,
@@ -574,6 +590,14 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("username")
     token.add_argument("--name", default="relayctl", help="what the token is for")
     token.set_defaults(func=cmd_user_token)
+
+    saved = commands.add_parser("backup", help="the database, keys and settings of this box in one file")
+    saved.add_argument("file", type=Path)
+    saved.set_defaults(func=cmd_backup)
+    restored = commands.add_parser("restore", help="load a backup into this box (services stopped)")
+    restored.add_argument("file", type=Path)
+    restored.add_argument("--force", action="store_true", help="replace a database that has tenants")
+    restored.set_defaults(func=cmd_restore)
 
     test = commands.add_parser("send-test", help="send a test message through the front-end")
     test.add_argument("--username", required=True)

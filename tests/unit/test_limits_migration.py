@@ -10,7 +10,7 @@ import pytest
 from alembic import command
 from sqlalchemy import text
 
-from core.db import _alembic_config, make_engine
+from core.db import alembic_config, make_engine
 from core.limits import LIMITS
 from tests.support.box import reset_postgres
 from tests.unit.conftest import BACKENDS
@@ -23,7 +23,7 @@ def test_own_limits_survive_the_move_to_one_column_and_back(backend: str, tmp_pa
     else:
         url = os.environ["RELAY_TEST_DATABASE_URL"]
         reset_postgres(url)
-    config = _alembic_config(url)
+    config = alembic_config(url)
     command.upgrade(config, "0011")
     engine = make_engine(url)
     try:
