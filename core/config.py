@@ -68,6 +68,11 @@ class SmtpSettings:
     max_connections_per_client: int = 50
     # Front-end processes sharing the ports (SO_REUSEPORT); 0: one per four cores.
     processes: int = 0
+    # Load balancers (HAProxy) in front, as addresses or networks: each connection from one begins
+    # with a PROXY protocol header (v1 or v2) naming the client, whose address then counts for the
+    # caps, AUTH lockouts, logs and Postfix. Connections from elsewhere are closed at once. Empty:
+    # clients connect directly.
+    proxy_protocol_from: tuple[str, ...] = ()
     # None: a self-signed certificate made by `relayctl init` under state_dir/tls.
     tls_cert_file: Path | None = None
     tls_key_file: Path | None = None
@@ -623,6 +628,12 @@ def validate(settings: Settings) -> Settings:
         raise ConfigError("setting smtp.max_recipients: at least 1")
     if (smtp.tls_cert_file is None) != (smtp.tls_key_file is None):
         raise ConfigError("setting smtp.tls_key_file: give both tls_cert_file and tls_key_file, or neither")
+    for network in smtp.proxy_protocol_from:
+        try:
+            ipaddress.ip_network(network, strict=False)
+        except ValueError as exc:
+            raise ConfigError(f"setting smtp.proxy_protocol_from: {network!r} is no address or "
+                              "network") from exc
     failures = smtp.auth_failures
     if not 0 < failures.slowdown_after <= failures.lockout_after:
         raise ConfigError("setting smtp.auth_failures.lockout_after: must be >= slowdown_after >= 1")

@@ -11,9 +11,11 @@ import asyncio
 import base64
 import binascii
 import logging
+import ssl
 import time
 from typing import Any
 
+from aiosmtpd.proxy_protocol import ProxyData
 from aiosmtpd.smtp import MISSING, AuthResult, Envelope
 from sqlalchemy import Engine
 
@@ -346,6 +348,14 @@ class RelayHandler:
         for recipient in gone:
             self._record_refusal(tenant, recipient, f"unsubscribed from list {list_name}")
         return list_name, recipients
+
+    async def handle_PROXY(self, server: RelaySMTP, session: RelaySession, envelope: Envelope,
+                           proxy_data: ProxyData) -> bool:
+        try:
+            return await server.admit_proxied(proxy_data)
+        except (OSError, ssl.SSLError, ConnectionError) as exc:
+            log.info("connection through the load balancer closed: %s", exc)
+            return False
 
     async def handle_exception(self, error: Exception) -> str:
         """aiosmtpd would answer '500 Error: (<exception>) <text>': internals, and permanent."""

@@ -21,6 +21,7 @@ from relay.connection_limits import ConnectionLimits, raise_descriptor_limit
 from relay.directory import Directory
 from relay.handler import RelayHandler
 from relay.metrics import CERTIFICATE_EXPIRY
+from relay.proxied import balancers
 from relay.smtp_protocol import RelaySMTP
 
 log = logging.getLogger(__name__)
@@ -46,12 +47,16 @@ def protocol_factory(settings: Settings, handler: RelayHandler, tls: ssl.SSLCont
         "timeout": settings.smtp.idle_timeout_seconds,
     }
 
+    proxy_from = balancers(settings.smtp.proxy_protocol_from)
+
     def make() -> RelaySMTP:
         if implicit_tls:
             # The whole connection is TLS: aiosmtpd does not know, so AUTH's own
             # TLS requirement is checked by RelayHandler against the transport.
-            return RelaySMTP(handler, auth_require_tls=False, **common)
-        return RelaySMTP(handler, tls_context=tls, require_starttls=True, auth_require_tls=True, **common)
+            return RelaySMTP(handler, auth_require_tls=False, proxy_from=proxy_from,
+                             implicit_tls=tls if proxy_from else None, **common)
+        return RelaySMTP(handler, tls_context=tls, require_starttls=True, auth_require_tls=True,
+                         proxy_from=proxy_from, **common)
 
     return make
 
@@ -70,10 +75,13 @@ async def serve(settings: Settings, stop: asyncio.Event, reuse_port: bool = Fals
     submission = await loop.create_server(protocol_factory(settings, handler, tls, False, limits),
                                           host, settings.smtp.submission_port, reuse_address=True,
                                           reuse_port=reuse_port)
+    # Behind a load balancer, TLS on the TLS port begins after the PROXY header (relay.proxied).
+    proxied = bool(settings.smtp.proxy_protocol_from)
     smtps = await loop.create_server(protocol_factory(settings, handler, tls, True, limits),
-                                     host, settings.smtp.smtps_port, ssl=tls, reuse_address=True,
-                                     reuse_port=reuse_port,
-                                     ssl_handshake_timeout=settings.smtp.greeting_timeout_seconds)
+                                     host, settings.smtp.smtps_port, ssl=None if proxied else tls,
+                                     reuse_address=True, reuse_port=reuse_port,
+                                     ssl_handshake_timeout=None if proxied else
+                                     settings.smtp.greeting_timeout_seconds)
     refresher = asyncio.create_task(directory.keep_fresh())
     metrics = serve_metrics(settings.metrics, "front-end", worker)
     log.info("front-end listening on %s:%d (STARTTLS) and %s:%d (TLS)",

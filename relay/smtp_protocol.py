@@ -15,11 +15,14 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 import re
+import ssl
 import sys
 from collections.abc import Awaitable, Callable
 from typing import Any, AnyStr
 
+from aiosmtpd.proxy_protocol import ProxyData
 from aiosmtpd.smtp import SMTP, Session
 
 from relay import replies
@@ -27,6 +30,9 @@ from relay.connection_limits import ConnectionLimits
 from relay.data_reader import READ_LIMIT, DataFault, read_message
 from relay.handoff import PostfixSession
 from relay.metrics import CONNECTIONS, OPEN_CONNECTIONS, SUBMISSIONS, TLS_SESSIONS, reply_class
+from relay.proxied import Network, from_balancer, proxied_client, start_tls
+
+log = logging.getLogger(__name__)
 
 _FAULT_REPLIES = {
     DataFault.TOO_BIG: replies.MESSAGE_TOO_BIG,
@@ -52,6 +58,8 @@ class RelaySession(Session):
         self.upstream: PostfixSession | None = None
         # The message being handed to Postfix: it finishes even when the client goes.
         self.hand_off: asyncio.Task[str] | None = None
+        # The client a load balancer's PROXY header named (relay.proxied); else the peer is.
+        self.proxied: tuple[str, int] | None = None
 
     @property
     def tenant(self) -> str | None:
@@ -59,11 +67,13 @@ class RelaySession(Session):
 
     @property
     def client_address(self) -> str:
-        return str(self.peer[0]) if isinstance(self.peer, tuple) else "127.0.0.1"
+        client = self.proxied or self.peer
+        return str(client[0]) if isinstance(client, tuple) else "127.0.0.1"
 
     @property
     def client_port(self) -> int:
-        return int(self.peer[1]) if isinstance(self.peer, tuple) else 0
+        client = self.proxied or self.peer
+        return int(client[1]) if isinstance(client, tuple) else 0
 
 
 def _clean_argument(method: Command) -> Command:
@@ -87,30 +97,62 @@ class RelaySMTP(SMTP):
     line_length_limit = READ_LIMIT
 
     def __init__(self, handler: Any, *, limits: ConnectionLimits, greeting_timeout: float,
+                 proxy_from: tuple[Network, ...] = (), implicit_tls: ssl.SSLContext | None = None,
                  **settings: Any) -> None:
+        """proxy_from: the load balancers whose connections begin with a PROXY header (relay.proxied);
+        implicit_tls: the TLS port's context, where TLS begins after that header."""
+        if proxy_from:
+            settings["proxy_protocol_timeout"] = greeting_timeout
         super().__init__(handler, **settings)
         self._limits = limits
         self._greeting_timeout = greeting_timeout
+        self._proxy_from = proxy_from
+        self._implicit_tls = implicit_tls
         self._admitted: str | None = None
+        self._client: tuple[str, int] | None = None  # named by the PROXY header
 
     def connection_made(self, transport: Any) -> None:
         if (tls := transport.get_extra_info("ssl_object")) is not None:
             TLS_SESSIONS.labels(tls.version() or "unknown").inc()
         if self.transport is not None:  # the TLS transport after STARTTLS
             super().connection_made(transport)
+            self.relay_session().proxied = self._client
             return
         peer = transport.get_extra_info("peername")
         address = str(peer[0]) if isinstance(peer, tuple) else ""
+        if self._proxy_from:
+            if not from_balancer(address, self._proxy_from):
+                log.warning("connection from %s closed: not a load balancer of smtp.proxy_protocol_from",
+                            address)
+                transport.close()
+                return
+            super().connection_made(transport)  # admitted once the PROXY header names the client
+            return
+        if self._admit(transport, address):
+            super().connection_made(transport)
+            self._reset_timeout(self._greeting_timeout)
+
+    def _admit(self, transport: Any, address: str) -> bool:
         if not self._limits.admit(address):
             CONNECTIONS.labels("refused").inc()
             transport.write(replies.TOO_MANY_CONNECTIONS.encode("ascii") + b"\r\n")
             transport.close()
-            return
+            return False
         CONNECTIONS.labels("admitted").inc()
         OPEN_CONNECTIONS.inc()
         self._admitted = address
-        super().connection_made(transport)
-        self._reset_timeout(self._greeting_timeout)
+        return True
+
+    async def admit_proxied(self, proxy_data: ProxyData) -> bool:
+        """The PROXY header's client admitted as one connecting directly is (relay.proxied), and on
+        the TLS port, TLS begun; False closes the connection."""
+        client = proxied_client(proxy_data)
+        if client is None or not self._admit(self.transport, client[0]):
+            return False
+        self._client = self.relay_session().proxied = client
+        if self._implicit_tls is not None:
+            await start_tls(self, self._implicit_tls)
+        return True
 
     def _create_session(self) -> RelaySession:
         return RelaySession(self.loop)
