@@ -40,16 +40,20 @@ def token_sha256(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def bears_token(authorization: str, wanted_sha256: str) -> bool:
+    """Whether an Authorization header carries the bearer token whose hash is wanted_sha256."""
+    scheme, _, token = authorization.partition(" ")
+    given = token_sha256(token.strip()) if scheme.lower() == "bearer" else ""
+    return bool(wanted_sha256) and hmac.compare_digest(given, wanted_sha256)
+
+
 def with_token(app: WsgiApp, wanted_sha256: str) -> WsgiApp:
     """app for requests that carry the token whose hash is wanted_sha256 ("": every request)."""
     def guarded(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-        if wanted_sha256:
-            scheme, _, token = environ.get("HTTP_AUTHORIZATION", "").partition(" ")
-            given = token_sha256(token.strip()) if scheme.lower() == "bearer" else ""
-            if not hmac.compare_digest(given, wanted_sha256):
-                start_response("401 Unauthorized", [("Content-Type", "text/plain"),
-                                                    ("WWW-Authenticate", 'Bearer realm="metrics"')])
-                return [b"a bearer token is needed: the metrics token\n"]
+        if wanted_sha256 and not bears_token(environ.get("HTTP_AUTHORIZATION", ""), wanted_sha256):
+            start_response("401 Unauthorized", [("Content-Type", "text/plain"),
+                                                ("WWW-Authenticate", 'Bearer realm="metrics"')])
+            return [b"a bearer token is needed: the metrics token\n"]
         if environ.get("PATH_INFO") != "/metrics":
             start_response("404 Not Found", [("Content-Type", "text/plain")])
             return [b"metrics are at /metrics\n"]

@@ -1,10 +1,11 @@
-"""Prometheus metrics, for an admin's API token (a scraper sends it as a bearer token)."""
+"""Prometheus metrics from the database, for an admin's API token or the metrics token (a scraper
+sends either as a bearer token)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
-from flask import Blueprint, Response, abort
+from flask import Blueprint, Response, abort, request
 from flask.typing import ResponseReturnValue
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -15,6 +16,7 @@ from sqlalchemy.orm import Session
 from admin.api_auth import bearer_user
 from admin.context import PanelContext, panel
 from admin.database import db
+from core.metrics import bears_token
 from core.models import EventCount, IpPool, PoolIp, Suppression, Tenant, WebhookDelivery
 from core.tracking_rates import totals, tracking_rates
 
@@ -70,7 +72,10 @@ class MailrelayCollector(Collector):
 
 @bp.route("/metrics")
 def metrics() -> ResponseReturnValue:
-    if bearer_user().role != "admin":
+    """For an admin's API token, or the services' metrics token (metrics.token_sha256), with which
+    one Prometheus job scrapes every service and the panel alike."""
+    if not bears_token(request.headers.get("Authorization", ""), panel().settings.metrics.token_sha256) \
+            and bearer_user().role != "admin":
         abort(403)
     registry = CollectorRegistry(auto_describe=False)
     registry.register(MailrelayCollector(db(), panel()))

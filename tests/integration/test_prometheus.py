@@ -16,11 +16,8 @@ from typing import Any
 import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
-from sqlalchemy import select
 
-from core import panel_users
 from core.metrics import token_sha256
-from core.models import PanelUser
 from tests.integration.test_metrics import SERVICES, scrape
 from tests.support.box import (
     DOMAIN,
@@ -32,7 +29,7 @@ from tests.support.box import (
     send_api_service,
     wait_for_port,
 )
-from tests.support.panel import ADMIN, panel_service
+from tests.support.panel import panel_service
 from tests.support.sink import Sink, free_port
 from tests.support.waiting import eventually
 
@@ -53,19 +50,15 @@ def box(sink: Sink) -> Iterator[Box]:
 @pytest.fixture(scope="module")
 def prometheus(box: Box, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     folder = tmp_path_factory.mktemp("prometheus")
-    with box.db_session() as session:
-        admin = session.scalar(select(PanelUser).where(PanelUser.username == ADMIN))
-        assert admin is not None
-        panel_token = panel_users.new_api_token(session, admin, "prometheus")[1]
     (folder / "metrics-token").write_text(TOKEN)
-    (folder / "panel-token").write_text(panel_token)
     jobs: list[dict[str, Any]] = [
         {"job_name": f"mailrelay-{service}",
          "authorization": {"credentials_file": str(folder / "metrics-token")},
          "static_configs": [{"targets": [f"127.0.0.1:{box.settings.metrics.port(service)}"]}]}
         for service in SERVICES]
+    # The panel takes the same token (or an admin's API token).
     jobs.append({"job_name": "mailrelay-panel", "metrics_path": "/metrics",
-                 "authorization": {"credentials_file": str(folder / "panel-token")},
+                 "authorization": {"credentials_file": str(folder / "metrics-token")},
                  "static_configs": [{"targets": [f"127.0.0.1:{box.settings.panel.port}"]}]})
     config = {"global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
               "rule_files": [str(MONITORING / "alerts.yml")], "scrape_configs": jobs}
@@ -151,11 +144,7 @@ def test_every_dashboard_and_alert_expression_is_valid_and_names_served_metrics(
 
 
 def _panel_metrics(box: Box) -> str:
-    with box.db_session() as session:
-        admin = session.scalar(select(PanelUser).where(PanelUser.username == ADMIN))
-        assert admin is not None
-        token = panel_users.new_api_token(session, admin, "a scrape")[1]
     request = urllib.request.Request(f"http://127.0.0.1:{box.settings.panel.port}/metrics",
-                                     headers={"Authorization": f"Bearer {token}"})
+                                     headers={"Authorization": f"Bearer {TOKEN}"})
     with urllib.request.urlopen(request, timeout=30) as reply:
         return str(reply.read().decode())
