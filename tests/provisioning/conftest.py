@@ -88,12 +88,12 @@ def playbook(network: Lan, inventory: Path, vault: Path, password_file: Path,
     return result.returncode, changed
 
 
-def make_tenant(box: DebianBox, *limits: str) -> tuple[str, str]:
-    """Tenant acme with acme.test (verified by the operator) and a credential, made on the box."""
-    box.ssh("relayctl tenant add acme >/dev/null && relayctl domain add acme acme.test >/dev/null "
-            "&& relayctl domain verify acme.test --operator-override >/dev/null"
-            + (f" && relayctl tenant limits acme {' '.join(limits)} >/dev/null" if limits else ""))
-    output = box.ssh("relayctl credential add acme").stdout
+def make_tenant(box: DebianBox, *limits: str, name: str = "acme") -> tuple[str, str]:
+    """Tenant name with <name>.test (verified by the operator) and a credential, made on the box."""
+    box.ssh(f"relayctl tenant add {name} >/dev/null && relayctl domain add {name} {name}.test >/dev/null "
+            f"&& relayctl domain verify {name}.test --operator-override >/dev/null"
+            + (f" && relayctl tenant limits {name} {' '.join(limits)} >/dev/null" if limits else ""))
+    output = box.ssh(f"relayctl credential add {name}").stdout
     found = dict(re.findall(r"^(username|password): (\S+)$", output, re.M))
     return found["username"], found["password"]
 
@@ -105,14 +105,14 @@ def directory_loaded(*boxes: DebianBox) -> None:
                    f"{box.name}'s services at the database's directory version", timeout=60, every=0.5)
 
 
-def swaks(network: Lan, server: str, credential: tuple[str, str],
-          subject: str) -> subprocess.CompletedProcess[str]:
-    """A message from app@acme.test through the box's front-end on 587, by swaks."""
-    return network.run("swaks", "--server", server, "--port", "587", "--tls", "--auth", "PLAIN",
+def swaks(network: Lan, server: str, credential: tuple[str, str], subject: str, tenant: str = "acme",
+          timeout: float = 120, port: int = 587) -> subprocess.CompletedProcess[str]:
+    """A message from app@<tenant>.test through a front-end (port 587, STARTTLS), by swaks."""
+    return network.run("swaks", "--server", server, "--port", str(port), "--tls", "--auth", "PLAIN",
                        "--auth-user", credential[0], "--auth-password", credential[1],
-                       "--from", "app@acme.test", "--to", "someone@example.org",
+                       "--from", f"app@{tenant}.test", "--to", "someone@example.org",
                        "--header", f"Subject: {subject}", "--body", "hello from a provisioned box",
-                       check=False, timeout=120)
+                       "--timeout", str(int(timeout)), check=False, timeout=timeout + 10)
 
 
 def tail(path: Path, size: int = 15_000) -> str:

@@ -100,22 +100,43 @@ def boot(network: Lan, workdir: Path, name: str, address: str, key: Path) -> Deb
     run("ip", "link", "add", outside, "netns", network.name, "type", "veth", "peer", "name", "eth0",
         "netns", namespace)
     network.run("ip", "link", "set", outside, "master", "br0", "up")
-    for command in (["link", "set", "lo", "up"], ["address", "add", f"{address}/24", "dev", "eth0"],
-                    ["link", "set", "eth0", "up"]):
-        run("ip", "netns", "exec", namespace, "ip", *command)
+    run("ip", "-n", namespace, "link", "set", "lo", "up")
     _prepare(root, name, address, key.with_suffix(".pub").read_text())
     box = DebianBox(name, address, "eth0", root, network, key, namespace)
-    with (workdir / f"{name}.console.log").open("ab") as console:
-        box.process = subprocess.Popen(
-            ["systemd-nspawn", "--register=no", "--keep-unit", "-b", "-q", "-D", str(root), "-M", name,
-             f"--network-namespace-path=/run/netns/{namespace}", "--capability=CAP_NET_ADMIN"],
-            stdout=console, stderr=subprocess.STDOUT)
     try:
-        _wait_for_ssh(box, workdir / f"{name}.console.log")
+        power_on(box, workdir)
     except BaseException:
         halt(box)
         raise
     return box
+
+
+def power_on(box: DebianBox, workdir: Path) -> None:
+    """Plug the box in and boot its root file system (again, after power_off); wait for SSH."""
+    for command in (["address", "flush", "dev", "eth0"],
+                    ["address", "add", f"{box.address}/24", "dev", "eth0"], ["link", "set", "eth0", "up"]):
+        run("ip", "-n", box.namespace, *command)
+    with (workdir / f"{box.name}.console.log").open("ab") as console:
+        box.process = subprocess.Popen(
+            ["systemd-nspawn", "--register=no", "--keep-unit", "-b", "-q", "-D", str(box.root),
+             "-M", box.name, f"--network-namespace-path=/run/netns/{box.namespace}",
+             "--capability=CAP_NET_ADMIN"],
+            stdout=console, stderr=subprocess.STDOUT)
+    _wait_for_ssh(box, workdir / f"{box.name}.console.log")
+
+
+def power_off(box: DebianBox) -> None:
+    """The box's power cut: nspawn killed outright, which kills everything in the box at once
+    (its processes are in a PID namespace whose first process nspawn started); nothing is shut
+    down cleanly, nothing written after the cut survives but what the box's disk already had."""
+    assert box.process is not None
+    box.process.kill()
+    box.process.wait()
+    box.process = None
+    # The box's network namespace is the test's and outlives it: without this it would go on
+    # answering for its addresses (a virtual one too) as a dead box does not.
+    run("ip", "-n", box.namespace, "link", "set", "eth0", "down")
+    run("ip", "-n", box.namespace, "address", "flush", "dev", "eth0")
 
 
 def _wait_for_ssh(box: DebianBox, console: Path) -> None:
