@@ -11,10 +11,9 @@ import json
 import re
 import subprocess
 import sys
-import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -32,6 +31,7 @@ from tests.provisioning.conftest import (
     write_inventory,
     write_vault,
 )
+from tests.support.load import Load
 from tests.support.nspawn import GATEWAY, SUBNET, DebianBox, Lan, debian_boxes, power_off, power_on
 from tests.support.waiting import eventually
 
@@ -171,39 +171,17 @@ def test_prometheus_on_the_monitoring_box_scrapes_every_box(
     assert "MailrelayServiceDown" in loaded and set(loaded.values()) == {"ok"}
 
 
-class Load:
-    """Messages one after another through servers in turn, until stopped; each one's outcome."""
-
-    def __init__(self, network: Lan, servers: tuple[str, ...], credential: tuple[str, str],
-                 tenant: str) -> None:
-        self._args = network, servers, credential, tenant
-        self.outcomes: list[tuple[str, float, int]] = []  # subject, when it ended, swaks's exit code
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run)
-
-    def _run(self) -> None:
-        network, servers, credential, tenant = self._args
-        n = 0
-        while not self._stop.is_set():
-            subject = f"{tenant} {n}"
-            try:
-                code = swaks(network, servers[n % len(servers)], credential, subject, tenant=tenant,
-                             timeout=15).returncode
-            except subprocess.TimeoutExpired:
-                code = -1
-            self.outcomes.append((subject, time.monotonic(), code))
-            n += 1
-
-    def __enter__(self) -> Load:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._stop.set()
-        self._thread.join(120)
-
-    def accepted(self) -> list[str]:
-        return [subject for subject, _, code in self.outcomes if code == 0]
+def sender(network: Lan, servers: tuple[str, ...], credential: tuple[str, str],
+           tenant: str) -> Callable[[int], tuple[str, bool]]:
+    """Message n from app@<tenant>.test by swaks through servers in turn."""
+    def send(n: int) -> tuple[str, bool]:
+        subject = f"{tenant} {n}"
+        try:
+            result = swaks(network, servers[n % len(servers)], credential, subject, tenant=tenant, timeout=15)
+        except subprocess.TimeoutExpired:
+            return subject, False
+        return subject, result.returncode == 0
+    return send
 
 
 def test_postgresql_stopped_for_a_minute_under_load(cluster: tuple[Lan, list[DebianBox], Path],
@@ -211,7 +189,7 @@ def test_postgresql_stopped_for_a_minute_under_load(cluster: tuple[Lan, list[Deb
     network, (database, relay1, relay2), _workdir = cluster
     credential = make_tenant(relay1, name="steady")
     directory_loaded(relay1, relay2)
-    with Load(network, RELAYS, credential, "steady") as load:
+    with Load(sender(network, RELAYS, credential, "steady")) as load:
         time.sleep(5)
         database.ssh("systemctl stop postgresql")
         stopped = time.monotonic()
@@ -219,9 +197,8 @@ def test_postgresql_stopped_for_a_minute_under_load(cluster: tuple[Lan, list[Deb
         database.ssh("systemctl start postgresql")
         started = time.monotonic()
         time.sleep(10)
-    refused = [outcome for outcome in load.outcomes if outcome[2] != 0]
-    assert not refused and len(load.outcomes) > 20, refused
-    assert len([when for _, when, _ in load.outcomes if stopped < when < started]) >= 20
+    assert not load.refused() and len(load.outcomes) > 20, load.refused()
+    assert load.answered_between(stopped, started) >= 20
     eventually(lambda: set(load.accepted()) <= set(delivered(mx)), "every message at the MX", timeout=300,
                every=2)
     assert all(delivered(mx)[subject] == 1 for subject in load.accepted())
@@ -256,14 +233,14 @@ def test_the_virtual_address_moves_when_its_box_loses_power(
                         "a relay box holding the virtual address", timeout=60)
     other = relay2 if holder is relay1 else relay1
     assert greeting(network, VIRTUAL).startswith(f"220 {holder.name}.test ")
-    with Load(network, (VIRTUAL,), credential, "steadfast") as load:
+    with Load(sender(network, (VIRTUAL,), credential, "steadfast")) as load:
         eventually(lambda: len(load.accepted()) >= 5, "messages through the virtual address", timeout=60)
         power_off(holder)
         cut = time.monotonic()
         eventually(lambda: greeting(network, VIRTUAL).startswith(f"220 {other.name}.test "),
                    "the other box answering at the virtual address", timeout=30, every=0.2)
         moved_after = time.monotonic() - cut
-        eventually(lambda: any(when > cut + moved_after and code == 0 for _, when, code in load.outcomes),
+        eventually(lambda: any(when > cut + moved_after and ok for _, when, ok in load.outcomes),
                    "a message accepted through the other box", timeout=60)
     assert moved_after <= 10, moved_after
     # Mail the dead box answered 250 for is in its queue: it goes when the box is back.
