@@ -147,7 +147,7 @@ def query(network: Lan, expression: str) -> list[dict[str, Any]]:
 
 def test_prometheus_on_the_monitoring_box_scrapes_every_box(
         cluster: tuple[Lan, list[DebianBox], Path], mx: Path) -> None:
-    network, (_database, relay1, relay2), _workdir = cluster
+    network, (database, relay1, relay2), _workdir = cluster
     credential = make_tenant(relay1, name="metered")
     directory_loaded(relay1, relay2)
     assert swaks(network, RELAYS[0], credential, "counted by prometheus", tenant="metered").returncode == 0
@@ -158,7 +158,13 @@ def test_prometheus_on_the_monitoring_box_scrapes_every_box(
     def all_up() -> list[tuple[str, str, str]]:
         up = targets()
         return up if len(up) == 3 + 6 * 2 and all(value == "1" for *_, value in up) else []
-    found = eventually(all_up, "every target up", timeout=120, every=2)
+    try:
+        found = eventually(all_up, "every target up", timeout=120, every=2)
+    except AssertionError as failed:
+        seen = database.ssh("systemctl is-active prometheus prometheus-node-exporter; "
+                            "curl -s http://127.0.0.1:9090/api/v1/targets | head -c 4000; "
+                            "journalctl -u prometheus -n 20 --no-pager", check=False)
+        raise AssertionError(f"{failed}\n{seen.stdout}{seen.stderr}") from None
     assert {job for job, _, _ in found} == {"node", "mailrelay-panel"} | {
         f"mailrelay-{service}" for service in ("front-end", "milter", "intake", "links", "send-api")}
 
