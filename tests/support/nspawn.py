@@ -15,6 +15,8 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.support.waiting import eventually
+
 ROOTFS = Path("/var/tmp/mailrelay-test-rootfs/bookworm")
 SUBNET = "10.231.0"
 GATEWAY = f"{SUBNET}.1"  # the namespace's own address on the bridge: Ansible and the fake MX
@@ -126,13 +128,18 @@ def power_on(box: DebianBox, workdir: Path) -> None:
 
 
 def power_off(box: DebianBox) -> None:
-    """The box's power cut: nspawn killed outright, which kills everything in the box at once
-    (its processes are in a PID namespace whose first process nspawn started); nothing is shut
-    down cleanly, nothing written after the cut survives but what the box's disk already had."""
+    """The box's power cut: every process in it killed at once, nothing shut down cleanly. Killing
+    nspawn alone would leave the box's init running (it is nspawn's child, not bound to it): each
+    process in the box's network namespace gets SIGKILL, its init among them, and with it goes
+    every process of the box's PID namespace."""
     assert box.process is not None
+    for pid in run("ip", "netns", "pids", box.namespace).stdout.split():
+        run("kill", "-KILL", pid, check=False)
     box.process.kill()
     box.process.wait()
     box.process = None
+    eventually(lambda: not run("ip", "netns", "pids", box.namespace).stdout.split(),
+               f"every process of {box.name} gone", timeout=30)
     # The box's network namespace is the test's and outlives it: without this it would go on
     # answering for its addresses (a virtual one too) as a dead box does not.
     run("ip", "-n", box.namespace, "link", "set", "eth0", "down")
