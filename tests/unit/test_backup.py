@@ -11,12 +11,13 @@ import threading
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from alembic import command
+from sqlalchemy import func, select, text
 
 from core import tenants
 from core.backup import backup, restore
 from core.config import Settings, settings_from_mapping
-from core.db import make_engine, migrate, session_scope
+from core.db import alembic_config, make_engine, session_scope
 from core.events import NewEvent, record_events
 from core.models import Event, Tenant
 from core.secretbox import SecretBox, create_key_file
@@ -25,7 +26,7 @@ from tests.support.box import reset_postgres
 DATABASES = ["sqlite", "postgresql"]
 
 
-def settings_for(kind: str, state: Path) -> Settings:
+def settings_for(kind: str, state: Path, revision: str = "head") -> Settings:
     url = ""
     if kind == "postgresql":
         url = os.environ.get("RELAY_TEST_DATABASE_URL", "")
@@ -35,7 +36,7 @@ def settings_for(kind: str, state: Path) -> Settings:
     state.mkdir(parents=True)
     settings = settings_from_mapping({"hostname": "relay.test", "state_dir": str(state), "database_url": url})
     create_key_file(settings.effective_encryption_key_file)
-    migrate(settings.effective_database_url)
+    command.upgrade(alembic_config(settings.effective_database_url), revision)
     return settings
 
 
@@ -100,5 +101,26 @@ def test_a_sqlite_backup_loads_into_postgresql_whole(tmp_path: Path) -> None:
             assert after == before
             # Ids go on past the loaded rows.
             assert tenants.add_tenant(session, "next").id > 1
+    finally:
+        engine.dispose()
+
+
+def test_a_backup_from_an_older_release_restores_on_a_newer_box(tmp_path: Path) -> None:
+    """Taken at migration 0011 (limits in columns), restored on a box made at the newest schema: the
+    database goes back to 0011, takes the rows, and every migration since runs on them."""
+    source = settings_for("sqlite", tmp_path / "old", revision="0011")
+    engine = make_engine(source.effective_database_url)
+    with engine.begin() as connection:
+        connection.execute(text("insert into tenants (name, status, created_at, max_per_hour, max_per_day) "
+                                "values ('acme', 'active', CURRENT_TIMESTAMP, 500, 0)"))
+    engine.dispose()
+    assert backup(source, None, tmp_path / "old.backup").revision == "0011"
+    target = settings_for("sqlite", tmp_path / "new")
+    restore(target, None, tmp_path / "old.backup")
+    engine = make_engine(target.effective_database_url)
+    try:
+        with session_scope(engine) as session:
+            tenant = session.scalar(select(Tenant).where(Tenant.name == "acme"))
+            assert tenant is not None and tenant.limits == {"per_hour": 500, "per_day": 0}
     finally:
         engine.dispose()
