@@ -14,6 +14,7 @@ listeners, such as its metrics port (core/metrics.py), stay where they were.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ctypes
 import logging
 import os
@@ -60,7 +61,8 @@ def run_processes(count: int, serve: Serve) -> None:
         nonlocal stopping
         stopping = True
         for pid in workers:
-            os.kill(pid, signal.SIGTERM)
+            with contextlib.suppress(ProcessLookupError):  # ended, reaped a moment ago
+                os.kill(pid, signal.SIGTERM)
 
     def start(slot: int) -> None:
         pid = _fork(serve, slot)
@@ -96,13 +98,19 @@ def run_processes(count: int, serve: Serve) -> None:
 
 def _fork(serve: Serve, slot: int) -> int:
     parent = os.getpid()
+    # A stop signal that reached the new worker before it set its own handlers would run the
+    # parent's (a copy, in the worker) and the worker would go on serving: blocked over the fork,
+    # it waits for the worker's default handler, which ends a worker that has not started.
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
     pid = os.fork()
     if pid:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         return pid
     code = 1
     try:
         for signum in STOP_SIGNALS:
             signal.signal(signum, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         _stop_with(parent)
         run_until_signalled(lambda stop: serve(stop, slot))
         code = 0
