@@ -46,6 +46,13 @@ def inet_protocols(transports: Sequence[Transport]) -> str:
     return "ipv4, ipv6" if any(t.ipv6 for t in transports) else "ipv4"
 
 
+def _content(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return None
+
+
 class PostfixInstance:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -159,9 +166,9 @@ class PostfixInstance:
                                    f"{stat.filemode(info.st_mode)}); put the state directory elsewhere "
                                    f"or chmod o+x {directory}")
 
-    def render(self, transports: Sequence[Transport] = (), shaping: Overrides = NOT_SHAPED) -> None:
+    def render(self, transports: Sequence[Transport] = (), shaping: Overrides = NOT_SHAPED) -> bool:
         """Write a checked configuration into the instance directory, with these delivery transports
-        and the pathways adaptive shaping holds back (core/shaping.py)."""
+        and the pathways adaptive shaping holds back (core/shaping.py); whether a file changed."""
         self._prepare_directories()
         files = self.render_files(transports, shaping)
         # Services render on their own (the intake for shaping, relayctl, the panel): one at a time.
@@ -179,8 +186,10 @@ class PostfixInstance:
                                        f"{(result.stderr or result.stdout).strip()}")
             finally:
                 shutil.rmtree(staging, ignore_errors=True)
-            for name, data in files.items():
-                write_atomically(self.config_dir / name, data)
+            changed = [name for name, data in files.items() if _content(self.config_dir / name) != data]
+            for name in changed:
+                write_atomically(self.config_dir / name, files[name])
+            return bool(changed)
 
     def is_running(self) -> bool:
         """Whether the instance's master process lives, from its pid file: instant, where

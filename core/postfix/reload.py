@@ -14,18 +14,25 @@ from core.postfix.transports import delivery_transports
 
 
 def render_postfix(settings: Settings) -> PostfixInstance:
+    return _rendered(settings)[0]
+
+
+def _rendered(settings: Settings) -> tuple[PostfixInstance, bool]:
+    """The instance rendered from the database, and whether a file of it changed."""
     instance = PostfixInstance(settings)
     engine = make_engine(settings.effective_database_url)
     try:
         with session_scope(engine) as session:
-            instance.render(delivery_transports(session), shaping.overrides(session))
+            changed = instance.render(delivery_transports(session), shaping.overrides(session))
     finally:
         engine.dispose()
-    return instance
+    return instance, changed
 
 
 def rerender_postfix(settings: Settings) -> None:
-    """After a change of pool addresses: new configuration, and a reload if Postfix runs.
+    """After a change of pool addresses: new configuration, and a reload if Postfix runs and a
+    file changed. A needless reload is not free: a session Postfix's master hands to a new smtpd
+    as the reload happens can be left waiting for its greeting until another session ends.
 
     A reload keeps the queue; mail already queued for a transport still finds it. Only root
     writes the instance's configuration: a service running as the relay's own user (the panel
@@ -35,8 +42,8 @@ def rerender_postfix(settings: Settings) -> None:
     if os.geteuid() != 0:
         write_atomically(settings.postfix_reload_request, f"{time.time()}\n".encode())
         return
-    instance = render_postfix(settings)
-    if instance.is_running():
+    instance, changed = _rendered(settings)
+    if changed and instance.is_running():
         instance.start_or_reload()
 
 
