@@ -20,6 +20,7 @@ sends at once into one transaction, for a service that groups its commits.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -85,29 +86,38 @@ def _claim_statement(connection: Connection) -> Any:
     return statement
 
 
+_MINE = (IdempotencyRecord.tenant_id == bindparam("tenant")) & (IdempotencyRecord.key == bindparam("record"))
+_COMPLETE = update(IdempotencyRecord).where(_MINE).values(answer=bindparam("answer"))
+_RELEASE = delete(IdempotencyRecord).where(_MINE, IdempotencyRecord.answer == "")
+
+
 def settle(engine: Engine, steps: list[Step]) -> list[Taken | None]:
     """The steps in order, in one transaction. A Claim's result is None when its send has the
     key now, else the key's holder; the other steps' results are None. Written in SQL
-    statements, not ORM objects: a claim is one INSERT in the usual case."""
+    statements built once, not ORM objects: a claim is one INSERT in the usual case, and a
+    run of completions or releases one executemany."""
+    results: list[Taken | None] = []
     with engine.begin() as connection:
         now = utcnow()
-        return [_step(connection, step, now) for step in steps]
+        for kind, run in itertools.groupby(steps, type):
+            if kind is Claim:
+                results += [_claim(connection, step, now) for step in run if isinstance(step, Claim)]
+                continue
+            rows = [{"tenant": step.tenant_id, "record": step.key}
+                    | ({"answer": step.answer} if isinstance(step, Completion) else {}) for step in run]
+            connection.execute(_COMPLETE if kind is Completion else _RELEASE, rows)
+            results += [None] * len(rows)
+    return results
 
 
-def _step(connection: Connection, step: Step, now: datetime) -> Taken | None:
+def _claim(connection: Connection, step: Claim, now: datetime) -> Taken | None:
+    row = {"tenant_id": step.tenant_id, "key": step.key, "fingerprint": step.fingerprint, "answer": "",
+           "claimed_at": now, "expires_at": now + timedelta(hours=step.hours)}
+    if connection.execute(_claim_statement(connection), row).first() is not None:
+        return None
     mine = (IdempotencyRecord.tenant_id == step.tenant_id) & (IdempotencyRecord.key == step.key)
-    if isinstance(step, Claim):
-        row = {"tenant_id": step.tenant_id, "key": step.key, "fingerprint": step.fingerprint, "answer": "",
-               "claimed_at": now, "expires_at": now + timedelta(hours=step.hours)}
-        if connection.execute(_claim_statement(connection), row).first() is not None:
-            return None
-        held = connection.execute(_HELD_BY.where(mine)).one()
-        return Taken(held.answer, held.fingerprint, held.claimed_at)
-    if isinstance(step, Completion):
-        connection.execute(update(IdempotencyRecord).where(mine).values(answer=step.answer))
-    else:
-        connection.execute(delete(IdempotencyRecord).where(mine, IdempotencyRecord.answer == ""))
-    return None
+    held = connection.execute(_HELD_BY.where(mine)).one()
+    return Taken(held.answer, held.fingerprint, held.claimed_at)
 
 
 def claim(engine: Engine, tenant_id: int, key: str, fingerprint: str, hours: int) -> Taken | None:

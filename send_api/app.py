@@ -146,7 +146,7 @@ class SendService:
         self.sessions = SessionPool(PostfixInstance(settings).submit_socket, settings.hostname,
                                     settings.postfix.handoff_timeout_seconds)
         self._verp_key = verp_key(SecretBox.from_file(settings.effective_encryption_key_file))
-        self._commits = GroupCommit(engine)
+        self.commits = GroupCommit(engine)
 
     async def sender(self, request: web.Request) -> Sender:
         scheme, _, secret = request.headers.get("Authorization", "").partition(" ")
@@ -311,7 +311,7 @@ class SendService:
         hours = self._settings.idempotency.window_hours
         deadline = asyncio.get_running_loop().time() + IDEMPOTENT_WAIT_SECONDS
         while True:
-            taken = await self._commits.settle(
+            taken = await self.commits.settle(
                 idempotency.Claim(sender.tenant_id, KEY_PREFIX + key, fingerprint, hours))
             if taken is None:
                 break
@@ -329,9 +329,12 @@ class SendService:
         try:
             answer = await send
         except BaseException:
-            await self._commits.settle(idempotency.Release(sender.tenant_id, KEY_PREFIX + key))
+            await self.commits.settle(idempotency.Release(sender.tenant_id, KEY_PREFIX + key))
             raise
-        await self._commits.settle(idempotency.Completion(
+        # Answered as soon as Postfix queued the message, like SMTP's 250; repeats wait for the
+        # completion (next transaction). Lost only with the process: the key then stays
+        # pending (409), so nothing is sent twice.
+        self.commits.leave(idempotency.Completion(
             sender.tenant_id, KEY_PREFIX + key, json.dumps({"status": answer.status, "body": answer.body})))
         return answer
 
@@ -396,6 +399,7 @@ def make_app(settings: Settings) -> web.Application:
             metrics.close()
         refresher.cancel()
         await service.sessions.close()
+        await service.commits.flush()
         engine.dispose()
 
     app.cleanup_ctx.append(lifetime)
