@@ -4,7 +4,8 @@ The same 4 KiB messages go in through the front-end (STARTTLS + AUTH on reused
 connections), through POST /api/v1/send/raw one per request, in batches of 50 ready
 messages to /api/v1/send/batch, and one per request with an Idempotency-Key on each, over
 persistent HTTP connections; C client processes a path, the paths taking turns for
-R rounds. Prints each path's messages per second per round and its spread, and last
+R rounds. Prints each path's messages per second per round and its spread (and per
+round the whole box's CPU ms per message, delivery to the sink included), and last
 `ratio_http_vs_smtp=`, `ratio_batch_vs_smtp=` and `ratio_idempotent_vs_plain=` (medians
 of the rounds' ratios).
 
@@ -28,7 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.relay_throughput import Run, front_end, make_message, run_clients, run_processes
+from benchmarks.relay_throughput import Run, box_cpu, front_end, make_message, run_clients, run_processes
 from core import send_keys
 from tests.support.box import DOMAIN, TENANT, Box, running_box, send_api_service
 from tests.support.sink import Sink
@@ -111,8 +112,10 @@ def main() -> None:
             for round_number in range(args.rounds):
                 for name, path in paths.items():
                     sink.clear()
+                    busy = box_cpu()
                     run = path(f"{name}-r{round_number}")
                     sink.wait_for(args.messages, 300)
+                    run.cpu["box"] = box_cpu() - busy
                     rates[name].append(run.rate)
                     print(f"round {round_number + 1}: {run.describe()}", flush=True)
     finally:
