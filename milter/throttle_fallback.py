@@ -54,13 +54,14 @@ class FallbackThrottleStore:
         # (subject, window name, window index) -> (messages counted here, the window's seconds)
         self._unsynced: dict[tuple[str, str, int], tuple[int, int]] = {}
 
-    async def _shared(self, call: Callable[[], Awaitable[T]]) -> T | _Away:
-        """call's answer from Redis; AWAY when Redis is away (or known to be, until the retry)."""
+    async def _shared(self, call: Callable[[], Awaitable[T]], now: float | None) -> T | _Away:
+        """call's answer from Redis; AWAY when Redis is away (or known to be, until the retry).
+        Counts taken here meanwhile go to Redis first, by the windows they fall in at now."""
         if self._clock() < self._retry_at:
             return AWAY
         try:
-            if self._unsynced:
-                await self._reconcile()
+            if self._unsynced and now is not None:
+                await self._reconcile(now)
             return await call()
         except (RedisError, OSError) as exc:
             if self._retry_at == 0.0:
@@ -74,8 +75,7 @@ class FallbackThrottleStore:
         if self._mode == "refuse":
             raise StoreUnavailable("Redis, where the sending limits are counted, cannot be reached")
 
-    async def _reconcile(self) -> None:
-        now = time.time()
+    async def _reconcile(self, now: float) -> None:
         for (subject, name, index), (count, seconds) in list(self._unsynced.items()):
             window = Window(name, seconds, 0)
             if window.index(now) == index:
@@ -87,7 +87,7 @@ class FallbackThrottleStore:
         self._retry_at = 0.0
 
     async def take(self, subject: str, windows: list[Window], now: float) -> Window | None:
-        shared = await self._shared(lambda: self._redis.take(subject, windows, now))
+        shared = await self._shared(lambda: self._redis.take(subject, windows, now), now)
         if not isinstance(shared, _Away):
             return shared
         self._away()
@@ -99,14 +99,14 @@ class FallbackThrottleStore:
         return full
 
     async def count(self, subject: str, window: Window, now: float) -> int:
-        shared = await self._shared(lambda: self._redis.count(subject, window, now))
+        shared = await self._shared(lambda: self._redis.count(subject, window, now), now)
         if not isinstance(shared, _Away):
             return shared
         self._away()
         return await self._local.count(subject, window, now)
 
     async def hold_connection(self, subject: str, connection: str, limit: int, now: float) -> bool:
-        shared = await self._shared(lambda: self._redis.hold_connection(subject, connection, limit, now))
+        shared = await self._shared(lambda: self._redis.hold_connection(subject, connection, limit, now), now)
         if not isinstance(shared, _Away):
             return shared
         self._away()
@@ -114,7 +114,7 @@ class FallbackThrottleStore:
 
     async def release_connection(self, subject: str, connection: str) -> None:
         await self._local.release_connection(subject, connection)
-        await self._shared(lambda: self._redis.release_connection(subject, connection))
+        await self._shared(lambda: self._redis.release_connection(subject, connection), None)
 
     async def close(self) -> None:
         await self._redis.close()

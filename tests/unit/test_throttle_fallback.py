@@ -111,3 +111,24 @@ def test_a_redis_that_hangs_costs_one_timeout_then_none_until_the_retry() -> Non
     assert [verdict for verdict, _ in timed] == [None, None, None]
     assert timed[0][1] < TIMEOUT_SECONDS * 3
     assert all(seconds < 0.1 for _, seconds in timed[1:])
+
+
+def test_counts_taken_while_away_go_to_the_window_of_the_throttle_clock(server: RedisServer) -> None:
+    """The windows are the throttle's (its clock), not the machine's time of the reconciling."""
+    tenant, ticks = f"t{uuid.uuid4().hex[:8]}", Ticks()
+    limits = limits_of(0, 0, PER_HOUR, 0, 0)
+    an_hour_long_ago = 7200.5
+
+    async def scenario() -> list[str | None]:
+        throttle = Throttle(FallbackThrottleStore(RedisThrottleStore(server.url, "box1"), "local", ticks),
+                            clock=lambda: an_hour_long_ago)
+        server.stop()
+        for _ in range(PER_HOUR):
+            assert await throttle.admit(tenant, "c1", limits) is None
+        server.start()
+        ticks.now += RETRY_SECONDS
+        return [await throttle.admit(tenant, "c1", limits)]
+
+    back = asyncio.run(scenario())
+    assert back[0] is not None and "Hourly limit" in back[0]
+    assert _hour_count(server, tenant) == PER_HOUR
