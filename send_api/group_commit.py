@@ -45,8 +45,7 @@ class GroupCommit:
     def leave(self, step: idempotency.Step) -> None:
         """Write the step with a later transaction, without waiting for it."""
         self._waiting.append((step, None))
-        if self._timer is None:
-            self._timer = asyncio.get_running_loop().call_later(LEAVE_SECONDS, self._start)
+        self._start_later()
 
     async def flush(self) -> None:
         self._start()
@@ -60,6 +59,10 @@ class GroupCommit:
         self._due = True
         if self._waiting and (self._writer is None or self._writer.done()):
             self._writer = asyncio.create_task(self._write())
+
+    def _start_later(self) -> None:
+        if self._timer is None:
+            self._timer = asyncio.get_running_loop().call_later(LEAVE_SECONDS, self._start)
 
     async def _write(self) -> None:
         while self._waiting and self._due:
@@ -80,5 +83,5 @@ class GroupCommit:
             for (_, done), result in zip(batch, results, strict=True):
                 if done is not None and not done.done():
                     done.set_result(result)
-        if self._waiting and self._timer is None:
-            self._timer = asyncio.get_running_loop().call_later(LEAVE_SECONDS, self._start)
+        if self._waiting:
+            self._start_later()
